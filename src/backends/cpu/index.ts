@@ -1,0 +1,77 @@
+// The CPU backend: buffers are typed arrays, kernels are plain TypeScript loops.
+// `float64` precision gives the reference backend that gradient checks use.
+
+import type { Backend, HostArray, Kernels, MemoryInfo } from '../backend.js';
+import type { Alloc } from './kernels/alloc.js';
+import { makeElementwiseKernels } from './kernels/elementwise.js';
+import { makeGroupRationalKernels } from './kernels/group_rational.js';
+import { makeLayoutKernels } from './kernels/layout.js';
+import { makeMatmulKernel } from './kernels/matmul.js';
+import { makeNormalizationKernels } from './kernels/normalization.js';
+
+export type CpuPrecision = 'float32' | 'float64';
+
+export class CpuBackend implements Backend<HostArray> {
+  readonly name: string;
+  readonly description: string;
+  readonly bytesPerElement: number;
+  readonly kernels: Kernels<HostArray>;
+  // Counts only: holding the buffers would keep unscoped tensors from being collected.
+  private readonly live = new WeakSet<HostArray>();
+  private liveBuffers = 0;
+  private liveBytes = 0;
+
+  constructor(readonly precision: CpuPrecision = 'float32') {
+    this.name = precision === 'float32' ? 'cpu' : 'cpu-float64';
+    this.description = `TypeScript loops, ${precision}`;
+    this.bytesPerElement = precision === 'float32' ? 4 : 8;
+    const Arr = precision === 'float32' ? Float32Array : Float64Array;
+    const alloc: Alloc = (size) => this.track(new Arr(size));
+    const outputs = {
+      ...makeElementwiseKernels(alloc, precision === 'float64'),
+      matmul: makeMatmulKernel(alloc, (size) => new Arr(size)),
+      ...makeLayoutKernels(alloc),
+      ...makeNormalizationKernels(alloc),
+      ...makeGroupRationalKernels(alloc),
+    };
+    this.kernels = outputs satisfies Kernels<HostArray>;
+  }
+
+  private track(buffer: HostArray): HostArray {
+    this.live.add(buffer);
+    this.liveBuffers++;
+    this.liveBytes += buffer.byteLength;
+    return buffer;
+  }
+
+  upload(values: ArrayLike<number>): HostArray {
+    const buffer = this.precision === 'float32' ? new Float32Array(values.length) : new Float64Array(values.length);
+    for (let i = 0; i < values.length; i++) buffer[i] = values[i]!;
+    return this.track(buffer);
+  }
+
+  readSync(buffer: HostArray): HostArray {
+    return buffer.slice();
+  }
+
+  async read(buffer: HostArray): Promise<HostArray> {
+    return buffer.slice();
+  }
+
+  free(buffer: HostArray): void {
+    if (this.live.delete(buffer)) {
+      this.liveBuffers--;
+      this.liveBytes -= buffer.byteLength;
+    }
+  }
+
+  sizeOf(buffer: HostArray): number {
+    return buffer.length;
+  }
+
+  memory(): MemoryInfo {
+    return { buffers: this.liveBuffers, bytes: this.liveBytes };
+  }
+
+  async sync(): Promise<void> {}
+}

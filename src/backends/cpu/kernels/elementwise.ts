@@ -1,0 +1,195 @@
+// Element-wise kernels: fill, unary math and its derivative, broadcasting
+// binary ops, dropout. Plain loops over typed arrays; the arithmetic runs in
+// float64 (JS numbers) and rounds once when stored.
+
+import type { BinaryOp, HostArray, UnaryOp } from '../../backend.js';
+import type { Alloc } from './alloc.js';
+import { dropoutKeep } from './random.js';
+
+const SQRT1_2 = Math.SQRT1_2;
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+/** erf to ~1.5e-7 absolute (Abramowitz & Stegun 7.1.26): plenty for float32 storage. */
+function erfFast(x: number): number {
+  const sign = x < 0 ? -1 : 1;
+  const z = Math.abs(x);
+  const t = 1 / (1 + 0.3275911 * z);
+  const poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+  return sign * (1 - poly * Math.exp(-z * z));
+}
+
+/**
+ * erf to float64 accuracy, for the float64 reference backend. For |x| < 3 the
+ * all-positive series erf(x) = 2/sqrt(pi) e^{-x^2} sum 2^n x^{2n+1} / (2n+1)!!
+ * (no cancellation); beyond, erfc by its continued fraction.
+ */
+function erfPrecise(x: number): number {
+  const z = Math.abs(x);
+  let result: number;
+  if (z < 3) {
+    let term = z;
+    let sum = z;
+    for (let n = 0; n < 200; n++) {
+      term *= (2 * z * z) / (2 * n + 3);
+      sum += term;
+      if (term < 1e-17 * sum) break;
+    }
+    result = (2 / Math.sqrt(Math.PI)) * Math.exp(-z * z) * sum;
+  } else {
+    // erfc(z) = e^{-z^2}/sqrt(pi) * 1 / (z + (1/2) / (z + 1 / (z + (3/2) / (z + ...)))), evaluated bottom-up.
+    let fraction = z;
+    for (let n = 60; n >= 1; n--) fraction = z + n / 2 / fraction;
+    result = 1 - Math.exp(-z * z) / Math.sqrt(Math.PI) / fraction;
+  }
+  return x < 0 ? -result : result;
+}
+
+export function makeElementwiseKernels(alloc: Alloc, precise: boolean) {
+  const erf = precise ? erfPrecise : erfFast;
+
+  function fill(size: number, value: number): HostArray {
+    const out = alloc(size);
+    if (value !== 0) out.fill(value);
+    return out;
+  }
+
+  function unary(op: UnaryOp, x: HostArray, size: number): HostArray {
+    const out = alloc(size);
+    switch (op) {
+      case 'neg': for (let i = 0; i < size; i++) out[i] = -x[i]!; break;
+      case 'exp': for (let i = 0; i < size; i++) out[i] = Math.exp(x[i]!); break;
+      case 'log': for (let i = 0; i < size; i++) out[i] = Math.log(x[i]!); break;
+      case 'sqrt': for (let i = 0; i < size; i++) out[i] = Math.sqrt(x[i]!); break;
+      case 'rsqrt': for (let i = 0; i < size; i++) out[i] = 1 / Math.sqrt(x[i]!); break;
+      case 'abs': for (let i = 0; i < size; i++) out[i] = Math.abs(x[i]!); break;
+      case 'sign': for (let i = 0; i < size; i++) { const v = x[i]!; out[i] = v > 0 ? 1 : v < 0 ? -1 : 0; } break;
+      case 'square': for (let i = 0; i < size; i++) { const v = x[i]!; out[i] = v * v; } break;
+      case 'reciprocal': for (let i = 0; i < size; i++) out[i] = 1 / x[i]!; break;
+      case 'tanh': for (let i = 0; i < size; i++) out[i] = Math.tanh(x[i]!); break;
+      case 'sigmoid': for (let i = 0; i < size; i++) out[i] = 1 / (1 + Math.exp(-x[i]!)); break;
+      case 'relu': for (let i = 0; i < size; i++) { const v = x[i]!; out[i] = v > 0 ? v : 0; } break;
+      case 'gelu': for (let i = 0; i < size; i++) { const v = x[i]!; out[i] = 0.5 * v * (1 + erf(v * SQRT1_2)); } break;
+      case 'sin': for (let i = 0; i < size; i++) out[i] = Math.sin(x[i]!); break;
+      case 'cos': for (let i = 0; i < size; i++) out[i] = Math.cos(x[i]!); break;
+      default: throw new Error(`cpu: unary op '${op as string}' has no kernel`);
+    }
+    return out;
+  }
+
+  function unaryGrad(op: UnaryOp, x: HostArray, gy: HostArray, size: number): HostArray {
+    const out = alloc(size);
+    switch (op) {
+      case 'neg': for (let i = 0; i < size; i++) out[i] = -gy[i]!; break;
+      case 'exp': for (let i = 0; i < size; i++) out[i] = gy[i]! * Math.exp(x[i]!); break;
+      case 'log': for (let i = 0; i < size; i++) out[i] = gy[i]! / x[i]!; break;
+      case 'sqrt': for (let i = 0; i < size; i++) out[i] = gy[i]! * 0.5 / Math.sqrt(x[i]!); break;
+      case 'rsqrt': for (let i = 0; i < size; i++) { const v = x[i]!; out[i] = -0.5 * gy[i]! / (v * Math.sqrt(v)); } break;
+      case 'abs': for (let i = 0; i < size; i++) { const v = x[i]!; out[i] = v > 0 ? gy[i]! : v < 0 ? -gy[i]! : 0; } break;
+      case 'sign': break; // zero almost everywhere
+      case 'square': for (let i = 0; i < size; i++) out[i] = 2 * x[i]! * gy[i]!; break;
+      case 'reciprocal': for (let i = 0; i < size; i++) { const v = x[i]!; out[i] = -gy[i]! / (v * v); } break;
+      case 'tanh': for (let i = 0; i < size; i++) { const t = Math.tanh(x[i]!); out[i] = gy[i]! * (1 - t * t); } break;
+      case 'sigmoid': for (let i = 0; i < size; i++) { const s = 1 / (1 + Math.exp(-x[i]!)); out[i] = gy[i]! * s * (1 - s); } break;
+      case 'relu': for (let i = 0; i < size; i++) out[i] = x[i]! > 0 ? gy[i]! : 0; break;
+      case 'gelu':
+        // d/dx [x Phi(x)] = Phi(x) + x phi(x)
+        for (let i = 0; i < size; i++) {
+          const v = x[i]!;
+          const cdf = 0.5 * (1 + erf(v * SQRT1_2));
+          out[i] = gy[i]! * (cdf + v * INV_SQRT_2PI * Math.exp(-0.5 * v * v));
+        }
+        break;
+      case 'sin': for (let i = 0; i < size; i++) out[i] = gy[i]! * Math.cos(x[i]!); break;
+      case 'cos': for (let i = 0; i < size; i++) out[i] = -gy[i]! * Math.sin(x[i]!); break;
+      default: throw new Error(`cpu: unary op '${op as string}' has no gradient kernel`);
+    }
+    return out;
+  }
+
+  function binary(op: BinaryOp, a: HostArray, b: HostArray, outShape: readonly number[],
+    aStrides: readonly number[], bStrides: readonly number[]): HostArray {
+    const rank = outShape.length;
+    let size = 1;
+    for (const d of outShape) size *= d;
+    const out = alloc(size);
+    if (size === 0) return out;
+    if (isContiguous(outShape, aStrides) && isContiguous(outShape, bStrides)) {
+      binarySameShape(op, a, b, out, size);
+      return out;
+    }
+    const f = binaryFunction(op);
+    // Walk the output in order; the innermost axis is a tight loop, outer axes an odometer.
+    const inner = rank === 0 ? 1 : outShape[rank - 1]!;
+    const aInner = rank === 0 ? 0 : aStrides[rank - 1]!;
+    const bInner = rank === 0 ? 0 : bStrides[rank - 1]!;
+    const index = new Array<number>(Math.max(rank - 1, 0)).fill(0);
+    let aOff = 0;
+    let bOff = 0;
+    for (let o = 0; o < size; o += inner) {
+      let ai = aOff;
+      let bi = bOff;
+      for (let j = 0; j < inner; j++) {
+        out[o + j] = f(a[ai]!, b[bi]!);
+        ai += aInner;
+        bi += bInner;
+      }
+      for (let axis = rank - 2; axis >= 0; axis--) {
+        index[axis]!++;
+        aOff += aStrides[axis]!;
+        bOff += bStrides[axis]!;
+        if (index[axis]! < outShape[axis]!) break;
+        aOff -= aStrides[axis]! * outShape[axis]!;
+        bOff -= bStrides[axis]! * outShape[axis]!;
+        index[axis] = 0;
+      }
+    }
+    return out;
+  }
+
+  function dropout(x: HostArray, size: number, p: number, seed: number): HostArray {
+    const out = alloc(size);
+    const scale = 1 / (1 - p);
+    for (let i = 0; i < size; i++) out[i] = dropoutKeep(seed, i, p) ? x[i]! * scale : 0;
+    return out;
+  }
+
+  return { fill, unary, unaryGrad, binary, dropout };
+}
+
+function binaryFunction(op: BinaryOp): (a: number, b: number) => number {
+  switch (op) {
+    case 'add': return (a, b) => a + b;
+    case 'sub': return (a, b) => a - b;
+    case 'mul': return (a, b) => a * b;
+    case 'div': return (a, b) => a / b;
+    case 'pow': return (a, b) => Math.pow(a, b);
+    case 'maximum': return (a, b) => (a >= b ? a : b);
+    case 'minimum': return (a, b) => (a <= b ? a : b);
+    case 'equal': return (a, b) => (a === b ? 1 : 0);
+    case 'greater': return (a, b) => (a > b ? 1 : 0);
+    default: throw new Error(`cpu: binary op '${op as string}' has no kernel`);
+  }
+}
+
+function isContiguous(shape: readonly number[], strides: readonly number[]): boolean {
+  let expected = 1;
+  for (let axis = shape.length - 1; axis >= 0; axis--) {
+    if (shape[axis]! !== 1 && strides[axis]! !== expected) return false;
+    expected *= shape[axis]!;
+  }
+  return true;
+}
+
+/** The common case (same shapes) with one monomorphic loop per op. */
+function binarySameShape(op: BinaryOp, a: HostArray, b: HostArray, out: HostArray, size: number): void {
+  switch (op) {
+    case 'add': for (let i = 0; i < size; i++) out[i] = a[i]! + b[i]!; return;
+    case 'sub': for (let i = 0; i < size; i++) out[i] = a[i]! - b[i]!; return;
+    case 'mul': for (let i = 0; i < size; i++) out[i] = a[i]! * b[i]!; return;
+    case 'div': for (let i = 0; i < size; i++) out[i] = a[i]! / b[i]!; return;
+    default: {
+      const f = binaryFunction(op);
+      for (let i = 0; i < size; i++) out[i] = f(a[i]!, b[i]!);
+    }
+  }
+}

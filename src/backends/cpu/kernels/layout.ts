@@ -1,0 +1,173 @@
+// Kernels that move or reduce data: reductions, argmax, strided copies (which
+// cover transpose, slice and broadcast), slice backward, concat and gather.
+
+import type { HostArray, ReduceOp } from '../../backend.js';
+import type { Alloc } from './alloc.js';
+
+function contiguousStrides(shape: readonly number[]): number[] {
+  const strides = new Array<number>(shape.length);
+  let s = 1;
+  for (let axis = shape.length - 1; axis >= 0; axis--) {
+    strides[axis] = s;
+    s *= shape[axis]!;
+  }
+  return strides;
+}
+
+function product(shape: readonly number[]): number {
+  let p = 1;
+  for (const d of shape) p *= d;
+  return p;
+}
+
+/**
+ * Visits a contiguous walk over `shape`, calling `row(outStart, srcStart, length)`
+ * for each run along the last axis, with `srcStart` following `strides`.
+ * The caller reads the source with stride strides[last] inside the run.
+ */
+function forEachRun(shape: readonly number[], strides: readonly number[], offset: number,
+  row: (outStart: number, srcStart: number, length: number) => void): void {
+  const rank = shape.length;
+  const total = product(shape);
+  if (total === 0) return;
+  const inner = rank === 0 ? 1 : shape[rank - 1]!;
+  const index = new Array<number>(Math.max(rank - 1, 0)).fill(0);
+  let src = offset;
+  for (let o = 0; o < total; o += inner) {
+    row(o, src, inner);
+    for (let axis = rank - 2; axis >= 0; axis--) {
+      index[axis]!++;
+      src += strides[axis]!;
+      if (index[axis]! < shape[axis]!) break;
+      src -= strides[axis]! * shape[axis]!;
+      index[axis] = 0;
+    }
+  }
+}
+
+export function makeLayoutKernels(alloc: Alloc) {
+  function reduce(op: ReduceOp, x: HostArray, shape: readonly number[], axes: readonly number[]): HostArray {
+    const outShape = shape.filter((_, axis) => !axes.includes(axis));
+    const outSize = product(outShape);
+    // Strides into the output for each input axis: 0 along reduced axes.
+    const outStridesCompact = contiguousStrides(outShape);
+    const strides: number[] = [];
+    let next = 0;
+    for (let axis = 0; axis < shape.length; axis++) {
+      strides.push(axes.includes(axis) ? 0 : outStridesCompact[next++]!);
+    }
+    const acc = new Float64Array(outSize);
+    if (op === 'max') acc.fill(-Infinity);
+    if (op === 'min') acc.fill(Infinity);
+    const innerStride = shape.length === 0 ? 0 : strides[shape.length - 1]!;
+    forEachRun(shape, strides, 0, (inStart, outStart, length) => {
+      if (op === 'sum') {
+        if (innerStride === 0) {
+          let s = 0;
+          for (let j = 0; j < length; j++) s += x[inStart + j]!;
+          acc[outStart] += s;
+        } else {
+          for (let j = 0; j < length; j++) acc[outStart + j] += x[inStart + j]!;
+        }
+      } else {
+        const better = op === 'max' ? (a: number, b: number) => a > b || Number.isNaN(a) : (a: number, b: number) => a < b || Number.isNaN(a);
+        for (let j = 0; j < length; j++) {
+          const o = outStart + j * innerStride;
+          const v = x[inStart + j]!;
+          if (better(v, acc[o]!)) acc[o] = v;
+        }
+      }
+    });
+    const out = alloc(outSize);
+    out.set(acc);
+    return out;
+  }
+
+  function argmax(x: HostArray, outer: number, size: number, inner: number): HostArray {
+    const out = alloc(outer * inner);
+    for (let o = 0; o < outer; o++) {
+      for (let r = 0; r < inner; r++) {
+        let best = -Infinity;
+        let bestIndex = 0;
+        for (let i = 0; i < size; i++) {
+          const v = x[(o * size + i) * inner + r]!;
+          if (v > best) { best = v; bestIndex = i; }
+        }
+        out[o * inner + r] = bestIndex;
+      }
+    }
+    return out;
+  }
+
+  function copyStrided(x: HostArray, outShape: readonly number[], strides: readonly number[], offset: number): HostArray {
+    const out = alloc(product(outShape));
+    const innerStride = outShape.length === 0 ? 0 : strides[outShape.length - 1]!;
+    forEachRun(outShape, strides, offset, (outStart, srcStart, length) => {
+      if (innerStride === 1) {
+        out.set(x.subarray(srcStart, srcStart + length), outStart);
+      } else {
+        for (let j = 0; j < length; j++) out[outStart + j] = x[srcStart + j * innerStride]!;
+      }
+    });
+    return out;
+  }
+
+  function sliceBackward(g: HostArray, inShape: readonly number[], begin: readonly number[], size: readonly number[]): HostArray {
+    const out = alloc(product(inShape));
+    const inStrides = contiguousStrides(inShape);
+    let offset = 0;
+    for (let axis = 0; axis < inShape.length; axis++) offset += begin[axis]! * inStrides[axis]!;
+    forEachRun(size, inStrides, offset, (gStart, outStart, length) => {
+      out.set(g.subarray(gStart, gStart + length), outStart);
+    });
+    return out;
+  }
+
+  function concat(xs: readonly HostArray[], outer: number, sizes: readonly number[], inner: number): HostArray {
+    const total = sizes.reduce((a, b) => a + b, 0);
+    const out = alloc(outer * total * inner);
+    for (let o = 0; o < outer; o++) {
+      let dst = o * total * inner;
+      for (let t = 0; t < xs.length; t++) {
+        const chunk = sizes[t]! * inner;
+        out.set(xs[t]!.subarray(o * chunk, (o + 1) * chunk), dst);
+        dst += chunk;
+      }
+    }
+    return out;
+  }
+
+  function checkedIndex(indices: HostArray, j: number, axisSize: number, op: string): number {
+    const idx = indices[j]!;
+    if (!Number.isInteger(idx) || idx < 0 || idx >= axisSize) {
+      throw new Error(`${op}: index ${idx} at position ${j} is out of range: expected an integer in [0, ${axisSize})`);
+    }
+    return idx;
+  }
+
+  function gather(x: HostArray, indices: HostArray, outer: number, axisSize: number, inner: number, count: number): HostArray {
+    const out = alloc(outer * count * inner);
+    for (let j = 0; j < count; j++) {
+      const idx = checkedIndex(indices, j, axisSize, 'gather');
+      for (let o = 0; o < outer; o++) {
+        const src = (o * axisSize + idx) * inner;
+        out.set(x.subarray(src, src + inner), (o * count + j) * inner);
+      }
+    }
+    return out;
+  }
+
+  function gatherBackward(g: HostArray, indices: HostArray, outer: number, axisSize: number, inner: number, count: number): HostArray {
+    const out = alloc(outer * axisSize * inner);
+    for (let o = 0; o < outer; o++) {
+      for (let j = 0; j < count; j++) {
+        const dst = (o * axisSize + checkedIndex(indices, j, axisSize, 'gather backward')) * inner;
+        const src = (o * count + j) * inner;
+        for (let r = 0; r < inner; r++) out[dst + r] += g[src + r]!;
+      }
+    }
+    return out;
+  }
+
+  return { reduce, argmax, copyStrided, sliceBackward, concat, gather, gatherBackward };
+}

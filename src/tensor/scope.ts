@@ -1,0 +1,64 @@
+// Memory scopes. GPU memory is not garbage-collected, so every intermediate
+// made inside tidy() is freed when it returns, except the tensors it returns
+// (handed to the enclosing scope) and those passed to keep().
+
+import { engine, Scope } from './engine.js';
+import { Tensor } from './tensor.js';
+
+function collectTensors(value: unknown, found: Set<Tensor>, seen = new Set<unknown>()): void {
+  if (value instanceof Tensor) {
+    found.add(value);
+    return;
+  }
+  if (value === null || typeof value !== 'object' || seen.has(value)) return;
+  seen.add(value);
+  if (Array.isArray(value)) {
+    for (const item of value) collectTensors(item, found, seen);
+  } else if (value instanceof Map) {
+    for (const item of value.values()) collectTensors(item, found, seen);
+  } else if (Object.getPrototypeOf(value) === Object.prototype) {
+    for (const item of Object.values(value)) collectTensors(item, found, seen);
+  }
+}
+
+/**
+ * Runs `fn` and frees every tensor it created except those it returns (in a
+ * tensor, array, Map or plain object) and those kept with keep().
+ * `fn` must be synchronous: await after tidy(), on what it returned.
+ */
+export function tidy<T>(fn: () => T): T {
+  const scope = new Scope();
+  engine.scopes.push(scope);
+  let result: T;
+  try {
+    result = fn();
+  } catch (error) {
+    engine.scopes.pop();
+    for (const tensor of scope.tensors) tensor.dispose();
+    throw error;
+  }
+  engine.scopes.pop();
+  if (result instanceof Promise) {
+    for (const tensor of scope.tensors) tensor.dispose();
+    throw new Error('tidy(): the function returned a Promise; tidy() needs a synchronous function (await outside it)');
+  }
+  const returned = new Set<Tensor>();
+  collectTensors(result, returned);
+  const parent = engine.scopes[engine.scopes.length - 1];
+  for (const tensor of scope.tensors) {
+    if (returned.has(tensor)) parent?.tensors.add(tensor);
+    else tensor.dispose();
+  }
+  return result;
+}
+
+/** Keeps a tensor alive past the end of every open tidy() scope. */
+export function keep<T extends Tensor>(tensor: T): T {
+  engine.untrack(tensor);
+  return tensor;
+}
+
+/** Live tensors and the backend's live buffers and bytes. */
+export function memory(): { tensors: number; buffers: number; bytes: number } {
+  return { tensors: engine.liveTensors, ...engine.backend.memory() };
+}

@@ -1,0 +1,156 @@
+// Tensor: a shape plus a reference-counted backend buffer (reshapes share it),
+// and the autograd links (requiresGrad, grad, the node that produced it).
+
+import type { Backend } from '../backends/backend.js';
+import { engine } from './engine.js';
+import type { GradNode } from './autograd.js';
+import { runBackward } from './autograd.js';
+
+/** A backend buffer shared by tensors that view the same values (reshape). */
+export class Storage {
+  private refs = 1;
+  constructor(readonly backend: Backend, readonly buffer: unknown) {}
+
+  retain(): this {
+    this.refs++;
+    return this;
+  }
+
+  release(): void {
+    if (--this.refs === 0) this.backend.free(this.buffer);
+  }
+}
+
+let nextId = 1;
+
+export function shapeSize(shape: readonly number[]): number {
+  let size = 1;
+  for (const d of shape) size *= d;
+  return size;
+}
+
+export function formatShape(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+export interface BackwardOptions {
+  /** Keep the graph so backward can run through it again (default false: it is released). */
+  retainGraph?: boolean;
+}
+
+export class Tensor {
+  readonly id = nextId++;
+  readonly shape: readonly number[];
+  readonly size: number;
+  readonly backend: Backend;
+  requiresGrad: boolean;
+  /** Accumulated gradient of a leaf that requires grad, after backward(). */
+  grad: Tensor | null = null;
+  /** The op that produced this tensor, when gradients were recorded. */
+  gradNode: GradNode | null = null;
+  /** Optional label, used in error messages (parameters carry their names). */
+  name: string | undefined;
+  private storage: Storage | null;
+
+  /** Internal: ops create tensors through `fromBuffer` / `view`. */
+  constructor(storage: Storage, shape: readonly number[], requiresGrad = false) {
+    this.storage = storage;
+    this.backend = storage.backend;
+    this.shape = Object.freeze([...shape]);
+    this.size = shapeSize(shape);
+    this.requiresGrad = requiresGrad;
+    engine.track(this);
+  }
+
+  static fromBuffer(backend: Backend, buffer: unknown, shape: readonly number[]): Tensor {
+    return new Tensor(new Storage(backend, buffer), shape);
+  }
+
+  /** A tensor with another shape over the same buffer (same number of elements). */
+  view(shape: readonly number[]): Tensor {
+    return new Tensor(this.liveStorage().retain(), shape);
+  }
+
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  get isDisposed(): boolean {
+    return this.storage === null;
+  }
+
+  /** The backend buffer; throws a clear error if the tensor was disposed. */
+  get buffer(): unknown {
+    return this.liveStorage().buffer;
+  }
+
+  private liveStorage(): Storage {
+    if (!this.storage) {
+      throw new Error(`${this.describe()} was disposed (by dispose() or at the end of its tidy scope) and cannot be used; ` +
+        'return it from tidy() or keep() it to use it later');
+    }
+    return this.storage;
+  }
+
+  describe(): string {
+    return `tensor${this.name ? ` '${this.name}'` : ''} #${this.id} ${formatShape(this.shape)}`;
+  }
+
+  /** Values as float32, read back asynchronously (a GPU backend must wait for the device). */
+  async data(): Promise<Float32Array> {
+    const values = await this.backend.read(this.buffer);
+    return values instanceof Float32Array ? values : Float32Array.from(values);
+  }
+
+  /** Values as float64 (exact for float32 backends; full precision on the float64 reference). */
+  async dataFloat64(): Promise<Float64Array> {
+    const values = await this.backend.read(this.buffer);
+    return values instanceof Float64Array ? values : Float64Array.from(values);
+  }
+
+  /** The single value of a one-element tensor. */
+  async item(): Promise<number> {
+    if (this.size !== 1) throw new Error(`item(): ${this.describe()} has ${this.size} elements, expected exactly 1`);
+    return (await this.data())[0]!;
+  }
+
+  /** Synchronous read, only on backends that can (the CPU ones). */
+  dataSync(): Float32Array {
+    if (!this.backend.readSync) {
+      throw new Error(`dataSync(): backend '${this.backend.name}' reads asynchronously; use await tensor.data()`);
+    }
+    const values = this.backend.readSync(this.buffer);
+    return values instanceof Float32Array ? values : Float32Array.from(values);
+  }
+
+  /**
+   * Reverse-mode autodiff from this tensor. With no argument the tensor must
+   * have one element (a loss); otherwise pass the upstream gradient. Gradients
+   * accumulate into `.grad` of every leaf that requires grad.
+   */
+  backward(gradient?: Tensor, options: BackwardOptions = {}): void {
+    runBackward(this, gradient, options.retainGraph ?? false);
+  }
+
+  /** The same values, cut from the graph. */
+  detach(): Tensor {
+    return this.view(this.shape);
+  }
+
+  /** Frees the buffer (and this tensor's gradient). Safe to call twice. */
+  dispose(): void {
+    if (!this.storage) return;
+    this.storage.release();
+    this.storage = null;
+    engine.liveTensors--;
+    engine.untrack(this);
+    if (this.grad) {
+      this.grad.dispose();
+      this.grad = null;
+    }
+  }
+
+  toString(): string {
+    return `Tensor(${formatShape(this.shape)}, backend=${this.backend.name}${this.requiresGrad ? ', requiresGrad' : ''})`;
+  }
+}
