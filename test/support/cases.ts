@@ -1,0 +1,209 @@
+// Every differentiable op as a case with random shapes and values: the
+// gradient check (finite differences in float64) and the backend parity suite
+// both run this one list, so a new op is checked everywhere once it is here.
+
+import type { Random } from '../../src/tensor/random.js';
+import type { Tensor } from '../../src/tensor/tensor.js';
+import * as ops from '../../src/ops/index.js';
+import { type InputSpec, randomValues, sizeOf, toFloat32Values } from './harness.js';
+
+export interface OpCase {
+  name: string;
+  specs: InputSpec[];
+  fn: (inputs: Tensor[]) => Tensor;
+  /** Looser finite-difference tolerance, where the function is steep. */
+  gradTolerance?: number;
+}
+
+type Make = (rng: Random) => Omit<OpCase, 'name'>;
+
+const dim = (rng: Random, low: number, high: number) => low + rng.int(high - low + 1);
+
+function input(rng: Random, shape: number[], options: Parameters<typeof randomValues>[2] & { grad?: boolean } = {}): InputSpec {
+  return { shape, values: toFloat32Values(randomValues(rng, sizeOf(shape), options)), grad: options.grad ?? true };
+}
+
+function integers(rng: Random, shape: number[], below: number): InputSpec {
+  const values = new Float64Array(sizeOf(shape));
+  for (let i = 0; i < values.length; i++) values[i] = rng.int(below);
+  return { shape, values, grad: false };
+}
+
+/** Distinct values (no ties), for max/min. */
+function distinct(rng: Random, shape: number[]): InputSpec {
+  const n = sizeOf(shape);
+  const order = rng.shuffle([...Array(n).keys()]);
+  return { shape, values: Float64Array.from(order, (k) => (k - n / 2) * 0.37 + 0.01 * rng.uniform()), grad: true };
+}
+
+const unaryCases: [string, (x: Tensor) => Tensor, Parameters<typeof randomValues>[2]?][] = [
+  ['neg', ops.neg], ['exp', ops.exp], ['log', ops.log, { positive: true, awayFromZero: 0.2 }],
+  ['sqrt', ops.sqrt, { positive: true, awayFromZero: 0.2 }], ['rsqrt', ops.rsqrt, { positive: true, awayFromZero: 0.2 }],
+  ['abs', ops.abs, { awayFromZero: 0.05 }], ['square', ops.square], ['reciprocal', ops.reciprocal, { awayFromZero: 0.3 }],
+  ['tanh', ops.tanh], ['sigmoid', ops.sigmoid], ['relu', ops.relu, { awayFromZero: 0.05 }], ['gelu', ops.gelu, { scale: 2 }],
+  ['sin', ops.sin], ['cos', ops.cos], ['sign', ops.sign, { awayFromZero: 0.05 }],
+];
+
+const makers: [string, Make][] = [
+  ...unaryCases.map(([name, f, options]): [string, Make] => [name, (rng) => ({
+    specs: [input(rng, [dim(rng, 1, 4), dim(rng, 1, 6)], options)],
+    fn: ([x]) => f(x!),
+  })]),
+  ['add (broadcast)', (rng) => {
+    const [b, n, c] = [dim(rng, 1, 3), dim(rng, 2, 4), dim(rng, 1, 5)];
+    return { specs: [input(rng, [b, 1, c]), input(rng, [n, c])], fn: ([x, y]) => ops.add(x!, y!) };
+  }],
+  ['sub (number operands)', (rng) => ({
+    specs: [input(rng, [dim(rng, 1, 4), 3])],
+    fn: ([x]) => ops.sub(ops.sub(x!, 1.5), ops.mul(ops.sub(2, x!), x!)),
+  })],
+  ['mul (broadcast)', (rng) => {
+    const c = dim(rng, 1, 5);
+    return { specs: [input(rng, [dim(rng, 1, 4), c]), input(rng, [c])], fn: ([x, y]) => ops.mul(x!, y!) };
+  }],
+  ['div', (rng) => {
+    const shape = [dim(rng, 1, 3), dim(rng, 1, 4)];
+    return { specs: [input(rng, shape), input(rng, [shape[1]!], { awayFromZero: 0.5 })], fn: ([x, y]) => ops.div(x!, y!) };
+  }],
+  ['pow', (rng) => {
+    const shape = [dim(rng, 1, 3), dim(rng, 1, 4)];
+    return {
+      specs: [input(rng, shape, { positive: true, awayFromZero: 0.3 }), input(rng, shape, { scale: 0.7 })],
+      fn: ([x, y]) => ops.pow(x!, y!),
+    };
+  }],
+  ['maximum and minimum', (rng) => {
+    const shape = [dim(rng, 1, 3), dim(rng, 2, 4)];
+    const both = distinct(rng, [2, ...shape]);
+    const n = sizeOf(shape);
+    const a = { shape, values: both.values.slice(0, n), grad: true };
+    const b = { shape, values: both.values.slice(n), grad: true };
+    return { specs: [a, b], fn: ([x, y]) => ops.add(ops.maximum(x!, y!), ops.mul(ops.minimum(x!, y!), 3)) };
+  }],
+  ['matmul', (rng) => {
+    const [m, k, n] = [dim(rng, 1, 6), dim(rng, 1, 7), dim(rng, 1, 6)];
+    return { specs: [input(rng, [m, k]), input(rng, [k, n])], fn: ([a, b]) => ops.matmul(a!, b!) };
+  }],
+  ['matmul transposeA', (rng) => {
+    const [m, k, n] = [dim(rng, 1, 6), dim(rng, 1, 7), dim(rng, 1, 6)];
+    return { specs: [input(rng, [k, m]), input(rng, [k, n])], fn: ([a, b]) => ops.matmul(a!, b!, { transposeA: true }) };
+  }],
+  ['matmul transposeB', (rng) => {
+    const [m, k, n] = [dim(rng, 1, 6), dim(rng, 1, 7), dim(rng, 1, 6)];
+    return { specs: [input(rng, [m, k]), input(rng, [n, k])], fn: ([a, b]) => ops.matmul(a!, b!, { transposeB: true }) };
+  }],
+  ['matmul both transposed, batched', (rng) => {
+    const [batch, m, k, n] = [dim(rng, 2, 3), dim(rng, 1, 5), dim(rng, 1, 6), dim(rng, 1, 5)];
+    return {
+      specs: [input(rng, [batch, k, m]), input(rng, [batch, n, k])],
+      fn: ([a, b]) => ops.matmul(a!, b!, { transposeA: true, transposeB: true }),
+    };
+  }],
+  ['matmul batch broadcast', (rng) => {
+    const [b1, b2, m, k, n] = [dim(rng, 2, 3), dim(rng, 2, 3), dim(rng, 1, 5), dim(rng, 1, 6), dim(rng, 1, 5)];
+    return {
+      specs: [input(rng, [b1, 1, m, k]), input(rng, [b2, k, n]), input(rng, [k, n])],
+      fn: ([a, b, c]) => ops.add(ops.matmul(a!, b!), ops.matmul(a!, c!)),
+    };
+  }],
+  ['sum over axes (keepDims)', (rng) => ({
+    specs: [input(rng, [dim(rng, 1, 3), dim(rng, 1, 4), dim(rng, 1, 5)])],
+    fn: ([x]) => ops.sum(x!, [0, 2], { keepDims: true }),
+  })],
+  ['sum all and mean', (rng) => ({
+    specs: [input(rng, [dim(rng, 1, 3), dim(rng, 1, 4)])],
+    fn: ([x]) => ops.add(ops.sum(x!), ops.mean(x!, -1)),
+  })],
+  ['max and min', (rng) => ({
+    specs: [distinct(rng, [dim(rng, 1, 3), dim(rng, 2, 5), dim(rng, 1, 3)])],
+    fn: ([x]) => ops.add(ops.max(x!, 1, { keepDims: true }), ops.min(x!, [0, 2], { keepDims: true })),
+  })],
+  ['reshape and broadcastTo', (rng) => {
+    const [a, b] = [dim(rng, 1, 3), dim(rng, 1, 4)];
+    return {
+      specs: [input(rng, [a * b])],
+      fn: ([x]) => ops.mul(ops.broadcastTo(ops.reshape(x!, [a, 1, b]), [a, 3, b]), ops.reshape(x!, [a, 1, -1])),
+    };
+  }],
+  ['transpose', (rng) => ({
+    specs: [input(rng, [dim(rng, 1, 3), dim(rng, 1, 4), dim(rng, 1, 3)])],
+    fn: ([x]) => ops.transpose(x!, [2, 0, 1]),
+  })],
+  ['slice', (rng) => {
+    const shape = [dim(rng, 2, 4), dim(rng, 3, 6)];
+    return { specs: [input(rng, shape)], fn: ([x]) => ops.slice(x!, [1, 1], [-1, shape[1]! - 2]) };
+  }],
+  ['concat', (rng) => {
+    const rows = dim(rng, 1, 3);
+    return {
+      specs: [input(rng, [rows, dim(rng, 1, 3), 2]), input(rng, [rows, dim(rng, 1, 3), 2]), input(rng, [rows, 1, 2])],
+      fn: (xs) => ops.concat(xs, 1),
+    };
+  }],
+  ['gather rows (repeated indices)', (rng) => {
+    const vocabulary = dim(rng, 2, 5);
+    return {
+      specs: [input(rng, [vocabulary, dim(rng, 1, 4)]), integers(rng, [dim(rng, 1, 3), dim(rng, 2, 4)], vocabulary)],
+      fn: ([x, i]) => ops.gather(x!, i!, 0),
+    };
+  }],
+  ['gather along axis 1', (rng) => {
+    const size = dim(rng, 2, 5);
+    return {
+      specs: [input(rng, [dim(rng, 1, 3), size, 2]), integers(rng, [dim(rng, 1, 6)], size)],
+      fn: ([x, i]) => ops.gather(x!, i!, 1),
+    };
+  }],
+  ['softmax', (rng) => ({
+    specs: [input(rng, [dim(rng, 1, 3), dim(rng, 1, 4), dim(rng, 2, 7)], { scale: 2 })],
+    fn: ([x]) => ops.softmax(x!),
+  })],
+  ['layerNorm', (rng) => {
+    const c = dim(rng, 2, 9);
+    return {
+      specs: [input(rng, [dim(rng, 1, 3), dim(rng, 1, 3), c], { scale: 3 }), input(rng, [c]), input(rng, [c])],
+      fn: ([x, w, b]) => ops.layerNorm(x!, w!, b!, 1e-5),
+    };
+  }],
+  ['dropout', (rng) => ({
+    specs: [input(rng, [dim(rng, 2, 5), dim(rng, 2, 9)])],
+    fn: ([x]) => ops.dropout(x!, 0.3, { seed: 1234 }),
+  })],
+  ['softmaxCrossEntropy (smoothing, mean)', (rng) => {
+    const [rows, classes] = [dim(rng, 1, 6), dim(rng, 2, 7)];
+    return {
+      specs: [input(rng, [rows, classes], { scale: 2 }), integers(rng, [rows], classes)],
+      fn: ([z, y]) => ops.softmaxCrossEntropy(z!, y!, { labelSmoothing: 0.1 }),
+    };
+  }],
+  ['softmaxCrossEntropy (per row)', (rng) => {
+    const [batch, rows, classes] = [dim(rng, 1, 2), dim(rng, 1, 4), dim(rng, 2, 6)];
+    return {
+      specs: [input(rng, [batch, rows, classes], { scale: 2 }), integers(rng, [batch, rows], classes)],
+      fn: ([z, y]) => ops.softmaxCrossEntropy(z!, y!, { reduction: 'none' }),
+    };
+  }],
+  ['groupRational (shared numerator)', (rng) => {
+    const groups = dim(rng, 1, 4);
+    const channels = groups * dim(rng, 1, 4);
+    return {
+      specs: [input(rng, [dim(rng, 1, 3), dim(rng, 1, 3), channels], { scale: 1.5, awayFromZero: 0.05 }),
+        input(rng, [1, 6], { scale: 0.5 }), input(rng, [groups, 4], { scale: 0.5, awayFromZero: 0.05 })],
+      fn: ([x, a, b]) => ops.groupRational(x!, a!, b!),
+    };
+  }],
+  ['groupRational (per-group numerator)', (rng) => {
+    const groups = dim(rng, 2, 4);
+    const channels = groups * dim(rng, 1, 3);
+    return {
+      specs: [input(rng, [dim(rng, 1, 4), channels], { scale: 1.5, awayFromZero: 0.05 }),
+        input(rng, [groups, 6], { scale: 0.5 }), input(rng, [groups, 4], { scale: 0.5, awayFromZero: 0.05 })],
+      fn: ([x, a, b]) => ops.groupRational(x!, a!, b!),
+    };
+  }],
+];
+
+/** The cases, with shapes and values drawn from `rng`. */
+export function opCases(rng: Random): OpCase[] {
+  return makers.map(([name, make]) => ({ name, ...make(rng) }));
+}
