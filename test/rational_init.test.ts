@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { Random } from '../src/tensor/random.js';
 import {
   erf,
   erfc,
@@ -29,16 +30,10 @@ function maxErrorOn(numerator: ArrayLike<number>, denominator: ArrayLike<number>
   return worst;
 }
 
-/** Deterministic uniform numbers in [0, 1) (mulberry32). */
+/** Deterministic uniform numbers in [0, 1). */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = new Random(seed);
+  return () => random.uniform();
 }
 
 describe('rational init modes', () => {

@@ -1,4 +1,5 @@
 import { describe, it } from 'node:test';
+import { Random } from '../src/tensor/random.js';
 import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,16 +20,10 @@ import {
 // Independent helpers (do not use the module under test)
 // ---------------------------------------------------------------------------
 
-/** Small deterministic PRNG (mulberry32). */
+/** Deterministic uniform numbers in [0, 1). */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = new Random(seed);
+  return () => random.uniform();
 }
 
 function randomTensor(shape: number[], next: () => number): SafetensorsInput {

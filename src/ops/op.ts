@@ -3,7 +3,10 @@
 
 import type { Backend } from '../backends/backend.js';
 import { engine } from '../tensor/engine.js';
-import { formatShape, Tensor } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
+import { contiguousStrides, formatShape } from '../util/shape.js';
+
+export { contiguousStrides };
 
 export type BackwardRule = (gradient: Tensor) => readonly (Tensor | null)[];
 
@@ -35,16 +38,6 @@ export function backendOf(op: string, ...tensors: Tensor[]): Backend {
     }
   }
   return backend;
-}
-
-export function contiguousStrides(shape: readonly number[]): number[] {
-  const strides = new Array<number>(shape.length);
-  let s = 1;
-  for (let axis = shape.length - 1; axis >= 0; axis--) {
-    strides[axis] = s;
-    s *= shape[axis]!;
-  }
-  return strides;
 }
 
 export function sameShape(a: readonly number[], b: readonly number[]): boolean {

@@ -3,7 +3,8 @@
 // Rules are written with ops, so they run on whatever backend holds the tensors.
 
 import { engine } from './engine.js';
-import { formatShape, Tensor } from './tensor.js';
+import { contiguousStrides, formatShape } from '../util/shape.js';
+import { Tensor } from './tensor.js';
 
 export interface GradNode {
   /** The op's name, for error messages. */
@@ -54,19 +55,9 @@ function reverseTopologicalOrder(root: Tensor): Tensor[] {
 }
 
 function addSameShape(a: Tensor, b: Tensor): Tensor {
-  const strides = contiguous(a.shape);
+  const strides = contiguousStrides(a.shape);
   const buffer = a.backend.kernels.binary('add', a.buffer, b.buffer, a.shape, strides, strides);
   return Tensor.fromBuffer(a.backend, buffer, a.shape);
-}
-
-function contiguous(shape: readonly number[]): number[] {
-  const strides = new Array<number>(shape.length);
-  let s = 1;
-  for (let axis = shape.length - 1; axis >= 0; axis--) {
-    strides[axis] = s;
-    s *= shape[axis]!;
-  }
-  return strides;
 }
 
 /** Removes a tensor from every open scope so it outlives them (leaf gradients). */

@@ -5,6 +5,9 @@ import type { Backend } from '../backends/backend.js';
 import { engine } from './engine.js';
 import type { GradNode } from './autograd.js';
 import { runBackward } from './autograd.js';
+import { formatShape, shapeSize } from '../util/shape.js';
+
+export { formatShape, shapeSize };
 
 /** A backend buffer shared by tensors that view the same values (reshape). */
 export class Storage {
@@ -22,16 +25,6 @@ export class Storage {
 }
 
 let nextId = 1;
-
-export function shapeSize(shape: readonly number[]): number {
-  let size = 1;
-  for (const d of shape) size *= d;
-  return size;
-}
-
-export function formatShape(shape: readonly number[]): string {
-  return `[${shape.join(', ')}]`;
-}
 
 export interface BackwardOptions {
   /** Keep the graph so backward can run through it again (default false: it is released). */

@@ -4,6 +4,7 @@
 
 import type { BinaryOp, HostArray, UnaryOp } from '../../backend.js';
 import type { Alloc } from './alloc.js';
+import { erf as erfPrecise } from '../../../util/special.js';
 import { dropoutKeep } from './random.js';
 
 const SQRT1_2 = Math.SQRT1_2;
@@ -16,32 +17,6 @@ function erfFast(x: number): number {
   const t = 1 / (1 + 0.3275911 * z);
   const poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
   return sign * (1 - poly * Math.exp(-z * z));
-}
-
-/**
- * erf to float64 accuracy, for the float64 reference backend. For |x| < 3 the
- * all-positive series erf(x) = 2/sqrt(pi) e^{-x^2} sum 2^n x^{2n+1} / (2n+1)!!
- * (no cancellation); beyond, erfc by its continued fraction.
- */
-function erfPrecise(x: number): number {
-  const z = Math.abs(x);
-  let result: number;
-  if (z < 3) {
-    let term = z;
-    let sum = z;
-    for (let n = 0; n < 200; n++) {
-      term *= (2 * z * z) / (2 * n + 3);
-      sum += term;
-      if (term < 1e-17 * sum) break;
-    }
-    result = (2 / Math.sqrt(Math.PI)) * Math.exp(-z * z) * sum;
-  } else {
-    // erfc(z) = e^{-z^2}/sqrt(pi) * 1 / (z + (1/2) / (z + 1 / (z + (3/2) / (z + ...)))), evaluated bottom-up.
-    let fraction = z;
-    for (let n = 60; n >= 1; n--) fraction = z + n / 2 / fraction;
-    result = 1 - Math.exp(-z * z) / Math.sqrt(Math.PI) / fraction;
-  }
-  return x < 0 ? -result : result;
 }
 
 export function makeElementwiseKernels(alloc: Alloc, precise: boolean) {

@@ -2,23 +2,8 @@
 // cover transpose, slice and broadcast), slice backward, concat and gather.
 
 import type { HostArray, ReduceOp } from '../../backend.js';
+import { contiguousStrides, shapeSize } from '../../../util/shape.js';
 import type { Alloc } from './alloc.js';
-
-function contiguousStrides(shape: readonly number[]): number[] {
-  const strides = new Array<number>(shape.length);
-  let s = 1;
-  for (let axis = shape.length - 1; axis >= 0; axis--) {
-    strides[axis] = s;
-    s *= shape[axis]!;
-  }
-  return strides;
-}
-
-function product(shape: readonly number[]): number {
-  let p = 1;
-  for (const d of shape) p *= d;
-  return p;
-}
 
 /**
  * Visits a contiguous walk over `shape`, calling `row(outStart, srcStart, length)`
@@ -28,7 +13,7 @@ function product(shape: readonly number[]): number {
 function forEachRun(shape: readonly number[], strides: readonly number[], offset: number,
   row: (outStart: number, srcStart: number, length: number) => void): void {
   const rank = shape.length;
-  const total = product(shape);
+  const total = shapeSize(shape);
   if (total === 0) return;
   const inner = rank === 0 ? 1 : shape[rank - 1]!;
   const index = new Array<number>(Math.max(rank - 1, 0)).fill(0);
@@ -48,7 +33,7 @@ function forEachRun(shape: readonly number[], strides: readonly number[], offset
 export function makeLayoutKernels(alloc: Alloc) {
   function reduce(op: ReduceOp, x: HostArray, shape: readonly number[], axes: readonly number[]): HostArray {
     const outShape = shape.filter((_, axis) => !axes.includes(axis));
-    const outSize = product(outShape);
+    const outSize = shapeSize(outShape);
     // Strides into the output for each input axis: 0 along reduced axes.
     const outStridesCompact = contiguousStrides(outShape);
     const strides: number[] = [];
@@ -100,7 +85,7 @@ export function makeLayoutKernels(alloc: Alloc) {
   }
 
   function copyStrided(x: HostArray, outShape: readonly number[], strides: readonly number[], offset: number): HostArray {
-    const out = alloc(product(outShape));
+    const out = alloc(shapeSize(outShape));
     const innerStride = outShape.length === 0 ? 0 : strides[outShape.length - 1]!;
     forEachRun(outShape, strides, offset, (outStart, srcStart, length) => {
       if (innerStride === 1) {
@@ -113,7 +98,7 @@ export function makeLayoutKernels(alloc: Alloc) {
   }
 
   function sliceBackward(g: HostArray, inShape: readonly number[], begin: readonly number[], size: readonly number[]): HostArray {
-    const out = alloc(product(inShape));
+    const out = alloc(shapeSize(inShape));
     const inStrides = contiguousStrides(inShape);
     let offset = 0;
     for (let axis = 0; axis < inShape.length; axis++) offset += begin[axis]! * inStrides[axis]!;
