@@ -165,3 +165,17 @@ describe('tensor creation', () => {
     assert.throws(() => ops.add(ops.zeros([2, 3]), ops.zeros([4])), /add: shapes \[2, 3\] and \[4\] cannot be broadcast together/);
   });
 });
+
+describe('assign', () => {
+  it('replaces a leaf\'s values in place, keeping the object, and frees the old buffer', async () => {
+    const p = ops.tensor([1, 2], [2], { requiresGrad: true });
+    const buffersBefore = memory().buffers;
+    tidy(() => {
+      p.assign(ops.mul(p, 3));
+    });
+    assert.deepEqual(Array.from(await p.data()), [3, 6]);
+    assert.equal(memory().buffers, buffersBefore);
+    assert.throws(() => p.assign(ops.zeros([3])), /assign\(\): .* shape and backend must match/);
+    assert.throws(() => ops.mul(p, 2).assign(ops.zeros([2])), /only leaf tensors can be assigned/);
+  });
+});

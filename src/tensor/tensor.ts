@@ -130,6 +130,23 @@ export class Tensor {
     return this.view(this.shape);
   }
 
+  /**
+   * Makes this tensor hold `source`'s values (sharing its buffer; the old one is
+   * released). The way optimisers update parameters: the Tensor object that
+   * modules hold stays the same. Only for leaves (no recorded op).
+   */
+  assign(source: Tensor): this {
+    if (source.shape.join() !== this.shape.join() || source.backend !== this.backend) {
+      throw new Error(`assign(): ${source.describe()} on '${source.backend.name}' cannot replace ${this.describe()} on '${this.backend.name}': ` +
+        'shape and backend must match');
+    }
+    if (this.gradNode) throw new Error(`assign(): ${this.describe()} was computed by '${this.gradNode.op}'; only leaf tensors can be assigned`);
+    const next = source.liveStorage().retain();
+    this.liveStorage().release();
+    this.storage = next;
+    return this;
+  }
+
   /** Frees the buffer (and this tensor's gradient). Safe to call twice. */
   dispose(): void {
     if (!this.storage) return;
