@@ -147,6 +147,18 @@ export class Tensor {
     return this;
   }
 
+  /** Replaces a leaf's values with host values (loading checkpoints). */
+  assignValues(values: ArrayLike<number>): this {
+    if (values.length !== this.size) {
+      throw new Error(`assignValues(): ${values.length} values for ${this.describe()} (${this.size} elements)`);
+    }
+    if (this.gradNode) throw new Error(`assignValues(): ${this.describe()} was computed by '${this.gradNode.op}'; only leaf tensors can be assigned`);
+    const next = new Storage(this.backend, this.backend.upload(values));
+    this.liveStorage().release();
+    this.storage = next;
+    return this;
+  }
+
   /** Frees the buffer (and this tensor's gradient). Safe to call twice. */
   dispose(): void {
     if (!this.storage) return;

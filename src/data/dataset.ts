@@ -1,0 +1,200 @@
+// Image datasets held in host memory, and seeded mini-batch iteration.
+//
+// An ImageDataset is one flat float32 array of normalised images in NCHW
+// (row-major [count, channels, height, width]) plus one float32 label per
+// image (an integer class id). Loaders (mnist.ts, cifar10.ts, synthetic.ts)
+// produce a DataSplit of a train and a test dataset.
+
+import { Random } from '../tensor/random.js';
+
+export interface ImageDataset {
+  /** Shown in error messages and logs, e.g. 'mnist/train'. */
+  name: string;
+  /** [count, channels, height, width], row-major, normalised. */
+  images: Float32Array;
+  /** One integer class id in [0, classes) per image. */
+  labels: Float32Array;
+  count: number;
+  channels: number;
+  height: number;
+  width: number;
+  classes: number;
+  /** Optional human-readable class names, `classes` of them. */
+  classNames?: string[];
+}
+
+export interface DataSplit {
+  train: ImageDataset;
+  test: ImageDataset;
+}
+
+export interface BatchOptions {
+  /** Visit the images in a seeded random order (default true); false keeps dataset order. */
+  shuffle?: boolean;
+  /** Base seed of the shuffle (default 0). */
+  seed?: number;
+  /**
+   * The epoch number (default 0): mixed into the seed, so every epoch has its
+   * own order and the same (seed, epoch) always gives the same order.
+   */
+  epoch?: number;
+  /** Skip a final batch smaller than batchSize (default false). */
+  dropLast?: boolean;
+}
+
+export interface Batch {
+  /** [size, channels, height, width]: a copy when shuffling, else a subarray of the dataset (do not modify). */
+  images: Float32Array;
+  /** [size] class ids (copy or subarray, as images). */
+  labels: Float32Array;
+  /** Images in this batch (batchSize, or fewer for the last one). */
+  size: number;
+  /** The dataset index of each image in the batch. */
+  indices: Int32Array;
+}
+
+/** [count, channels, height, width]. */
+export function datasetShape(ds: ImageDataset): [number, number, number, number] {
+  return [ds.count, ds.channels, ds.height, ds.width];
+}
+
+/** Values per image: channels * height * width. */
+export function imageSize(ds: ImageDataset): number {
+  return ds.channels * ds.height * ds.width;
+}
+
+/** How many images of each class (length `classes`). */
+export function classCounts(ds: ImageDataset): number[] {
+  const counts = new Array<number>(ds.classes).fill(0);
+  for (let i = 0; i < ds.count; i++) {
+    const label = ds.labels[i]!;
+    if (label >= 0 && label < ds.classes) counts[label]!++;
+  }
+  return counts;
+}
+
+/**
+ * Checks that a dataset is consistent and throws one error naming the
+ * dataset and the first problem found: non-integer dimensions, array lengths
+ * that do not match them, a label that is not an integer in [0, classes), a
+ * NaN or infinite pixel, or classNames of the wrong length.
+ */
+export function validateDataset(ds: ImageDataset): void {
+  const name = typeof ds?.name === 'string' && ds.name !== '' ? ds.name : '(unnamed)';
+  const fail = (what: string): never => {
+    throw new Error(`dataset '${name}': ${what}`);
+  };
+  if (typeof ds !== 'object' || ds === null) fail('is not an object');
+  for (const key of ['channels', 'height', 'width', 'classes'] as const) {
+    const v = ds[key];
+    if (!Number.isInteger(v) || v < 1) fail(`${key} is ${String(v)}: expected a positive integer`);
+  }
+  if (!Number.isInteger(ds.count) || ds.count < 0) fail(`count is ${String(ds.count)}: expected a non-negative integer`);
+  if (!(ds.images instanceof Float32Array)) fail('images is not a Float32Array');
+  if (!(ds.labels instanceof Float32Array)) fail('labels is not a Float32Array');
+  const expected = ds.count * imageSize(ds);
+  if (ds.images.length !== expected) {
+    fail(
+      `images has ${ds.images.length} values but count x channels x height x width = ` +
+        `${ds.count} x ${ds.channels} x ${ds.height} x ${ds.width} = ${expected}`,
+    );
+  }
+  if (ds.labels.length !== ds.count) fail(`labels has ${ds.labels.length} values but count is ${ds.count}`);
+  for (let i = 0; i < ds.count; i++) {
+    const label = ds.labels[i]!;
+    if (!Number.isInteger(label) || label < 0 || label >= ds.classes) {
+      fail(`label ${label} of image ${i} is not an integer class id in [0, ${ds.classes - 1}]`);
+    }
+  }
+  const images = ds.images;
+  for (let i = 0; i < images.length; i++) {
+    const v = images[i]!;
+    // v - v is NaN exactly for NaN and +-Infinity.
+    if (v - v !== 0) {
+      const per = imageSize(ds);
+      fail(`image ${Math.floor(i / per)} has a non-finite value (${v}) at offset ${i % per}`);
+    }
+  }
+  if (ds.classNames !== undefined && (!Array.isArray(ds.classNames) || ds.classNames.length !== ds.classes)) {
+    fail(`classNames has ${Array.isArray(ds.classNames) ? ds.classNames.length : 'no'} entries: expected ${ds.classes}`);
+  }
+}
+
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** One 32-bit seed from a base seed and an epoch number (a hash: nearby inputs give unrelated seeds). */
+export function epochSeed(seed: number, epoch: number): number {
+  return fmix32((Math.floor(seed) >>> 0) ^ fmix32((Math.floor(epoch) + 0x9e3779b9) >>> 0));
+}
+
+/** 0..count-1 in the seeded random order used by `batches` for (seed, epoch). */
+export function shuffledIndices(count: number, seed = 0, epoch = 0): Int32Array {
+  const order = new Int32Array(count);
+  for (let i = 0; i < count; i++) order[i] = i;
+  const rng = new Random(epochSeed(seed, epoch));
+  for (let i = count - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    const t = order[i]!;
+    order[i] = order[j]!;
+    order[j] = t;
+  }
+  return order;
+}
+
+/** Batches per epoch for `count` images. */
+export function batchCount(count: number, batchSize: number, dropLast = false): number {
+  return dropLast ? Math.floor(count / batchSize) : Math.ceil(count / batchSize);
+}
+
+/**
+ * Mini-batches over one epoch of `dataset`. With `shuffle` (the default) the
+ * images come in a seeded random order that depends on (seed, epoch): pass
+ * the epoch number so epochs differ but are reproducible. Every index is
+ * visited exactly once per epoch (the last, smaller batch is skipped with
+ * `dropLast`).
+ */
+export function* batches(dataset: ImageDataset, batchSize: number, options: BatchOptions = {}): Generator<Batch, void, undefined> {
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new Error(`batches('${dataset.name}'): batchSize ${batchSize} is not valid: expected a positive integer`);
+  }
+  const { shuffle = true, seed = 0, epoch = 0, dropLast = false } = options;
+  if (!Number.isFinite(seed)) throw new Error(`batches('${dataset.name}'): seed ${seed} is not a finite number`);
+  if (!Number.isInteger(epoch) || epoch < 0) {
+    throw new Error(`batches('${dataset.name}'): epoch ${epoch} is not valid: expected a non-negative integer`);
+  }
+  const n = dataset.count;
+  const per = imageSize(dataset);
+  const order = shuffle ? shuffledIndices(n, seed, epoch) : null;
+  for (let start = 0; start < n; start += batchSize) {
+    const end = Math.min(n, start + batchSize);
+    const size = end - start;
+    if (dropLast && size < batchSize) return;
+    if (order === null) {
+      const indices = new Int32Array(size);
+      for (let k = 0; k < size; k++) indices[k] = start + k;
+      yield {
+        images: dataset.images.subarray(start * per, end * per),
+        labels: dataset.labels.subarray(start, end),
+        size,
+        indices,
+      };
+    } else {
+      const indices = order.slice(start, end);
+      const images = new Float32Array(size * per);
+      const labels = new Float32Array(size);
+      for (let k = 0; k < size; k++) {
+        const idx = indices[k]!;
+        images.set(dataset.images.subarray(idx * per, (idx + 1) * per), k * per);
+        labels[k] = dataset.labels[idx]!;
+      }
+      yield { images, labels, size, indices };
+    }
+  }
+}

@@ -1,0 +1,95 @@
+// The data layer: image datasets, mini-batches and the dataset loaders,
+// selected by a spec string (the `--data` of the CLI).
+
+import { loadCifar10 } from './cifar10.js';
+import type { DataSplit } from './dataset.js';
+import { loadMnist } from './mnist.js';
+import { syntheticSplit } from './synthetic.js';
+
+export * from './dataset.js';
+export * from './mnist.js';
+export * from './cifar10.js';
+export * from './synthetic.js';
+
+export const DATASET_SPEC_HELP = 'mnist, cifar10:DIR or synthetic:CxHxW[:classes[:count]]';
+export const SYNTHETIC_DEFAULT_CLASSES = 10;
+export const SYNTHETIC_DEFAULT_COUNT = 512;
+
+export type DatasetSpec =
+  | { kind: 'mnist' }
+  | { kind: 'cifar10'; dir: string }
+  | { kind: 'synthetic'; channels: number; height: number; width: number; classes: number; count: number };
+
+export interface LoadDatasetOptions {
+  /** Seed of synthetic data (default 0); mnist and cifar10 are fixed. */
+  seed?: number;
+  /** Synthetic test images (default ceil(count / 4)). */
+  testCount?: number;
+}
+
+function unknown(spec: string): Error {
+  return new Error(`unknown dataset '${spec}': expected ${DATASET_SPEC_HELP}`);
+}
+
+function positiveInt(text: string, what: string, spec: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1 || !Number.isSafeInteger(Number(text))) {
+    throw new Error(`dataset '${spec}': ${what} '${text}' is not a positive integer (expected synthetic:CxHxW[:classes[:count]], e.g. synthetic:3x32x32:10:512)`);
+  }
+  return Number(text);
+}
+
+/**
+ * Parses a dataset spec: `mnist` (the default), `cifar10:DIR` (the CIFAR-10
+ * binary version in DIR) or `synthetic:CxHxW[:classes[:count]]` (classes
+ * default 10, count = training images, default 512).
+ */
+export function parseDatasetSpec(spec: string): DatasetSpec {
+  const text = spec.trim();
+  if (text === 'mnist') return { kind: 'mnist' };
+  const colon = text.indexOf(':');
+  const head = colon < 0 ? text : text.slice(0, colon);
+  const rest = colon < 0 ? '' : text.slice(colon + 1);
+  if (head === 'cifar10') {
+    // Everything after the first colon is the directory (it may contain colons).
+    if (rest === '') throw new Error(`dataset '${spec}': cifar10 needs a directory: cifar10:DIR (the extracted CIFAR-10 binary version)`);
+    return { kind: 'cifar10', dir: rest };
+  }
+  if (head === 'synthetic') {
+    const parts = rest.split(':');
+    if (rest === '' || parts.length > 3) {
+      throw new Error(`dataset '${spec}': expected synthetic:CxHxW[:classes[:count]], e.g. synthetic:3x32x32:10:512`);
+    }
+    const dims = parts[0]!.split('x');
+    if (dims.length !== 3) {
+      throw new Error(`dataset '${spec}': image shape '${parts[0]}' is not CxHxW (expected synthetic:CxHxW[:classes[:count]], e.g. synthetic:3x32x32)`);
+    }
+    const [channels, height, width] = dims.map((d, i) => positiveInt(d, ['channels', 'height', 'width'][i]!, spec)) as [number, number, number];
+    const classes = parts[1] === undefined ? SYNTHETIC_DEFAULT_CLASSES : positiveInt(parts[1], 'classes', spec);
+    const count = parts[2] === undefined ? SYNTHETIC_DEFAULT_COUNT : positiveInt(parts[2], 'count', spec);
+    return { kind: 'synthetic', channels, height, width, classes, count };
+  }
+  throw unknown(spec);
+}
+
+/** Loads the train/test split named by `spec` (see parseDatasetSpec). */
+export async function loadDataset(spec = 'mnist', options: LoadDatasetOptions = {}): Promise<DataSplit> {
+  const parsed = parseDatasetSpec(spec);
+  switch (parsed.kind) {
+    case 'mnist':
+      return loadMnist();
+    case 'cifar10':
+      return loadCifar10(parsed.dir);
+    case 'synthetic': {
+      const testCount = options.testCount ?? Math.ceil(parsed.count / 4);
+      return syntheticSplit({
+        channels: parsed.channels,
+        height: parsed.height,
+        width: parsed.width,
+        classes: parsed.classes,
+        seed: options.seed ?? 0,
+        trainCount: parsed.count,
+        testCount,
+      });
+    }
+  }
+}

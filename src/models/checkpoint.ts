@@ -1,0 +1,103 @@
+// Model checkpoints as safetensors with timm's tensor names. katjs writes its
+// model name and configuration into the metadata; a checkpoint without them
+// (e.g. a real timm KAT checkpoint) has its configuration inferred from shapes.
+// Browser-safe: bytes in, bytes out (the CLI adds files).
+
+import { decodeSafetensors, encodeSafetensors, type SafetensorsContents } from '../io/safetensors.js';
+import type { NamedValues } from '../nn/module.js';
+import { formatShape } from '../util/shape.js';
+import type { KanMlpConfig } from './kan_mlp.js';
+import { buildModel, type Model, type ModelSpec } from './registry.js';
+import type { VitConfig } from './vit.js';
+
+export const CHECKPOINT_FORMAT = 'katjs-1';
+
+/** Anything worth keeping beside the weights (accuracy, epochs, ...), as strings. */
+export type CheckpointInfo = Record<string, string>;
+
+export async function encodeCheckpoint(model: Model, spec: ModelSpec, info: CheckpointInfo = {}): Promise<Uint8Array> {
+  const tensors: Record<string, { shape: number[]; values: Float32Array }> = {};
+  for (const [name, values] of await model.stateDict()) tensors[name] = { shape: [...values.shape], values: values.values };
+  return encodeSafetensors(tensors, { ...info, format: CHECKPOINT_FORMAT, model: spec.name, config: JSON.stringify(spec.config) });
+}
+
+export interface LoadedCheckpoint {
+  spec: ModelSpec;
+  model: Model;
+  info: CheckpointInfo;
+}
+
+function tensorShape(contents: SafetensorsContents, name: string, source: string): number[] {
+  const t = contents.tensors.get(name);
+  if (!t) throw new Error(`${source}: no tensor '${name}', so its model cannot be inferred (is it a KAT / ViT / kan-mlp checkpoint?)`);
+  return t.shape;
+}
+
+/** The configuration of a timm-layout ViT/KAT checkpoint, from its tensor shapes. */
+function inferSpec(contents: SafetensorsContents, source: string): ModelSpec {
+  const names = [...contents.tensors.keys()];
+  if (names.some((n) => n.startsWith('layers.0.act.'))) {
+    throw new Error(`${source}: a kan-mlp checkpoint without katjs metadata cannot be rebuilt (its hidden widths are not stored)`);
+  }
+  const [dim, channels, patchSize] = tensorShape(contents, 'patch_embed.proj.weight', source) as [number, number, number, number];
+  const tokens = tensorShape(contents, 'pos_embed', source)[1]!;
+  const grid = Math.round(Math.sqrt(tokens - 1));
+  if (grid * grid !== tokens - 1) throw new Error(`${source}: pos_embed has ${tokens} tokens, expected 1 + a square number of patches`);
+  const depth = new Set(names.filter((n) => n.startsWith('blocks.')).map((n) => n.split('.')[1])).size;
+  const kan = contents.tensors.has('blocks.0.mlp.act1.weight_denominator');
+  const hidden = tensorShape(contents, 'blocks.0.mlp.fc1.weight', source)[0]!;
+  const config: VitConfig = {
+    imageSize: grid * patchSize,
+    patchSize,
+    channels,
+    classes: tensorShape(contents, 'head.weight', source)[0]!,
+    dim,
+    depth,
+    heads: Math.max(1, Math.round(dim / 64)), // not stored in weights; timm's sizes use 64-wide heads
+    mlpRatio: hidden / dim,
+    mlp: kan ? 'kan' : 'gelu',
+    groups: kan ? tensorShape(contents, 'blocks.0.mlp.act1.weight_denominator', source)[0]! : 8,
+    dropout: 0,
+    dropPath: 0,
+  };
+  const size = { 192: 'tiny', 384: 'small', 768: 'base' }[dim] ?? `d${dim}`;
+  return { name: `${kan ? 'kat' : 'vit'}-${size}`, config };
+}
+
+function specFromMetadata(contents: SafetensorsContents, source: string): ModelSpec | null {
+  const { model, config } = contents.metadata;
+  if (model === undefined || config === undefined) return null;
+  try {
+    return { name: model, config: JSON.parse(config) as VitConfig | KanMlpConfig };
+  } catch {
+    throw new Error(`${source}: its metadata 'config' is not valid JSON`);
+  }
+}
+
+/**
+ * Rebuilds the model a checkpoint holds and loads its weights. Every weight
+ * must be present with the right shape and finite values.
+ */
+export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): LoadedCheckpoint {
+  const contents = decodeSafetensors(bytes, source);
+  const spec = specFromMetadata(contents, source) ?? inferSpec(contents, source);
+  const model = buildModel(spec);
+  const values = new Map<string, NamedValues>();
+  for (const [name, t] of contents.tensors) values.set(name, { shape: t.shape, values: t.values });
+  try {
+    model.loadStateDict(values, { source });
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
+  const { format: _format, model: _model, config: _config, ...info } = contents.metadata;
+  return { spec, model, info };
+}
+
+/** One line naming the model and its sizes (for `kat info` and messages). */
+export function describeSpec(spec: ModelSpec): string {
+  const c = spec.config as Partial<VitConfig & KanMlpConfig>;
+  return c.dim !== undefined
+    ? `${spec.name} (dim ${c.dim}, depth ${c.depth}, heads ${c.heads}, patch ${c.patchSize}, image ${formatShape([c.channels!, c.imageSize!, c.imageSize!])}, ${c.classes} classes)`
+    : `${spec.name} (${c.inputs} inputs, hidden ${formatShape(c.hidden ?? [])}, ${c.classes} classes)`;
+}

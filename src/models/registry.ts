@@ -1,0 +1,85 @@
+// Named model configurations: the KAT and ViT sizes of the papers, small
+// 28 x 28 variants for the embedded digits, and KAN-MLP.
+
+import type { Module } from '../nn/module.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { KanMlp, type KanMlpConfig } from './kan_mlp.js';
+import { VisionTransformer, type VitConfig } from './vit.js';
+
+export interface Model extends Module {
+  forward(images: Tensor): Tensor;
+}
+
+export interface ModelOptions {
+  classes?: number;
+  imageSize?: number;
+  channels?: number;
+  dropout?: number;
+  dropPath?: number;
+  seed?: number;
+}
+
+type VitSize = Pick<VitConfig, 'dim' | 'depth' | 'heads' | 'patchSize' | 'imageSize' | 'channels' | 'classes'>;
+
+const IMAGENET = { patchSize: 16, imageSize: 224, channels: 3, classes: 1000 };
+const DIGITS = { patchSize: 7, imageSize: 28, channels: 1, classes: 10 };
+
+const VIT_SIZES: Record<string, VitSize> = {
+  tiny: { dim: 192, depth: 12, heads: 3, ...IMAGENET },
+  small: { dim: 384, depth: 12, heads: 6, ...IMAGENET },
+  base: { dim: 768, depth: 12, heads: 12, ...IMAGENET },
+  micro: { dim: 64, depth: 3, heads: 4, ...DIGITS },
+};
+
+export const MODEL_NAMES: readonly string[] = [
+  ...Object.keys(VIT_SIZES).map((s) => `kat-${s}`),
+  ...Object.keys(VIT_SIZES).map((s) => `vit-${s}`),
+  'kan-mlp',
+];
+
+export interface ModelSpec {
+  name: string;
+  /** The full configuration: enough to rebuild the model (stored in checkpoints). */
+  config: VitConfig | KanMlpConfig;
+}
+
+/** Resolves a model name and options to a full configuration, or a clear error. */
+export function modelSpec(name: string, options: ModelOptions = {}): ModelSpec {
+  if (name === 'kan-mlp') {
+    const channels = options.channels ?? DIGITS.channels;
+    const imageSize = options.imageSize ?? DIGITS.imageSize;
+    const config: KanMlpConfig = {
+      inputs: channels * imageSize * imageSize,
+      hidden: [256, 128],
+      classes: options.classes ?? DIGITS.classes,
+      groups: 8,
+      dropout: options.dropout ?? 0,
+    };
+    return { name, config };
+  }
+  const match = /^(kat|vit)-(\w+)$/.exec(name);
+  const size = match ? VIT_SIZES[match[2]!] : undefined;
+  if (!match || !size) throw new Error(`unknown model '${name}': expected one of ${MODEL_NAMES.join(', ')}`);
+  const config: VitConfig = {
+    ...size,
+    imageSize: options.imageSize ?? size.imageSize,
+    channels: options.channels ?? size.channels,
+    classes: options.classes ?? size.classes,
+    mlpRatio: 4,
+    mlp: match[1] === 'kat' ? 'kan' : 'gelu',
+    groups: 8,
+    dropout: options.dropout ?? 0,
+    dropPath: options.dropPath ?? (match[2] === 'base' ? 0.4 : match[2] === 'micro' ? 0 : 0.1),
+  };
+  return { name, config };
+}
+
+/** Builds a model from a spec (as returned by modelSpec or read from a checkpoint). */
+export function buildModel(spec: ModelSpec, seed = 0): Model {
+  if (spec.name === 'kan-mlp') return new KanMlp(spec.config as KanMlpConfig, seed);
+  return new VisionTransformer(spec.config as VitConfig, seed);
+}
+
+export function createModel(name: string, options: ModelOptions = {}): Model {
+  return buildModel(modelSpec(name, options), options.seed ?? 0);
+}

@@ -1,0 +1,71 @@
+// The Vision Transformer family in timm's layout. With GR-KAN MLPs it is KAT
+// (Kolmogorov-Arnold Transformer); with GELU MLPs it is the ViT baseline.
+
+import { add } from '../ops/elementwise.js';
+import { broadcastTo, concat, reshape, slice } from '../ops/layout.js';
+import { Random } from '../tensor/random.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { normal, truncNormal } from '../nn/init.js';
+import { Dropout, LayerNorm, Linear } from '../nn/layers.js';
+import { Module } from '../nn/module.js';
+import { Block, PatchEmbed } from '../nn/transformer.js';
+
+export interface VitConfig {
+  imageSize: number;
+  patchSize: number;
+  channels: number;
+  classes: number;
+  dim: number;
+  depth: number;
+  heads: number;
+  mlpRatio: number;
+  /** 'kan' makes KAT; 'gelu' makes ViT. */
+  mlp: 'kan' | 'gelu';
+  /** Rational groups in KAT's MLPs. */
+  groups: number;
+  dropout: number;
+  dropPath: number;
+}
+
+export class VisionTransformer extends Module {
+  readonly patchEmbed: PatchEmbed;
+  readonly clsToken: Tensor;
+  readonly posEmbed: Tensor;
+  readonly blocks: Block[] = [];
+  readonly norm: LayerNorm;
+  readonly head: Linear;
+  private readonly posDrop: Dropout;
+
+  constructor(readonly config: VitConfig, seed = 0) {
+    super();
+    const rng = new Random(seed);
+    const { dim } = config;
+    // Registration order gives timm's names: cls_token, pos_embed, patch_embed.*, blocks.*, norm.*, head.*.
+    this.clsToken = this.parameter('cls_token', normal(rng, [1, 1, dim], 1e-6));
+    this.patchEmbed = new PatchEmbed(config.imageSize, config.patchSize, config.channels, dim, rng);
+    this.posEmbed = this.parameter('pos_embed', truncNormal(rng, [1, this.patchEmbed.patches + 1, dim], 0.02));
+    this.module('patch_embed', this.patchEmbed);
+    this.posDrop = this.module('pos_drop', new Dropout(config.dropout));
+    for (let i = 0; i < config.depth; i++) {
+      // Stochastic depth grows linearly with depth, as in timm.
+      const dropPath = config.depth > 1 ? (config.dropPath * i) / (config.depth - 1) : config.dropPath;
+      this.blocks.push(this.module(`blocks.${i}`, new Block({ ...config, dropPath }, rng)));
+    }
+    this.norm = this.module('norm', new LayerNorm(dim));
+    this.head = this.module('head', new Linear(dim, config.classes, rng));
+    this.nameParameters();
+  }
+
+  /** images [B, C, H, W] -> logits [B, classes]. */
+  forward(images: Tensor): Tensor {
+    const tokens = this.patchEmbed.forward(images);
+    const batch = tokens.shape[0]!;
+    const { dim } = this.config;
+    let x = concat([broadcastTo(this.clsToken, [batch, 1, dim]), tokens], 1);
+    x = this.posDrop.forward(add(x, this.posEmbed));
+    for (const block of this.blocks) x = block.forward(x);
+    x = this.norm.forward(x);
+    const cls = reshape(slice(x, [0, 0, 0], [batch, 1, dim]), [batch, dim]);
+    return this.head.forward(cls);
+  }
+}

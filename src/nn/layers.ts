@@ -1,0 +1,88 @@
+// Basic layers: Linear, LayerNorm, Dropout, DropPath.
+
+import { tensor } from '../ops/creation.js';
+import { add, dropout, mul } from '../ops/elementwise.js';
+import { reshape } from '../ops/layout.js';
+import { matmul } from '../ops/matmul.js';
+import { layerNorm } from '../ops/nn.js';
+import { globalRandom, type Random } from '../tensor/random.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { formatShape } from '../util/shape.js';
+import { constant, truncNormal } from './init.js';
+import { Module } from './module.js';
+
+export interface LinearOptions {
+  bias?: boolean;
+  /** Weight standard deviation; default 0.02 (timm's trunc-normal ViT init). */
+  std?: number;
+  /** Plain normal instead of the 2-sigma truncated one (exact variance). */
+  untruncated?: boolean;
+}
+
+/** y = x W^T + b, weight stored [out, in] as in PyTorch. */
+export class Linear extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+
+  constructor(readonly inFeatures: number, readonly outFeatures: number, rng: Random, options: LinearOptions = {}) {
+    super();
+    const std = options.std ?? 0.02;
+    const init = options.untruncated
+      ? tensor(Float32Array.from({ length: inFeatures * outFeatures }, () => rng.normal() * std), [outFeatures, inFeatures])
+      : truncNormal(rng, [outFeatures, inFeatures], std);
+    this.weight = this.parameter('weight', init);
+    this.bias = options.bias === false ? null : this.parameter('bias', constant([outFeatures], 0));
+  }
+
+  forward(x: Tensor): Tensor {
+    const inFeatures = x.shape[x.rank - 1];
+    if (inFeatures !== this.inFeatures) {
+      throw new Error(`Linear(${this.inFeatures} -> ${this.outFeatures}): input ${formatShape(x.shape)} has ${inFeatures} features, expected ${this.inFeatures}`);
+    }
+    const rows = reshape(x, [-1, this.inFeatures]);
+    let y = matmul(rows, this.weight, { transposeB: true });
+    if (this.bias) y = add(y, this.bias);
+    return reshape(y, [...x.shape.slice(0, -1), this.outFeatures]);
+  }
+}
+
+export class LayerNorm extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor;
+
+  constructor(readonly dim: number, readonly eps = 1e-6) {
+    super();
+    this.weight = this.parameter('weight', constant([dim], 1));
+    this.bias = this.parameter('bias', constant([dim], 0));
+  }
+
+  forward(x: Tensor): Tensor {
+    return layerNorm(x, this.weight, this.bias, this.eps);
+  }
+}
+
+export class Dropout extends Module {
+  constructor(readonly p: number) {
+    super();
+  }
+
+  forward(x: Tensor): Tensor {
+    return this.training && this.p > 0 ? dropout(x, this.p) : x;
+  }
+}
+
+/** Stochastic depth: drops a whole residual branch per sample, scaling survivors by 1 / (1 - p). */
+export class DropPath extends Module {
+  constructor(readonly p: number) {
+    super();
+  }
+
+  forward(x: Tensor): Tensor {
+    if (!this.training || this.p === 0) return x;
+    const batch = x.shape[0]!;
+    const keepProbability = 1 - this.p;
+    const mask = new Float32Array(batch);
+    for (let i = 0; i < batch; i++) mask[i] = globalRandom.uniform() < keepProbability ? 1 / keepProbability : 0;
+    return mul(x, tensor(mask, [batch, ...x.shape.slice(1).map(() => 1)]));
+  }
+}
