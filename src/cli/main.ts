@@ -3,11 +3,23 @@
 
 import { readFileSync } from 'node:fs';
 import { runDemo } from './commands/demo.js';
+import { EVAL_FLAGS, runEval } from './commands/eval.js';
+import { INFO_FLAGS, runInfo } from './commands/info.js';
+import { runTrain, TRAIN_FLAGS } from './commands/train.js';
 import { CliError, parseFlags } from './flags.js';
 
 const USAGE = `usage: kat <command> [flags]
 
 commands:
+  train     train a model (default kat-micro on the embedded MNIST digits) and save a checkpoint
+            --model NAME      kat-{micro,tiny,small,base}, vit-{micro,tiny,small,base}, kan-mlp (default kat-micro)
+            --dataset SPEC    mnist (default), cifar10:DIR, synthetic:CxHxW[:classes[:count]]
+            --epochs N --batch-size N --lr X --weight-decay X --optimizer adamw|sgd
+            --warmup EPOCHS --label-smoothing X --clip NORM --seed N
+            --backend auto|cpu|cpu-float64   --out FILE (default checkpoints/MODEL.safetensors)
+            --json            one JSON object per line: epoch events, then a done event
+  eval      accuracy of a checkpoint on a dataset's test split: --checkpoint FILE [--dataset SPEC] [--json]
+  info      what a checkpoint holds: --checkpoint FILE [--json]
   demo      train a small GR-KAN (rational -> linear -> rational -> linear) to fit
             sin(3x) exp(-x^2) with autograd; flags: --steps N --lr X --seed N --json
   help      show this text
@@ -32,11 +44,20 @@ async function main(argv: string[]): Promise<void> {
     case '--version':
       process.stdout.write(`${version()}\n`);
       return;
+    case 'train':
+      await runTrain(parseFlags('train', rest, TRAIN_FLAGS));
+      return;
+    case 'eval':
+      await runEval(parseFlags('eval', rest, EVAL_FLAGS));
+      return;
+    case 'info':
+      await runInfo(parseFlags('info', rest, INFO_FLAGS));
+      return;
     case 'demo':
       await runDemo(parseFlags('demo', rest, { steps: 'number', lr: 'number', seed: 'number', json: 'boolean' }));
       return;
     default:
-      throw new CliError(`unknown command '${command}': expected one of demo, help, version`);
+      throw new CliError(`unknown command '${command}': expected one of train, eval, info, demo, help, version`);
   }
 }
 

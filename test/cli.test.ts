@@ -1,0 +1,85 @@
+// The kat CLI end to end, as a user runs it (small budgets so it stays quick).
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'kat-cli-'));
+
+function kat(...args: string[]) {
+  const result = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+const jsonLines = (text: string) => text.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+
+describe('kat CLI', () => {
+  const checkpoint = join(dir, 'mlp.safetensors');
+
+  it('train --json prints epoch events and a done event, and writes a checkpoint', () => {
+    const run = kat('train', '--model', 'kan-mlp', '--epochs', '1', '--batch-size', '100', '--out', checkpoint, '--json');
+    assert.equal(run.code, 0, run.stderr);
+    const events = jsonLines(run.stdout);
+    assert.equal(events[0]!.event, 'epoch');
+    const done = events[events.length - 1]!;
+    assert.equal(done.event, 'done');
+    assert.equal(done.model, 'kan-mlp');
+    assert.equal(done.backend, 'cpu');
+    assert.equal(typeof done.params, 'number');
+    assert.ok((done.test_acc as number) > 0.85, `test_acc ${done.test_acc}`);
+    for (const key of ['train_seconds', 'images_per_s']) assert.equal(typeof done[key], 'number');
+    assert.ok(existsSync(checkpoint));
+  });
+
+  it('eval of that checkpoint reproduces the accuracy train reported; info describes it', () => {
+    const trained = kat('info', '--checkpoint', checkpoint, '--json');
+    assert.equal(trained.code, 0, trained.stderr);
+    const info = jsonLines(trained.stdout)[0]!;
+    assert.equal(info.model, 'kan-mlp');
+    const evaluated = kat('eval', '--checkpoint', checkpoint, '--json');
+    assert.equal(evaluated.code, 0, evaluated.stderr);
+    const result = jsonLines(evaluated.stdout)[0]!;
+    assert.equal(result.test_acc, Number((info.info as Record<string, string>).test_acc));
+  });
+
+  it('bad input: one clear error line, non-zero exit, nothing overwritten', () => {
+    const before = readFileSync(checkpoint);
+    const cases: [string[], RegExp][] = [
+      [['train', '--model', 'kat-giant'], /unknown model 'kat-giant': expected one of/],
+      [['train', '--epochs', 'two'], /flag '--epochs' expects a number, got 'two'/],
+      [['train', '--frobnicate'], /unknown flag '--frobnicate'/],
+      [['train', '--dataset', 'cifar10:/nonexistent/dir', '--out', checkpoint], /\/nonexistent\/dir/],
+      [['train', '--dataset', 'imagenet'], /unknown dataset 'imagenet'/],
+      [['train', '--backend', 'tpu'], /unknown backend 'tpu'/],
+      [['train', '--model', 'kan-mlp', '--lr', '1e30', '--epochs', '1', '--out', checkpoint], /loss became (NaN|Infinity)|gradient norm is NaN/],
+      [['eval', '--checkpoint', join(dir, 'missing.safetensors')], /checkpoint '.*missing.safetensors' does not exist/],
+      [['eval'], /--checkpoint FILE is required/],
+      [['frobnicate'], /unknown command 'frobnicate'/],
+    ];
+    for (const [args, pattern] of cases) {
+      const run = kat(...args);
+      assert.notEqual(run.code, 0, `${args.join(' ')} should fail`);
+      const errors = run.stderr.trim().split('\n').filter((line) => line.startsWith('kat: '));
+      assert.equal(errors.length, 1, `${args.join(' ')}: expected one error line, got:\n${run.stderr}`);
+      assert.match(errors[0]!, pattern);
+    }
+    assert.deepEqual(readFileSync(checkpoint), before, 'a failed run changed the checkpoint');
+    assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
+  });
+
+  it('a corrupt checkpoint and a checkpoint of another model are refused', () => {
+    const corrupt = join(dir, 'corrupt.safetensors');
+    writeFileSync(corrupt, readFileSync(checkpoint).subarray(0, 100));
+    const run = kat('eval', '--checkpoint', corrupt);
+    assert.notEqual(run.code, 0);
+    assert.match(run.stderr, /corrupt.safetensors/);
+    const wrongData = kat('eval', '--checkpoint', checkpoint, '--dataset', 'synthetic:3x8x8:4:16');
+    assert.notEqual(wrongData.code, 0);
+    assert.match(wrongData.stderr, /holds kan-mlp for 10 classes of 784-value inputs, but synthetic:3x8x8:4:16 has 4 classes of 3x8x8 images/);
+  });
+});
