@@ -10,3 +10,22 @@ export { isGradEnabled, noGrad } from './tensor/autograd.js';
 export { keep, memory, tidy } from './tensor/scope.js';
 export { Random, setSeed } from './tensor/random.js';
 export * from './ops/index.js';
+
+// Neural-network layers, models, optimisers, training (browser-safe).
+export { Module, type NamedValues } from './nn/module.js';
+export { Dropout, DropPath, LayerNorm, Linear, type LinearOptions } from './nn/layers.js';
+export { GroupRational, KatMlp, type GroupRationalOptions, type KatMlpOptions } from './nn/kan.js';
+export { Attention, Block, GeluMlp, PatchEmbed, type BlockOptions } from './nn/transformer.js';
+export {
+  evaluateRational, fitRational, RATIONAL_INIT_MODES, rationalCoefficients, rationalGain, rationalInitModes,
+  type FitRationalOptions, type RationalFit, type RationalInitMode,
+} from './nn/rational_init.js';
+export { VisionTransformer, type VitConfig } from './models/vit.js';
+export { KanMlp, type KanMlpConfig } from './models/kan_mlp.js';
+export { buildModel, createModel, MODEL_NAMES, modelSpec, type Model, type ModelOptions, type ModelSpec } from './models/registry.js';
+export { decodeCheckpoint, describeSpec, encodeCheckpoint, type CheckpointInfo, type LoadedCheckpoint } from './models/checkpoint.js';
+export * from './optim/index.js';
+export { DEFAULT_TRAIN_CONFIG, evaluate, trainModel, type EpochEvent, type StepEvent, type TrainConfig, type TrainHooks, type TrainResult } from './train/trainer.js';
+export { batches, validateDataset, type Batch, type DataSplit, type ImageDataset } from './data/dataset.js';
+export { syntheticImages, syntheticSplit } from './data/synthetic.js';
+export { decodeSafetensors, encodeSafetensors } from './io/safetensors.js';

@@ -9,7 +9,7 @@ import { Random } from '../src/tensor/random.js';
 import { opCases } from './support/cases.js';
 import { assertClose, float64Backend, forwardBackward, onBackendAsync, randomValues, sizeOf } from './support/harness.js';
 
-const BACKENDS = ['cpu'];
+const BACKENDS = ['cpu', 'cpu-js'];
 const TOLERANCE = 2e-5;
 
 for (const name of BACKENDS) {

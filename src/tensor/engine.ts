@@ -7,6 +7,7 @@ import type { Tensor } from './tensor.js';
 
 registerBackend('cpu', () => new CpuBackend('float32'));
 registerBackend('cpu-float64', () => new CpuBackend('float64'));
+registerBackend('cpu-js', () => new CpuBackend('float32', { wasm: false }));
 
 /** Tensors created while a scope is open; the scope disposes those it does not hand on. */
 export class Scope {

@@ -8,6 +8,7 @@ import { makeGroupRationalKernels } from './kernels/group_rational.js';
 import { makeLayoutKernels } from './kernels/layout.js';
 import { makeMatmulKernel } from './kernels/matmul.js';
 import { makeNormalizationKernels } from './kernels/normalization.js';
+import { WasmKernels } from './wasm.js';
 
 export type CpuPrecision = 'float32' | 'float64';
 
@@ -21,20 +22,38 @@ export class CpuBackend implements Backend<HostArray> {
   private liveBuffers = 0;
   private liveBytes = 0;
 
-  constructor(readonly precision: CpuPrecision = 'float32') {
-    this.name = precision === 'float32' ? 'cpu' : 'cpu-float64';
-    this.description = `TypeScript loops, ${precision}`;
+  /** The WebAssembly SIMD kernels (float32 only; null where unavailable or disabled). */
+  readonly wasm: WasmKernels | null;
+
+  constructor(readonly precision: CpuPrecision = 'float32', options: { wasm?: boolean } = {}) {
+    this.name = precision === 'float32' ? (options.wasm === false ? 'cpu-js' : 'cpu') : 'cpu-float64';
+    this.wasm = precision === 'float32' && options.wasm !== false ? WasmKernels.load() : null;
+    this.description = this.wasm ? 'WebAssembly SIMD + TypeScript, float32' : `TypeScript loops, ${precision}`;
     this.bytesPerElement = precision === 'float32' ? 4 : 8;
     const Arr = precision === 'float32' ? Float32Array : Float64Array;
-    const alloc: Alloc = (size) => this.track(new Arr(size));
+    const alloc: Alloc = (size) => this.track(this.takePooled(size) ?? new Arr(size));
     const outputs = {
       ...makeElementwiseKernels(alloc, precision === 'float64'),
-      matmul: makeMatmulKernel(alloc, (size) => new Arr(size)),
+      matmul: makeMatmulKernel(alloc, (size) => new Arr(size), this.wasm),
       ...makeLayoutKernels(alloc),
       ...makeNormalizationKernels(alloc),
       ...makeGroupRationalKernels(alloc),
     };
     this.kernels = outputs satisfies Kernels<HostArray>;
+  }
+
+  // Freed buffers by length, reused (zeroed) by later allocations: training
+  // repeats the same shapes every step, so this replaces most garbage collection.
+  private readonly pool = new Map<number, HostArray[]>();
+  private pooledBytes = 0;
+  private static readonly MAX_POOLED_BYTES = 512 * 1024 * 1024;
+
+  private takePooled(size: number): HostArray | undefined {
+    const buffer = this.pool.get(size)?.pop();
+    if (!buffer) return undefined;
+    this.pooledBytes -= buffer.byteLength;
+    buffer.fill(0);
+    return buffer;
   }
 
   private track(buffer: HostArray): HostArray {
@@ -59,9 +78,14 @@ export class CpuBackend implements Backend<HostArray> {
   }
 
   free(buffer: HostArray): void {
-    if (this.live.delete(buffer)) {
-      this.liveBuffers--;
-      this.liveBytes -= buffer.byteLength;
+    if (!this.live.delete(buffer)) return;
+    this.liveBuffers--;
+    this.liveBytes -= buffer.byteLength;
+    if (buffer.length > 0 && this.pooledBytes + buffer.byteLength <= CpuBackend.MAX_POOLED_BYTES) {
+      let list = this.pool.get(buffer.length);
+      if (!list) this.pool.set(buffer.length, (list = []));
+      list.push(buffer);
+      this.pooledBytes += buffer.byteLength;
     }
   }
 

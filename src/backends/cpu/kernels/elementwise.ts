@@ -88,8 +88,21 @@ export function makeElementwiseKernels(alloc: Alloc, precise: boolean) {
     for (const d of outShape) size *= d;
     const out = alloc(size);
     if (size === 0) return out;
-    if (isContiguous(outShape, aStrides) && isContiguous(outShape, bStrides)) {
+    const aFull = isContiguous(outShape, aStrides);
+    const bFull = isContiguous(outShape, bStrides);
+    if (aFull && bFull) {
       binarySameShape(op, a, b, out, size);
+      return out;
+    }
+    // One operand repeats along leading axes (a bias, a position embedding, a scalar).
+    const bPeriod = aFull ? repeatPeriod(outShape, bStrides) : 0;
+    if (bPeriod > 0) {
+      binaryRepeating(op, a, b, out, size, bPeriod, false);
+      return out;
+    }
+    const aPeriod = bFull ? repeatPeriod(outShape, aStrides) : 0;
+    if (aPeriod > 0) {
+      binaryRepeating(op, b, a, out, size, aPeriod, true);
       return out;
     }
     const f = binaryFunction(op);
@@ -153,6 +166,42 @@ function isContiguous(shape: readonly number[], strides: readonly number[]): boo
     expected *= shape[axis]!;
   }
   return true;
+}
+
+/**
+ * If reading with `strides` over `shape` is "zero strides on leading axes, then
+ * contiguous", the operand is a block of `period` values repeated: return the period.
+ */
+function repeatPeriod(shape: readonly number[], strides: readonly number[]): number {
+  let axis = shape.length - 1;
+  let expected = 1;
+  while (axis >= 0 && (strides[axis] === expected || shape[axis] === 1)) {
+    expected *= shape[axis]!;
+    axis--;
+  }
+  for (; axis >= 0; axis--) if (strides[axis] !== 0 && shape[axis] !== 1) return 0;
+  return expected;
+}
+
+/** out = f(full, repeated) (or f(repeated, full) when `swapped`), where `repeated` has period `period`. */
+function binaryRepeating(op: BinaryOp, full: HostArray, repeated: HostArray, out: HostArray, size: number, period: number,
+  swapped: boolean): void {
+  if (period === 1) {
+    const r = repeated[0]!;
+    if (op === 'mul') { for (let i = 0; i < size; i++) out[i] = full[i]! * r; return; }
+    if (op === 'add') { for (let i = 0; i < size; i++) out[i] = full[i]! + r; return; }
+  }
+  if (!swapped && op === 'add') {
+    for (let o = 0; o < size; o += period) for (let j = 0; j < period; j++) out[o + j] = full[o + j]! + repeated[j]!;
+    return;
+  }
+  if (op === 'mul') {
+    for (let o = 0; o < size; o += period) for (let j = 0; j < period; j++) out[o + j] = full[o + j]! * repeated[j]!;
+    return;
+  }
+  const f = binaryFunction(op);
+  if (swapped) for (let o = 0; o < size; o += period) for (let j = 0; j < period; j++) out[o + j] = f(repeated[j]!, full[o + j]!);
+  else for (let o = 0; o < size; o += period) for (let j = 0; j < period; j++) out[o + j] = f(full[o + j]!, repeated[j]!);
 }
 
 /** The common case (same shapes) with one monomorphic loop per op. */

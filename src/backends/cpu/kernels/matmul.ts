@@ -5,6 +5,7 @@
 // the single rounding at the store.
 
 import type { HostArray } from '../../backend.js';
+import type { WasmKernels } from '../wasm.js';
 import type { Alloc } from './alloc.js';
 
 function transposeInto(src: HostArray, srcOffset: number, rows: number, cols: number, dst: HostArray): void {
@@ -56,11 +57,19 @@ function matmulRowsByRows(A: HostArray, aOff: number, Bt: HostArray, bOff: numbe
   }
 }
 
-/** `scratch` allocates untracked temporaries (the packed operands). */
-export function makeMatmulKernel(alloc: Alloc, scratch: Alloc) {
+/**
+ * `scratch` allocates untracked temporaries (the packed operands). With `wasm`
+ * (float32 only) the SIMD kernel does the work; the loops below remain the
+ * float64 reference and the fallback where WebAssembly SIMD is missing.
+ */
+export function makeMatmulKernel(alloc: Alloc, scratch: Alloc, wasm: WasmKernels | null) {
   return function matmul(a: HostArray, b: HostArray, batch: number, m: number, k: number, n: number,
     transA: boolean, transB: boolean, aBatchStride: number, bBatchStride: number): HostArray {
     const out = alloc(batch * m * n);
+    if (wasm && out instanceof Float32Array && a instanceof Float32Array && b instanceof Float32Array) {
+      wasm.matmul(a, b, out, batch, m, k, n, transA, transB, aBatchStride, bBatchStride);
+      return out;
+    }
     const packedA = transA ? scratch(m * k) : null;
     const packedB = transB ? null : scratch(n * k);
     let lastA = -1;

@@ -1,0 +1,2 @@
+// The CPU backend's WebAssembly kernels (AssemblyScript sources).
+export { matmulPacked } from './matmul';

@@ -1,0 +1,117 @@
+// WebAssembly SIMD kernels of the CPU backend (sources in ./assembly). Tensors
+// stay in JS typed arrays; a kernel call packs its operands into the module's
+// linear memory (an arena reused call after call), runs, and copies out.
+
+import { KERNELS_WASM_BASE64 } from './generated/kernels_wasm.js';
+
+interface KernelExports {
+  matmulPacked(a: number, b: number, c: number, m4: number, k: number, n8: number): void;
+}
+
+function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
+  if (typeof atob === 'function') return Uint8Array.from(atob(text), (ch) => ch.charCodeAt(0));
+  return Uint8Array.from(Buffer.from(text, 'base64'));
+}
+
+/** Linear memory handed out from the start on each call (kernels are not re-entrant). */
+class Arena {
+  private views: Float32Array;
+  constructor(private readonly memory: WebAssembly.Memory) {
+    this.views = new Float32Array(memory.buffer);
+  }
+
+  /** A float32 view of the first `floats` values, growing memory if needed. */
+  floats(floats: number): Float32Array {
+    const bytes = floats * 4;
+    if (bytes > this.memory.buffer.byteLength) {
+      this.memory.grow(Math.ceil((bytes - this.memory.buffer.byteLength) / 65536));
+    }
+    if (this.views.buffer !== this.memory.buffer) this.views = new Float32Array(this.memory.buffer);
+    return this.views;
+  }
+}
+
+export class WasmKernels {
+  private readonly exports: KernelExports;
+  private readonly arena: Arena;
+
+  private constructor(instance: WebAssembly.Instance, memory: WebAssembly.Memory) {
+    this.exports = instance.exports as unknown as KernelExports;
+    this.arena = new Arena(memory);
+  }
+
+  /** The kernels, or null where WebAssembly SIMD is unavailable (the TypeScript kernels are used then). */
+  static load(): WasmKernels | null {
+    try {
+      const memory = new WebAssembly.Memory({ initial: 16 });
+      const module = new WebAssembly.Module(decodeBase64(KERNELS_WASM_BASE64));
+      const instance = new WebAssembly.Instance(module, { env: { memory, abort: () => { throw new Error('wasm kernel aborted'); } } });
+      return new WasmKernels(instance, memory);
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Batched matmul with the same contract as the TypeScript kernel (see
+   * Kernels.matmul), written into `out`.
+   */
+  matmul(a: Float32Array, b: Float32Array, out: Float32Array, batch: number, m: number, k: number, n: number,
+    transA: boolean, transB: boolean, aBatchStride: number, bBatchStride: number): void {
+    const m4 = Math.ceil(m / 4) * 4;
+    const n8 = Math.ceil(n / 8) * 8;
+    // Arena layout (floats): packed A [m4, k] | packed B panels [n8/8][k][8] | C [m4, n8].
+    const aAt = 0;
+    const bAt = m4 * k;
+    const cAt = bAt + k * n8;
+    const memory = this.arena.floats(cAt + m4 * n8);
+    let lastA = -1;
+    let lastB = -1;
+    for (let t = 0; t < batch; t++) {
+      const aStart = t * aBatchStride;
+      const bStart = t * bBatchStride;
+      if (aStart !== lastA) packRows(a, aStart, m, k, transA, memory, aAt, m4);
+      if (bStart !== lastB) packPanels(b, bStart, k, n, transB, memory, bAt, n8);
+      lastA = aStart;
+      lastB = bStart;
+      this.exports.matmulPacked(aAt * 4, bAt * 4, cAt * 4, m4, k, n8);
+      const base = t * m * n;
+      if (n === n8) {
+        out.set(memory.subarray(cAt, cAt + m * n), base);
+      } else {
+        for (let i = 0; i < m; i++) out.set(memory.subarray(cAt + i * n8, cAt + i * n8 + n), base + i * n);
+      }
+    }
+  }
+}
+
+/** op(A) as [m4, k] rows (rows m..m4 zero); A is stored [m, k], or [k, m] when transposed. */
+function packRows(a: Float32Array, start: number, m: number, k: number, transposed: boolean, dst: Float32Array, at: number, m4: number): void {
+  if (transposed) {
+    for (let p = 0; p < k; p++) {
+      const row = start + p * m;
+      for (let i = 0; i < m; i++) dst[at + i * k + p] = a[row + i]!;
+    }
+  } else {
+    dst.set(a.subarray(start, start + m * k), at);
+  }
+  dst.fill(0, at + m * k, at + m4 * k);
+}
+
+/** op(B) [k, n] as panels [n8/8][k][8] (columns n..n8 zero); B is stored [k, n], or [n, k] when transposed. */
+function packPanels(b: Float32Array, start: number, k: number, n: number, transposed: boolean, dst: Float32Array, at: number, n8: number): void {
+  for (let panel = 0; panel < n8; panel += 8) {
+    const width = Math.min(8, n - panel);
+    const base = at + panel * k;
+    for (let p = 0; p < k; p++) {
+      const o = base + p * 8;
+      if (transposed) {
+        for (let jj = 0; jj < width; jj++) dst[o + jj] = b[start + (panel + jj) * k + p]!;
+      } else {
+        const row = start + p * n + panel;
+        for (let jj = 0; jj < width; jj++) dst[o + jj] = b[row + jj]!;
+      }
+      for (let jj = width; jj < 8; jj++) dst[o + jj] = 0;
+    }
+  }
+}
