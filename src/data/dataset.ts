@@ -21,6 +21,8 @@ export interface ImageDataset {
   classes: number;
   /** Optional human-readable class names, `classes` of them. */
   classNames?: string[];
+  /** The normalised value of an empty pixel (what augmentation shifts in); default 0. */
+  background?: number;
 }
 
 export interface DataSplit {

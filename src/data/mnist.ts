@@ -79,7 +79,7 @@ function makeDataset(name: string, members: { raw: Float32Array; offset: number;
     for (let p = 0; p < PIXELS; p++) images[base + p] = (raw[offset + p]! - MNIST_MEAN) * scale;
     labels[n] = label;
   }
-  return { name, images, labels, count, channels: 1, height: SIDE, width: SIDE, classes: 10, classNames: [...CLASS_NAMES] };
+  return { name, images, labels, count, channels: 1, height: SIDE, width: SIDE, classes: 10, classNames: [...CLASS_NAMES], background: -MNIST_MEAN / MNIST_STD };
 }
 
 /** Builds the fixed MNIST split from the package files (no caching; `loadMnist` caches). */

@@ -28,7 +28,7 @@ const VIT_SIZES: Record<string, VitSize> = {
   tiny: { dim: 192, depth: 12, heads: 3, ...IMAGENET },
   small: { dim: 384, depth: 12, heads: 6, ...IMAGENET },
   base: { dim: 768, depth: 12, heads: 12, ...IMAGENET },
-  micro: { dim: 64, depth: 2, heads: 4, ...DIGITS },
+  micro: { dim: 64, depth: 3, heads: 4, ...DIGITS },
 };
 
 export const MODEL_NAMES: readonly string[] = [

@@ -4,6 +4,7 @@
 // page both drive it through events.
 
 import type { ImageDataset } from '../data/dataset.js';
+import { augmentBatch } from '../data/augment.js';
 import { batches } from '../data/dataset.js';
 import type { Model } from '../models/registry.js';
 import { tensor } from '../ops/creation.js';
@@ -14,7 +15,7 @@ import { AdamW, SGD, type Optimizer } from '../optim/index.js';
 import { clipGradNorm } from '../optim/clip.js';
 import { cosineSchedule } from '../optim/schedule.js';
 import { noGrad } from '../tensor/autograd.js';
-import { setSeed } from '../tensor/random.js';
+import { Random, setSeed } from '../tensor/random.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 
@@ -29,6 +30,10 @@ export interface TrainConfig {
   labelSmoothing: number;
   /** Max global gradient norm (0: no clipping). */
   clipNorm: number;
+  /** Training-time random translation, in pixels (0: none). */
+  shift: number;
+  /** Training-time random horizontal flips. */
+  flip: boolean;
   seed: number;
 }
 
@@ -41,6 +46,8 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   warmupEpochs: 0.5,
   labelSmoothing: 0.1,
   clipNorm: 1,
+  shift: 2,
+  flip: false,
   seed: 0,
 };
 
@@ -146,6 +153,9 @@ export async function trainModel(model: Model, train: ImageDataset, test: ImageD
     minLr: config.lr * 0.01,
   });
   const params = model.parameters();
+  const augmentRandom = new Random(config.seed + 0x5eed);
+  const augment = config.shift > 0 || config.flip;
+  const augmentOptions = { shift: config.shift, flip: config.flip, fill: train.background ?? 0 };
   const epochs: EpochEvent[] = [];
   let trainSeconds = 0;
   let globalStep = 0;
@@ -157,8 +167,11 @@ export async function trainModel(model: Model, train: ImageDataset, test: ImageD
     let step = 0;
     for (const batch of batches(train, config.batchSize, { shuffle: true, seed: config.seed, epoch, dropLast: true })) {
       optimizer.lr = schedule(globalStep);
+      const images = augment
+        ? augmentBatch(batch.images, batch.size, train.channels, train.height, train.width, augmentOptions, augmentRandom)
+        : batch.images;
       const [loss, hits] = tidy(() => {
-        const [x, y] = batchTensors(batch.images, batch.labels, batch.size, train);
+        const [x, y] = batchTensors(images, batch.labels, batch.size, train);
         const logits = model.forward(x);
         const l = softmaxCrossEntropy(logits, y, { labelSmoothing: config.labelSmoothing });
         l.backward();

@@ -14,7 +14,8 @@ import { bar, ProgressLine } from '../progress.js';
 
 export const TRAIN_FLAGS: Record<string, FlagType> = {
   model: 'string', dataset: 'string', epochs: 'number', 'batch-size': 'number', lr: 'number', 'weight-decay': 'number',
-  optimizer: 'string', warmup: 'number', 'label-smoothing': 'number', clip: 'number', seed: 'number', backend: 'string',
+  optimizer: 'string', warmup: 'number', 'label-smoothing': 'number', clip: 'number', shift: 'number', flip: 'boolean',
+  seed: 'number', backend: 'string',
   out: 'string', json: 'boolean',
 };
 
@@ -23,6 +24,12 @@ export const DEFAULT_MODEL = 'kat-micro';
 function positiveInteger(flags: FlagValues, name: string, fallback: number): number {
   const value = (flags[name] as number | undefined) ?? fallback;
   if (!Number.isInteger(value) || value < 1) throw new CliError(`train: --${name} must be a positive integer, got ${value}`);
+  return value;
+}
+
+function nonNegativeInteger(flags: FlagValues, name: string, fallback: number): number {
+  const value = (flags[name] as number | undefined) ?? fallback;
+  if (!Number.isInteger(value) || value < 0) throw new CliError(`train: --${name} must be a non-negative integer, got ${value}`);
   return value;
 }
 
@@ -57,6 +64,8 @@ export async function runTrain(flags: FlagValues): Promise<void> {
     warmupEpochs: nonNegative(flags, 'warmup', DEFAULT_TRAIN_CONFIG.warmupEpochs),
     labelSmoothing: nonNegative(flags, 'label-smoothing', DEFAULT_TRAIN_CONFIG.labelSmoothing, 1),
     clipNorm: nonNegative(flags, 'clip', DEFAULT_TRAIN_CONFIG.clipNorm),
+    shift: nonNegativeInteger(flags, 'shift', DEFAULT_TRAIN_CONFIG.shift),
+    flip: (flags.flip as boolean | undefined) ?? DEFAULT_TRAIN_CONFIG.flip,
     seed: (flags.seed as number | undefined) ?? DEFAULT_TRAIN_CONFIG.seed,
   };
   if (!Number.isInteger(config.seed)) throw new CliError(`train: --seed must be an integer, got ${config.seed}`);
