@@ -37,16 +37,17 @@ export interface TrainConfig {
   seed: number;
 }
 
+/** Defaults tuned for kat-micro on the embedded digits: >= 95% in under 5 minutes on 2 CPU cores. */
 export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
-  epochs: 5,
-  batchSize: 64,
-  lr: 2e-3,
+  epochs: 15,
+  batchSize: 32,
+  lr: 5e-3,
   weightDecay: 0.05,
   optimizer: 'adamw',
   warmupEpochs: 0.5,
   labelSmoothing: 0.1,
   clipNorm: 1,
-  shift: 2,
+  shift: 1,
   flip: false,
   seed: 0,
 };
