@@ -9,6 +9,9 @@ import { tensor } from '../src/ops/creation.js';
 import { softmaxCrossEntropy } from '../src/ops/nn.js';
 import { Random } from '../src/tensor/random.js';
 import { noGrad } from '../src/tensor/autograd.js';
+import { encodeSafetensors } from '../src/io/safetensors.js';
+import { syntheticSplit } from '../src/data/synthetic.js';
+import { DEFAULT_TRAIN_CONFIG, trainModel } from '../src/train/trainer.js';
 import { float64Backend, onBackendAsync, randomValues } from './support/harness.js';
 
 describe('model configurations', () => {
@@ -106,5 +109,42 @@ describe('checkpoints', () => {
     const other = buildModel(modelSpec('vit-micro'));
     assert.throws(() => other.loadStateDict(original, { source: 'kat checkpoint' }),
       /kat checkpoint does not fit this model: missing 'blocks.0.mlp.fc1.weight'|unexpected 'blocks.0.mlp.act1/);
+  });
+});
+
+describe('timm-layout checkpoints without katjs metadata', () => {
+  it('a KAT checkpoint with only tensors (as timm saves them) is rebuilt from its shapes and computes the same', async () => {
+    const spec: ModelSpec = {
+      name: 'kat-test',
+      config: { imageSize: 8, patchSize: 4, channels: 3, classes: 5, dim: 64, depth: 2, heads: 1, mlpRatio: 4, mlp: 'kan', groups: 8, dropout: 0, dropPath: 0 },
+    };
+    const model = buildModel(spec, 4);
+    const tensors: Record<string, { shape: number[]; values: Float32Array }> = {};
+    for (const [name, v] of await model.stateDict()) tensors[name] = { shape: [...v.shape], values: v.values };
+    const loaded = decodeCheckpoint(encodeSafetensors(tensors), 'timm checkpoint');
+    assert.equal(loaded.spec.name, 'kat-d64');
+    assert.deepEqual(loaded.spec.config, spec.config);
+    const images = tensor(randomValues(new Random(1), 2 * 3 * 8 * 8), [2, 3, 8, 8]);
+    model.eval();
+    loaded.model.eval();
+    assert.deepEqual(await loaded.model.forward(images).data(), await model.forward(images).data());
+  });
+});
+
+describe('training is deterministic under a seed', () => {
+  it('two runs with the same seed give bit-identical weights; another seed does not', async () => {
+    const data = syntheticSplit({ trainCount: 96, testCount: 32, channels: 1, height: 8, width: 8, classes: 3, seed: 2 });
+    const spec: ModelSpec = {
+      name: 'kat-test',
+      config: { imageSize: 8, patchSize: 4, channels: 1, classes: 3, dim: 16, depth: 1, heads: 2, mlpRatio: 2, mlp: 'kan', groups: 4, dropout: 0.1, dropPath: 0.1 },
+    };
+    const run = async (seed: number) => {
+      const model = buildModel(spec, seed);
+      await trainModel(model, data.train, data.test, { ...DEFAULT_TRAIN_CONFIG, epochs: 2, batchSize: 16, seed });
+      return [...(await model.stateDict()).values()].map((v) => Array.from(v.values));
+    };
+    const first = await run(1);
+    assert.deepEqual(await run(1), first);
+    assert.notDeepEqual(await run(2), first);
   });
 });

@@ -7,7 +7,8 @@ import { createBackend } from '../src/backends/backend.js';
 import '../src/tensor/engine.js';
 import { Random } from '../src/tensor/random.js';
 import { opCases } from './support/cases.js';
-import { assertClose, float64Backend, forwardBackward, onBackendAsync, randomValues, sizeOf } from './support/harness.js';
+import { assertClose, float64Backend, forwardBackward, onBackend, onBackendAsync, randomValues, sizeOf } from './support/harness.js';
+import { adamwStep, argmax, equal, greater, reshape, slice, tensor } from '../src/ops/index.js';
 
 const BACKENDS = ['cpu', 'cpu-js'];
 const TOLERANCE = 2e-5;
@@ -30,3 +31,25 @@ for (const name of BACKENDS) {
     }
   });
 }
+
+describe('parity of kernels without gradients', async () => {
+  for (const name of BACKENDS) {
+    const backend = await createBackend(name);
+    it(`${name}: adamwStep, argmax, equal, greater match the float64 reference`, async () => {
+      const rng = new Random(9);
+      const n = 37;
+      const values = [0, 1, 2, 3].map(() => Float64Array.from(Float32Array.from(randomValues(rng, n))));
+      values[3] = values[3]!.map(Math.abs); // second moments are non-negative
+      const run = () => {
+        const [p, g, m, v] = values.map((x) => tensor(x, [n]));
+        const hyper = { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, step: 3 };
+        const rows = reshape(p!, [-1, 1]);
+        return [...adamwStep(p!, g!, m!, v!, hyper), argmax(reshape(slice(p!, [0], [36]), [6, 6]), 1), equal(rows, reshape(g!, [1, -1])),
+          greater(p!, g!)];
+      };
+      const expected = await Promise.all(onBackend(float64Backend, run).map((t) => t.dataFloat64()));
+      const actual = await Promise.all(onBackend(backend, run).map((t) => t.dataFloat64()));
+      expected.forEach((e, i) => assertClose(actual[i]!, e, 1e-6, `output ${i}`));
+    });
+  }
+});

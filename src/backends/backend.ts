@@ -80,9 +80,25 @@ export interface Kernels<B> {
   /** One fused pass: dx and the coefficient gradients (summed over groups when the numerator is shared). */
   groupRationalBackward(x: B, numerator: B, denominator: B, gy: B, rows: number, channels: number, groups: number,
     sharedNumerator: boolean): [dx: B, dNumerator: B, dDenominator: B];
+  /**
+   * One fused AdamW step (decoupled weight decay, bias-corrected moments):
+   * p' = p (1 - lr wd) - lr / (1 - b1^t) * m' / (sqrt(v') / sqrt(1 - b2^t) + eps),
+   * m' = b1 m + (1 - b1) g, v' = b2 v + (1 - b2) g^2. Returns new buffers.
+   */
+  adamw(param: B, grad: B, m: B, v: B, size: number, hyper: AdamWHyper): [param: B, m: B, v: B];
 }
 
 export type KernelName = keyof Kernels<unknown>;
+
+/** Hyper-parameters of one AdamW step; `step` counts from 1 (bias correction). */
+export interface AdamWHyper {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  step: number;
+}
 
 export interface MemoryInfo {
   /** Buffers currently allocated and not freed. */

@@ -125,3 +125,8 @@ export function rand(shape: readonly number[], options: RandomOptions & { low?: 
   for (let i = 0; i < values.length; i++) values[i] = low + (high - low) * rng.uniform();
   return leaf(values, shape, options);
 }
+
+/** Zeros with the shape and backend of `like`. */
+export function zerosLike(like: Tensor): Tensor {
+  return Tensor.fromBuffer(like.backend, like.backend.kernels.fill(like.size, 0), like.shape);
+}

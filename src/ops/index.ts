@@ -5,3 +5,4 @@ export * from './layout.js';
 export * from './matmul.js';
 export * from './nn.js';
 export * from './reduce.js';
+export * from './optimizer_step.js';

@@ -4,7 +4,8 @@
 //   m = b1 m + (1 - b1) g;   v = b2 v + (1 - b2) g^2
 //   p = p - (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
 
-import { add, div, mul, sqrt, square, sub } from '../ops/elementwise.js';
+import { zerosLike } from '../ops/creation.js';
+import { adamwStep } from '../ops/optimizer_step.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkNonNegative, Optimizer, type OptimizerOptions, type ParamState, type Params } from './optimizer.js';
 
@@ -37,18 +38,11 @@ export class AdamW extends Optimizer {
   }
 
   protected update(param: Tensor, grad: Tensor, state: ParamState, lr: number, weightDecay: number): Tensor {
-    const { beta1, beta2, eps } = this;
-    const t = state.step;
-    let p: Tensor = param;
-    if (weightDecay !== 0 && lr !== 0) p = mul(p, 1 - lr * weightDecay);
-    const prevM = state.tensors.get('exp_avg');
-    const prevV = state.tensors.get('exp_avg_sq');
-    const gScaled = mul(grad, 1 - beta1);
-    const g2Scaled = mul(square(grad), 1 - beta2);
-    const m = this.setSlot(state, 'exp_avg', prevM ? add(mul(prevM, beta1), gScaled) : gScaled);
-    const v = this.setSlot(state, 'exp_avg_sq', prevV ? add(mul(prevV, beta2), g2Scaled) : g2Scaled);
-    const stepSize = lr / (1 - beta1 ** t);
-    const denom = add(div(sqrt(v), Math.sqrt(1 - beta2 ** t)), eps);
-    return sub(p, mul(div(m, denom), stepSize));
+    const m = state.tensors.get('exp_avg') ?? zerosLike(param);
+    const v = state.tensors.get('exp_avg_sq') ?? zerosLike(param);
+    const [next, m2, v2] = adamwStep(param, grad, m, v, { lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay, step: state.step });
+    this.setSlot(state, 'exp_avg', m2);
+    this.setSlot(state, 'exp_avg_sq', v2);
+    return next;
   }
 }

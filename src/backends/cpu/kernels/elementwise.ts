@@ -2,7 +2,7 @@
 // binary ops, dropout. Plain loops over typed arrays; the arithmetic runs in
 // float64 (JS numbers) and rounds once when stored.
 
-import type { BinaryOp, HostArray, UnaryOp } from '../../backend.js';
+import type { AdamWHyper, BinaryOp, HostArray, UnaryOp } from '../../backend.js';
 import type { Alloc } from './alloc.js';
 import { erf as erfPrecise } from '../../../util/special.js';
 import { dropoutKeep } from './random.js';
@@ -141,7 +141,26 @@ export function makeElementwiseKernels(alloc: Alloc, precise: boolean) {
     return out;
   }
 
-  return { fill, unary, unaryGrad, binary, dropout };
+  function adamw(param: HostArray, grad: HostArray, m: HostArray, v: HostArray, size: number, hyper: AdamWHyper): [HostArray, HostArray, HostArray] {
+    const p2 = alloc(size);
+    const m2 = alloc(size);
+    const v2 = alloc(size);
+    const { lr, beta1, beta2, eps } = hyper;
+    const decay = 1 - lr * hyper.weightDecay;
+    const stepSize = lr / (1 - beta1 ** hyper.step);
+    const vScale = 1 / Math.sqrt(1 - beta2 ** hyper.step);
+    for (let i = 0; i < size; i++) {
+      const g = grad[i]!;
+      const mi = beta1 * m[i]! + (1 - beta1) * g;
+      const vi = beta2 * v[i]! + (1 - beta2) * g * g;
+      m2[i] = mi;
+      v2[i] = vi;
+      p2[i] = param[i]! * decay - (stepSize * mi) / (Math.sqrt(vi) * vScale + eps);
+    }
+    return [p2, m2, v2];
+  }
+
+  return { fill, unary, unaryGrad, binary, dropout, adamw };
 }
 
 function binaryFunction(op: BinaryOp): (a: number, b: number) => number {
