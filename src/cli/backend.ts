@@ -6,7 +6,7 @@ import { setBackend } from '../tensor/engine.js';
 import { CliError } from './flags.js';
 
 /** Preference order for --backend auto. */
-const AUTO_ORDER = ['webgpu', 'cpu'];
+const AUTO_ORDER = ['cpu']; // webgpu joins once its kernel table is complete
 
 export async function selectBackend(name: string): Promise<Backend> {
   if (name === 'auto') {

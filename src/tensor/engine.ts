@@ -3,11 +3,13 @@
 
 import { type Backend, createBackend, registerBackend } from '../backends/backend.js';
 import { CpuBackend } from '../backends/cpu/index.js';
+import { WebGpuBackend } from '../backends/webgpu/index.js';
 import type { Tensor } from './tensor.js';
 
 registerBackend('cpu', () => new CpuBackend('float32'));
 registerBackend('cpu-float64', () => new CpuBackend('float64'));
 registerBackend('cpu-js', () => new CpuBackend('float32', { wasm: false }));
+registerBackend('webgpu', () => WebGpuBackend.create());
 
 /** Tensors created while a scope is open; the scope disposes those it does not hand on. */
 export class Scope {

@@ -20,3 +20,29 @@ export function contiguousStrides(shape: readonly number[]): number[] {
   }
   return strides;
 }
+
+/** True when `strides` read `shape` in row-major order (size-1 axes may have any stride). */
+export function isContiguous(shape: readonly number[], strides: readonly number[]): boolean {
+  let expected = 1;
+  for (let axis = shape.length - 1; axis >= 0; axis--) {
+    if (shape[axis]! !== 1 && strides[axis]! !== expected) return false;
+    expected *= shape[axis]!;
+  }
+  return true;
+}
+
+/**
+ * If reading with `strides` over `shape` is "zero strides on leading axes, then
+ * contiguous", the operand is a block of `period` values repeated: return the
+ * period (a bias, a position embedding, a scalar); otherwise 0.
+ */
+export function repeatPeriod(shape: readonly number[], strides: readonly number[]): number {
+  let axis = shape.length - 1;
+  let expected = 1;
+  while (axis >= 0 && (strides[axis] === expected || shape[axis] === 1)) {
+    expected *= shape[axis]!;
+    axis--;
+  }
+  for (; axis >= 0; axis--) if (strides[axis] !== 0 && shape[axis] !== 1) return 0;
+  return expected;
+}

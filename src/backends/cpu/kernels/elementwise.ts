@@ -4,8 +4,9 @@
 
 import type { AdamWHyper, BinaryOp, HostArray, UnaryOp } from '../../backend.js';
 import type { Alloc } from './alloc.js';
+import { isContiguous, repeatPeriod } from '../../../util/shape.js';
 import { erf as erfPrecise } from '../../../util/special.js';
-import { dropoutKeep } from './random.js';
+import { dropoutKeep } from '../../../util/hash.js';
 
 const SQRT1_2 = Math.SQRT1_2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
@@ -178,29 +179,7 @@ function binaryFunction(op: BinaryOp): (a: number, b: number) => number {
   }
 }
 
-function isContiguous(shape: readonly number[], strides: readonly number[]): boolean {
-  let expected = 1;
-  for (let axis = shape.length - 1; axis >= 0; axis--) {
-    if (shape[axis]! !== 1 && strides[axis]! !== expected) return false;
-    expected *= shape[axis]!;
-  }
-  return true;
-}
 
-/**
- * If reading with `strides` over `shape` is "zero strides on leading axes, then
- * contiguous", the operand is a block of `period` values repeated: return the period.
- */
-function repeatPeriod(shape: readonly number[], strides: readonly number[]): number {
-  let axis = shape.length - 1;
-  let expected = 1;
-  while (axis >= 0 && (strides[axis] === expected || shape[axis] === 1)) {
-    expected *= shape[axis]!;
-    axis--;
-  }
-  for (; axis >= 0; axis--) if (strides[axis] !== 0 && shape[axis] !== 1) return 0;
-  return expected;
-}
 
 /** out = f(full, repeated) (or f(repeated, full) when `swapped`), where `repeated` has period `period`. */
 function binaryRepeating(op: BinaryOp, full: HostArray, repeated: HostArray, out: HostArray, size: number, period: number,

@@ -1,0 +1,246 @@
+// The WebGPU runtime under the kernels: a buffer pool, a pipeline cache, and
+// dispatches recorded into one command encoder that is submitted lazily (on a
+// read, or every MAX_BATCH dispatches). Uniform parameters of a batch live in
+// one arena buffer, written just before its submit. Everything runs in queue
+// order, so a freed buffer can be reused by the very next dispatch.
+
+/** A tensor's storage: a pooled GPU buffer and the number of float32 values in use. */
+export interface GpuBuffer {
+  readonly buffer: GPUBuffer;
+  /** Elements in use (the buffer may be larger: kernels take sizes from params, never arrayLength). */
+  readonly size: number;
+}
+
+/** The WGSL source of a kernel; pipelines are cached by it. */
+export interface KernelSource {
+  readonly name: string;
+  readonly code: string;
+}
+
+/** Uniform parameters, packed as 4-byte values in declaration order. */
+export class Params {
+  private readonly words: number[] = [];
+  private readonly kinds: ('u32' | 'i32' | 'f32')[] = [];
+  u32(value: number): this {
+    this.words.push(value >>> 0);
+    this.kinds.push('u32');
+    return this;
+  }
+  i32(value: number): this {
+    this.words.push(value | 0);
+    this.kinds.push('i32');
+    return this;
+  }
+  f32(value: number): this {
+    this.words.push(value);
+    this.kinds.push('f32');
+    return this;
+  }
+  /** Pads to a multiple of 4 words (vec4 alignment of arrays in uniform structs). */
+  align4(): this {
+    while (this.words.length % 4 !== 0) this.u32(0);
+    return this;
+  }
+  get length(): number {
+    return this.words.length;
+  }
+  writeTo(view: DataView, byteOffset: number): void {
+    this.words.forEach((w, i) => {
+      const at = byteOffset + i * 4;
+      if (this.kinds[i] === 'f32') view.setFloat32(at, w, true);
+      else if (this.kinds[i] === 'i32') view.setInt32(at, w, true);
+      else view.setUint32(at, w, true);
+    });
+  }
+}
+
+const UNIFORM_SLOT_BYTES = 256;
+const MAX_BATCH = 512;
+/** Largest 1-D workgroup count per dimension; bigger launches use a 2-D grid. */
+export const MAX_WORKGROUPS_PER_DIM = 65535;
+
+export interface MemoryCounters {
+  buffers: number;
+  bytes: number;
+}
+
+export class GpuContext {
+  readonly subgroups: boolean;
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly pool = new Map<number, GPUBuffer[]>();
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private readonly uniformArena: GPUBuffer;
+  private readonly uniformData = new ArrayBuffer(UNIFORM_SLOT_BYTES * MAX_BATCH);
+  private uniformSlots = 0;
+  readonly live: MemoryCounters = { buffers: 0, bytes: 0 };
+  /** Dispatches recorded since creation (for tests and benchmarks). */
+  dispatches = 0;
+
+  /** The first validation or out-of-memory error the device reported, thrown at the next read or sync. */
+  private deviceError: string | null = null;
+
+  constructor(readonly device: GPUDevice, readonly adapterName: string) {
+    this.subgroups = device.features.has('subgroups');
+    device.addEventListener('uncapturederror', (event) => {
+      this.deviceError ??= (event as GPUUncapturedErrorEvent).error.message;
+    });
+    this.uniformArena = device.createBuffer({ size: UNIFORM_SLOT_BYTES * MAX_BATCH, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+  }
+
+  /** Bytes actually allocated for `bytes` requested: sizes are bucketed so the pool can reuse them. */
+  private static bucket(bytes: number): number {
+    const minimum = Math.max(bytes, 16);
+    const step = 2 ** Math.max(4, Math.floor(Math.log2(minimum)) - 3);
+    return Math.ceil(minimum / step) * step;
+  }
+
+  /** A buffer for `size` float32 values; its contents are undefined. */
+  alloc(size: number): GpuBuffer {
+    const bytes = GpuContext.bucket(size * 4);
+    const buffer = this.pool.get(bytes)?.pop() ?? this.device.createBuffer({
+      size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    });
+    this.live.buffers++;
+    this.live.bytes += bytes;
+    return { buffer, size };
+  }
+
+  /** A buffer of zeros (cleared in queue order). */
+  allocZeroed(size: number): GpuBuffer {
+    const out = this.alloc(size);
+    this.endPass();
+    this.currentEncoder().clearBuffer(out.buffer, 0, out.buffer.size);
+    return out;
+  }
+
+  /** A new buffer holding `values` (mapped at creation, so no ordering hazard with pending work). */
+  upload(values: ArrayLike<number>): GpuBuffer {
+    const size = values.length;
+    const bytes = GpuContext.bucket(size * 4);
+    const buffer = this.device.createBuffer({
+      size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, mappedAtCreation: true,
+    });
+    const view = new Float32Array(buffer.getMappedRange(0, size * 4));
+    if (values instanceof Float32Array) view.set(values);
+    else for (let i = 0; i < size; i++) view[i] = values[i]!;
+    buffer.unmap();
+    this.live.buffers++;
+    this.live.bytes += bytes;
+    return { buffer, size };
+  }
+
+  free(b: GpuBuffer): void {
+    this.live.buffers--;
+    this.live.bytes -= b.buffer.size;
+    let list = this.pool.get(b.buffer.size);
+    if (!list) this.pool.set(b.buffer.size, (list = []));
+    list.push(b.buffer);
+  }
+
+  private pipeline(kernel: KernelSource): GPUComputePipeline {
+    let pipeline = this.pipelines.get(kernel.code);
+    if (!pipeline) {
+      const module = this.device.createShaderModule({ label: kernel.name, code: kernel.code });
+      pipeline = this.device.createComputePipeline({ label: kernel.name, layout: 'auto', compute: { module, entryPoint: 'main' } });
+      this.pipelines.set(kernel.code, pipeline);
+    }
+    return pipeline;
+  }
+
+  private currentEncoder(): GPUCommandEncoder {
+    this.encoder ??= this.device.createCommandEncoder();
+    return this.encoder;
+  }
+
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = null;
+  }
+
+  /**
+   * Records one dispatch. Bindings follow the kernel's declaration order:
+   * `buffers` at @binding(0..n-1), then the params uniform (if any) at @binding(n).
+   */
+  dispatch(kernel: KernelSource, buffers: readonly GpuBuffer[], params: Params | null, workgroups: readonly [number, number?, number?]): void {
+    if (this.uniformSlots === MAX_BATCH) this.flush();
+    const pipeline = this.pipeline(kernel);
+    const entries: GPUBindGroupEntry[] = buffers.map((b, i) => ({ binding: i, resource: { buffer: b.buffer } }));
+    if (params) {
+      const offset = this.uniformSlots++ * UNIFORM_SLOT_BYTES;
+      params.writeTo(new DataView(this.uniformData), offset);
+      entries.push({ binding: buffers.length, resource: { buffer: this.uniformArena, offset, size: Math.max(16, Math.ceil(params.length / 4) * 16) } });
+    }
+    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    this.pass ??= this.currentEncoder().beginComputePass();
+    this.pass.setPipeline(pipeline);
+    this.pass.setBindGroup(0, bindGroup);
+    this.pass.dispatchWorkgroups(workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1);
+    this.dispatches++;
+  }
+
+  /** Records a buffer-to-buffer copy (in order with dispatches). */
+  copy(source: GpuBuffer, sourceOffsetElements: number, target: GpuBuffer, targetOffsetElements: number, elements: number): void {
+    if (elements === 0) return;
+    this.endPass();
+    this.currentEncoder().copyBufferToBuffer(source.buffer, sourceOffsetElements * 4, target.buffer, targetOffsetElements * 4, elements * 4);
+  }
+
+  /** Submits everything recorded so far. */
+  flush(): void {
+    if (!this.encoder) return;
+    this.endPass();
+    if (this.uniformSlots > 0) this.device.queue.writeBuffer(this.uniformArena, 0, this.uniformData, 0, this.uniformSlots * UNIFORM_SLOT_BYTES);
+    this.device.queue.submit([this.encoder.finish()]);
+    this.encoder = null;
+    this.uniformSlots = 0;
+  }
+
+  private throwDeviceError(): void {
+    if (this.deviceError) {
+      const message = this.deviceError;
+      this.deviceError = null;
+      throw new Error(`webgpu: the device reported an error: ${message}`);
+    }
+  }
+
+  async read(b: GpuBuffer): Promise<Float32Array> {
+    const bytes = b.size * 4;
+    const staging = this.device.createBuffer({ size: Math.max(bytes, 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    if (bytes > 0) {
+      this.endPass();
+      this.currentEncoder().copyBufferToBuffer(b.buffer, 0, staging, 0, bytes);
+    }
+    this.flush();
+    await staging.mapAsync(GPUMapMode.READ);
+    const out = new Float32Array(staging.getMappedRange(0, bytes).slice(0));
+    staging.unmap();
+    staging.destroy();
+    this.throwDeviceError();
+    return out;
+  }
+
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.throwDeviceError();
+  }
+
+  /** Workgroup counts for `total` workgroups, folded into 2-D when one dimension is not enough. */
+  static grid(total: number): [number, number] {
+    if (total <= MAX_WORKGROUPS_PER_DIM) return [Math.max(total, 1), 1];
+    return [MAX_WORKGROUPS_PER_DIM, Math.ceil(total / MAX_WORKGROUPS_PER_DIM)];
+  }
+
+  dispose(): void {
+    this.flush();
+    for (const list of this.pool.values()) for (const b of list) b.destroy();
+    this.pool.clear();
+    this.uniformArena.destroy();
+    this.device.destroy();
+  }
+}
+
+/** WGSL: the linear workgroup index of a launch made with GpuContext.grid. */
+export const LINEAR_WORKGROUP = /* wgsl */ `
+fn linearWorkgroup(wid: vec3u, groups: vec3u) -> u32 { return wid.x + wid.y * groups.x; }`;

@@ -1,0 +1,108 @@
+// The WebGPU backend: the same kernel table as the CPU backend, in WGSL. In
+// browsers it uses navigator.gpu; in Node, Dawn through the `webgpu` package
+// (on Linux it needs a Vulkan driver: the GPU's, or SwiftShader on CPU-only
+// machines, see README).
+
+import type { AdamWHyper, Backend, Kernels, MemoryInfo } from '../backend.js';
+import { GpuContext, type GpuBuffer } from './context.js';
+import { makeElementwiseKernels } from './kernels/elementwise.js';
+import { makeGroupRationalKernels } from './kernels/group_rational.js';
+import { makeLayoutKernels } from './kernels/layout.js';
+import { makeMatmulKernel } from './kernels/matmul.js';
+import { makeReduceKernels } from './kernels/reduce.js';
+import { makeRowKernels } from './kernels/rows.js';
+
+export type { GpuBuffer } from './context.js';
+
+/** navigator.gpu in a browser or worker; Dawn's in Node (the optional `webgpu` package). */
+async function findGpu(): Promise<GPU> {
+  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+  if (nav?.gpu) return nav.gpu;
+  if (typeof process !== 'undefined' && process.versions?.node) {
+    let dawn: { create(flags: string[]): GPU; globals: object };
+    try {
+      dawn = (await import(/* @vite-ignore */ 'webgpu' as string)) as typeof dawn;
+    } catch (error) {
+      throw new Error(`webgpu: the 'webgpu' package (Dawn for Node) could not be loaded: ${(error as Error).message}`);
+    }
+    Object.assign(globalThis, dawn.globals);
+    return dawn.create([]);
+  }
+  throw new Error('webgpu: this runtime has no navigator.gpu');
+}
+
+export class WebGpuBackend implements Backend<GpuBuffer> {
+  readonly name = 'webgpu';
+  readonly description: string;
+  readonly bytesPerElement = 4;
+  readonly kernels: Kernels<GpuBuffer>;
+
+  private constructor(readonly ctx: GpuContext) {
+    this.description = `WebGPU on ${ctx.adapterName}${ctx.subgroups ? ' (subgroups)' : ''}`;
+    this.kernels = {
+      ...makeElementwiseKernels(ctx),
+      matmul: makeMatmulKernel(ctx),
+      ...makeReduceKernels(ctx),
+      ...makeRowKernels(ctx),
+      ...makeLayoutKernels(ctx),
+      ...makeGroupRationalKernels(ctx),
+    } satisfies Kernels<GpuBuffer>;
+  }
+
+  /** Starts the backend on the best adapter, or throws an error saying why it cannot. */
+  static async create(): Promise<WebGpuBackend> {
+    const gpu = await findGpu();
+    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    if (!adapter) {
+      throw new Error('webgpu: no adapter (no GPU driver; on Linux without a GPU, install a Vulkan driver such as SwiftShader ' +
+        'and set VK_DRIVER_FILES)');
+    }
+    const wanted: GPUFeatureName[] = ['subgroups', 'timestamp-query'];
+    const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
+    const limits = adapter.limits;
+    const device = await adapter.requestDevice({
+      requiredFeatures,
+      requiredLimits: {
+        maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+        maxBufferSize: limits.maxBufferSize,
+        maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
+        maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+        maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
+        maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage,
+      },
+    });
+    const info = adapter.info;
+    const adapterName = [info?.vendor, info?.architecture, info?.device, info?.description].filter(Boolean).join(' ') || 'unknown adapter';
+    return new WebGpuBackend(new GpuContext(device, adapterName));
+  }
+
+  upload(values: ArrayLike<number>): GpuBuffer {
+    return this.ctx.upload(values);
+  }
+
+  read(buffer: GpuBuffer): Promise<Float32Array> {
+    return this.ctx.read(buffer);
+  }
+
+  free(buffer: GpuBuffer): void {
+    this.ctx.free(buffer);
+  }
+
+  sizeOf(buffer: GpuBuffer): number {
+    return buffer.size;
+  }
+
+  memory(): MemoryInfo {
+    return { ...this.ctx.live };
+  }
+
+  sync(): Promise<void> {
+    return this.ctx.sync();
+  }
+
+  dispose(): void {
+    this.ctx.dispose();
+  }
+}
+
+export type { AdamWHyper };

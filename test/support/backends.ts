@@ -1,0 +1,46 @@
+// The backends the parity suite runs on. WebGPU starts on a real GPU, or on
+// SwiftShader (a CPU Vulkan driver from Debian's chromium package) where one
+// is installed. A backend that cannot start is skipped loudly; under CI it is
+// a failure, so a broken WebGPU set-up cannot pass unnoticed.
+
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createBackend, type Backend } from '../../src/backends/backend.js';
+import '../../src/tensor/engine.js';
+
+const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+/** Points Vulkan at SwiftShader when no driver is configured and it is installed. */
+export function useSwiftShaderIfNoDriver(): void {
+  if (!process.env.VK_DRIVER_FILES && !process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD)) {
+    process.env.VK_DRIVER_FILES = SWIFTSHADER_ICD;
+  }
+  // Dawn's Vulkan loader warns on every start without it.
+  process.env.XDG_RUNTIME_DIR ??= mkdtempSync(join(tmpdir(), 'xdg-'));
+}
+
+const started = new Map<string, Promise<Backend | null>>();
+
+/** The backend, or null (with a warning) when it cannot start outside CI. */
+export function startBackend(name: string): Promise<Backend | null> {
+  let pending = started.get(name);
+  if (!pending) {
+    if (name === 'webgpu') useSwiftShaderIfNoDriver();
+    pending = createBackend(name).then((backend) => {
+      // Dawn aborts if the process exits with a live device: release it when the tests are done.
+      process.once('beforeExit', () => backend.dispose?.());
+      return backend;
+    }, (error: unknown) => {
+      const message = `backend '${name}' could not start: ${(error as Error).message}`;
+      if (process.env.CI) throw new Error(`${message} (under CI every backend must start)`);
+      console.warn(`\n*** SKIPPING ${message} ***\n`);
+      return null;
+    });
+    started.set(name, pending);
+  }
+  return pending;
+}
+
+/** Every backend checked against the float64 reference. */
+export const PARITY_BACKENDS = ['cpu', 'cpu-js', 'webgpu'];
