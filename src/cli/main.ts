@@ -2,6 +2,7 @@
 // The `kat` command line: dispatches to one module per subcommand.
 
 import { readFileSync } from 'node:fs';
+import { BENCH_FLAGS, runBench } from './commands/bench.js';
 import { runDemo } from './commands/demo.js';
 import { EVAL_FLAGS, runEval } from './commands/eval.js';
 import { INFO_FLAGS, runInfo } from './commands/info.js';
@@ -20,6 +21,8 @@ commands:
             --json            one JSON object per line: epoch events, then a done event
   eval      accuracy of a checkpoint on a dataset's test split: --checkpoint FILE [--dataset SPEC] [--json]
   info      what a checkpoint holds: --checkpoint FILE [--json]
+  bench     GR-KAN forward/backward vs the copy-bandwidth ceiling at KAT's widths, matmul TFLOP/s,
+            kat-tiny / vit-tiny training img/s: --backend B --json --batch N --runs N --skip-training
   demo      train a small GR-KAN (rational -> linear -> rational -> linear) to fit
             sin(3x) exp(-x^2) with autograd; flags: --steps N --lr X --seed N --json
   help      show this text
@@ -53,11 +56,14 @@ async function main(argv: string[]): Promise<void> {
     case 'info':
       await runInfo(parseFlags('info', rest, INFO_FLAGS));
       return;
+    case 'bench':
+      await runBench(parseFlags('bench', rest, BENCH_FLAGS));
+      return;
     case 'demo':
       await runDemo(parseFlags('demo', rest, { steps: 'number', lr: 'number', seed: 'number', json: 'boolean' }));
       return;
     default:
-      throw new CliError(`unknown command '${command}': expected one of train, eval, info, demo, help, version`);
+      throw new CliError(`unknown command '${command}': expected one of train, eval, info, bench, demo, help, version`);
   }
 }
 

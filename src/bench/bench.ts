@@ -1,0 +1,114 @@
+// Benchmarks as data: each measures one thing on the current backend and
+// returns a row; the CLI prints the rows as a table and as JSON. Timings are
+// medians of repeated runs, each run many back-to-back calls between two
+// syncs, so GPU timings measure the device, not the dispatch overhead of one call.
+
+import type { Backend } from '../backends/backend.js';
+import { syntheticSplit } from '../data/synthetic.js';
+import { createModel } from '../models/registry.js';
+import { randn, tensor } from '../ops/creation.js';
+import { matmul } from '../ops/matmul.js';
+import { softmaxCrossEntropy } from '../ops/nn.js';
+import { AdamW } from '../optim/index.js';
+import { tidy } from '../tensor/scope.js';
+
+export interface BenchRow {
+  op: string;
+  shape: string;
+  median_ms: number;
+  /** Bytes that must move per call / time (GB/s), for memory-bound ops. */
+  gbps?: number;
+  /** Floating-point operations per call / time (TFLOP/s), for compute-bound ops. */
+  tflops?: number;
+  /** Images per second, for whole-model training. */
+  images_per_s?: number;
+  /** gbps / the measured copy bandwidth, or another stated ceiling. */
+  ratio?: number;
+}
+
+export interface BenchOptions {
+  /** Timed runs per measurement (the median is reported). */
+  runs: number;
+  /** Calls per timed run. */
+  callsPerRun: number;
+}
+
+/** Median milliseconds per call of `body`. */
+export async function timeCalls(backend: Backend, body: () => void, options: BenchOptions): Promise<number> {
+  body(); // warm up: compile pipelines, fill pools
+  await backend.sync();
+  const perCall: number[] = [];
+  for (let r = 0; r < options.runs; r++) {
+    const started = performance.now();
+    for (let c = 0; c < options.callsPerRun; c++) body();
+    await backend.sync();
+    perCall.push((performance.now() - started) / options.callsPerRun);
+  }
+  perCall.sort((a, b) => a - b);
+  return perCall[Math.floor(perCall.length / 2)]!;
+}
+
+/** Device copy of `elements` float32 values: the bandwidth ceiling (read + write counted). */
+export async function benchCopy(backend: Backend, elements: number, options: BenchOptions): Promise<BenchRow> {
+  const x = randn([elements], { seed: 1 });
+  // The identity as a strided copy: the simplest full read + full write every backend has.
+  const ms = await timeCalls(backend, () => backend.free(backend.kernels.copyStrided(x.buffer, [elements], [1], 0)), options);
+  x.dispose();
+  return { op: 'copy', shape: `[${elements}]`, median_ms: ms, gbps: (elements * 8) / (ms * 1e6) };
+}
+
+/** GR-KAN forward and backward at [rows, channels], G groups, shared numerator (KAT's layout). */
+export async function benchGroupRational(backend: Backend, rows: number, channels: number, groups: number, copyGbps: number,
+  options: BenchOptions): Promise<BenchRow[]> {
+  const x = randn([rows, channels], { seed: 2 });
+  const gy = randn([rows, channels], { seed: 3 });
+  const a = tensor([0.03, 0.62, 2.4, 3.1, 1.5, 0.25], [1, 6]);
+  const b = randn([groups, 4], { seed: 4, std: 0.5 });
+  const shape = `[${rows}, ${channels}] G=${groups}`;
+  const k = backend.kernels;
+  const elements = rows * channels;
+  const forwardMs = await timeCalls(backend, () => {
+    backend.free(k.groupRational(x.buffer, a.buffer, b.buffer, rows, channels, groups, true));
+  }, options);
+  const backwardMs = await timeCalls(backend, () => {
+    for (const out of k.groupRationalBackward(x.buffer, a.buffer, b.buffer, gy.buffer, rows, channels, groups, true)) backend.free(out);
+  }, options);
+  for (const t of [x, gy, a, b]) t.dispose();
+  // Floors: forward reads x and writes y (8 B/element); backward reads x and gy and writes dx (12 B/element).
+  const forwardGbps = (elements * 8) / (forwardMs * 1e6);
+  const backwardGbps = (elements * 12) / (backwardMs * 1e6);
+  return [
+    { op: 'groupRational forward', shape, median_ms: forwardMs, gbps: forwardGbps, ratio: forwardGbps / copyGbps },
+    { op: 'groupRational backward', shape, median_ms: backwardMs, gbps: backwardGbps, ratio: backwardGbps / copyGbps },
+  ];
+}
+
+/** [m, k] x [k, n] (the weight read transposed, as Linear does). */
+export async function benchMatmul(backend: Backend, m: number, k: number, n: number, options: BenchOptions): Promise<BenchRow> {
+  const a = randn([m, k], { seed: 5 });
+  const w = randn([n, k], { seed: 6 });
+  const ms = await timeCalls(backend, () => tidy(() => { matmul(a, w, { transposeB: true }); }), options);
+  a.dispose();
+  w.dispose();
+  return { op: 'matmul', shape: `[${m}, ${k}] x [${k}, ${n}]`, median_ms: ms, tflops: (2 * m * k * n) / (ms * 1e9) };
+}
+
+/** Training images per second of a model at `batch` on synthetic `imageSize` images (AdamW, full step). */
+export async function benchTraining(backend: Backend, modelName: string, batch: number, imageSize: number, steps: number): Promise<BenchRow> {
+  const data = syntheticSplit({ trainCount: batch, testCount: 1, channels: 3, height: imageSize, width: imageSize, classes: 1000, seed: 7 });
+  const model = createModel(modelName, { imageSize, channels: 3, classes: 1000 });
+  const optimizer = new AdamW(model.parameters(), { lr: 1e-4, weightDecay: 0.05 });
+  const images = tensor(data.train.images, [batch, 3, imageSize, imageSize]);
+  const labels = tensor(data.train.labels, [batch]);
+  const step = () => {
+    tidy(() => softmaxCrossEntropy(model.forward(images), labels, { labelSmoothing: 0.1 }).backward());
+    optimizer.step();
+    optimizer.zeroGrad();
+  };
+  const ms = await timeCalls(backend, step, { runs: 1, callsPerRun: steps });
+  optimizer.dispose();
+  model.dispose();
+  images.dispose();
+  labels.dispose();
+  return { op: `train ${modelName}`, shape: `batch ${batch}, ${imageSize}x${imageSize}`, median_ms: ms, images_per_s: (batch * 1000) / ms };
+}
