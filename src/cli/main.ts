@@ -8,6 +8,7 @@ import { EVAL_FLAGS, runEval } from './commands/eval.js';
 import { INFO_FLAGS, runInfo } from './commands/info.js';
 import { runTrain, TRAIN_FLAGS } from './commands/train.js';
 import { CliError, parseFlags } from './flags.js';
+import { getBackend } from '../tensor/engine.js';
 
 const USAGE = `usage: kat <command> [flags]
 
@@ -71,4 +72,7 @@ main(process.argv.slice(2)).catch((error: unknown) => {
   const message = error instanceof Error ? error.message : String(error);
   process.stderr.write(`kat: ${message}\n`);
   process.exitCode = error instanceof CliError ? 2 : 1;
+}).finally(() => {
+  // A live GPU device keeps Node from exiting cleanly.
+  getBackend().dispose?.();
 });

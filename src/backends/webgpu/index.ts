@@ -19,6 +19,8 @@ async function findGpu(): Promise<GPU> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   if (nav?.gpu) return nav.gpu;
   if (typeof process !== 'undefined' && process.versions?.node) {
+    // The Vulkan loader complains on stderr at every start without it.
+    process.env.XDG_RUNTIME_DIR ??= (await import('node:os')).tmpdir();
     let dawn: { create(flags: string[]): GPU; globals: object };
     try {
       dawn = (await import(/* @vite-ignore */ 'webgpu' as string)) as typeof dawn;
@@ -37,7 +39,7 @@ export class WebGpuBackend implements Backend<GpuBuffer> {
   readonly bytesPerElement = 4;
   readonly kernels: Kernels<GpuBuffer>;
 
-  private constructor(readonly ctx: GpuContext) {
+  private constructor(readonly ctx: GpuContext, readonly isSoftware: boolean) {
     this.description = `WebGPU on ${ctx.adapterName}${ctx.subgroups ? ' (subgroups)' : ''}`;
     this.kernels = {
       ...makeElementwiseKernels(ctx),
@@ -49,14 +51,36 @@ export class WebGpuBackend implements Backend<GpuBuffer> {
     } satisfies Kernels<GpuBuffer>;
   }
 
-  /** Starts the backend on the best adapter, or throws an error saying why it cannot. */
-  static async create(): Promise<WebGpuBackend> {
+  private static async adapter(): Promise<GPUAdapter> {
     const gpu = await findGpu();
     const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
     if (!adapter) {
       throw new Error('webgpu: no adapter (no GPU driver; on Linux without a GPU, install a Vulkan driver such as SwiftShader ' +
         'and set VK_DRIVER_FILES)');
     }
+    return adapter;
+  }
+
+  private static describe(adapter: GPUAdapter): { adapterName: string; isSoftware: boolean } {
+    const info = adapter.info;
+    const adapterName = [info?.vendor, info?.architecture, info?.device, info?.description].filter(Boolean).join(' ') || 'unknown adapter';
+    // A CPU implementation of the API (SwiftShader, llvmpipe): right for tests, slower than the CPU backend for work.
+    const isSoftware = Boolean((info as GPUAdapterInfo & { isFallbackAdapter?: boolean })?.isFallbackAdapter) ||
+      /swiftshader|llvmpipe|lavapipe/i.test(adapterName);
+    return { adapterName, isSoftware };
+  }
+
+  /**
+   * What adapter create() would use, without creating a device (Dawn in Node
+   * cannot safely destroy a device and keep running, so choose before creating).
+   */
+  static async probe(): Promise<{ adapterName: string; isSoftware: boolean }> {
+    return WebGpuBackend.describe(await WebGpuBackend.adapter());
+  }
+
+  /** Starts the backend on the best adapter, or throws an error saying why it cannot. */
+  static async create(): Promise<WebGpuBackend> {
+    const adapter = await WebGpuBackend.adapter();
     const wanted: GPUFeatureName[] = ['subgroups', 'timestamp-query'];
     const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
     const limits = adapter.limits;
@@ -71,9 +95,8 @@ export class WebGpuBackend implements Backend<GpuBuffer> {
         maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage,
       },
     });
-    const info = adapter.info;
-    const adapterName = [info?.vendor, info?.architecture, info?.device, info?.description].filter(Boolean).join(' ') || 'unknown adapter';
-    return new WebGpuBackend(new GpuContext(device, adapterName));
+    const { adapterName, isSoftware } = WebGpuBackend.describe(adapter);
+    return new WebGpuBackend(new GpuContext(device, adapterName), isSoftware);
   }
 
   upload(values: ArrayLike<number>): GpuBuffer {

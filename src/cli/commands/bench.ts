@@ -20,7 +20,8 @@ function formatRow(row: BenchRow): string {
 }
 
 export async function runBench(flags: FlagValues): Promise<void> {
-  const backend = await selectBackend((flags.backend as string | undefined) ?? 'auto');
+  const { backend, notes: backendNotes } = await selectBackend((flags.backend as string | undefined) ?? 'auto');
+  if (!flags.json) for (const note of backendNotes) process.stderr.write(`backend: ${note}\n`);
   const gpu = backend.name === 'webgpu';
   // Token rows = batch x 197 (224 / 16 patches + class token). The CPU default is smaller so a run takes seconds, not hours.
   const batch = (flags.batch as number | undefined) ?? (gpu ? 128 : 4);

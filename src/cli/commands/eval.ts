@@ -15,7 +15,8 @@ export async function runEval(flags: FlagValues): Promise<void> {
   if (!path) throw new CliError('eval: --checkpoint FILE is required');
   const batchSize = (flags['batch-size'] as number | undefined) ?? 250;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new CliError(`eval: --batch-size must be a positive integer, got ${batchSize}`);
-  const backend = await selectBackend((flags.backend as string | undefined) ?? 'auto');
+  const { backend, notes: backendNotes } = await selectBackend((flags.backend as string | undefined) ?? 'auto');
+  if (!flags.json) for (const note of backendNotes) process.stderr.write(`backend: ${note}\n`);
   const { spec, model, info } = await readCheckpointFile(path);
   const datasetSpec = (flags.dataset as string | undefined) ?? info.dataset ?? 'mnist';
   try {

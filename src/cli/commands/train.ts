@@ -77,7 +77,8 @@ export async function runTrain(flags: FlagValues): Promise<void> {
     throw new CliError(`train: ${(error as Error).message}`);
   }
 
-  const backend = await selectBackend((flags.backend as string | undefined) ?? 'auto');
+  const { backend, notes: backendNotes } = await selectBackend((flags.backend as string | undefined) ?? 'auto');
+  if (!flags.json) for (const note of backendNotes) process.stderr.write(`backend: ${note}\n`);
   const { train, test } = await loadDataset(datasetSpec);
   const spec = specFor(modelName, train);
   const model = buildModel(spec, config.seed);
