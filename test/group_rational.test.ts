@@ -4,11 +4,11 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createBackend } from '../src/backends/backend.js';
+import { startBackend } from './support/backends.js';
 import { tensor } from '../src/ops/creation.js';
 import { groupRational } from '../src/ops/group_rational.js';
 import { Random } from '../src/tensor/random.js';
-import { elementRelativeError, onBackendAsync, randomValues, toFloat32Values } from './support/harness.js';
+import { elementRelativeError, scaledMaxError, onBackendAsync, randomValues, toFloat32Values } from './support/harness.js';
 
 const sgn = (v: number) => (v < 0 ? -1 : 1); // sign(0) = +1, as grkan.md specifies
 
@@ -62,8 +62,32 @@ const cases: Case[] = [
   { name: 'KAT-T act1 layout, 16 images', shape: [16, 197, 192], groups: 8, sharedNumerator: true, zeroX: true, zeroB: true },
 ];
 
-describe('groupRational matches a float64 reference to 1e-5 relative error', async () => {
-  const cpu = await createBackend('cpu');
+/** Relative L2 error ||a - e|| / ||e||. */
+function relativeL2(actual: Float64Array, expected: Float64Array): number {
+  let diff = 0;
+  let norm = 0;
+  expected.forEach((e, i) => {
+    diff += (actual[i]! - e) ** 2;
+    norm += e * e;
+  });
+  return Math.sqrt(diff / Math.max(norm, 1e-300));
+}
+
+/**
+ * The TypeScript kernel (cpu-js) computes in float64 and rounds once, so every
+ * element is within 1e-5. Float32 kernels (SIMD, GPU) lose relative accuracy
+ * where P(x) cancels to near zero; for them y and dx are held to 1e-6 relative
+ * L2 and 1e-5 of their largest value (FlashKAT's measure), the coefficient sums to 1e-5 each.
+ */
+const BACKENDS: { name: string; strict: boolean }[] = [
+  { name: 'cpu-js', strict: true },
+  { name: 'cpu', strict: false },
+  ...(process.env.KATJS_TEST_WEBGPU ? [{ name: 'webgpu', strict: false }] : []),
+];
+
+for (const { name, strict } of BACKENDS) describe(`groupRational on ${name} matches a float64 reference`, async () => {
+  const cpu = await startBackend(name);
+  if (!cpu) return;
   for (const c of cases) {
     it(c.name, async () => {
       const rng = new Random(c.shape.reduce((p, d) => p * 31 + d, c.groups));
@@ -88,8 +112,15 @@ describe('groupRational matches a float64 reference to 1e-5 relative error', asy
         };
       });
       for (const key of ['y', 'dx', 'da', 'db'] as const) {
-        const error = elementRelativeError(actual[key], expected[key]);
-        assert.ok(error <= 1e-5, `${key}: relative error ${error.toExponential(2)} > 1e-5`);
+        if (strict || key === 'da' || key === 'db') {
+          const error = elementRelativeError(actual[key], expected[key]);
+          assert.ok(error <= 1e-5, `${key}: element-wise relative error ${error.toExponential(2)} > 1e-5`);
+        } else {
+          const l2 = relativeL2(actual[key], expected[key]);
+          const scaled = scaledMaxError(actual[key], expected[key]);
+          assert.ok(l2 <= 1e-6 && scaled <= 1e-5, `${key}: relative L2 error ${l2.toExponential(2)} (max 1e-6), ` +
+            `max error ${scaled.toExponential(2)} of the largest value (max 1e-5)`);
+        }
       }
       if (c.zeroB) {
         // sign(0) = +1: a zero b still gets a (non-zero) gradient, so it can leave 0.

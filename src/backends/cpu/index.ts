@@ -37,7 +37,7 @@ export class CpuBackend implements Backend<HostArray> {
       matmul: makeMatmulKernel(alloc, (size) => new Arr(size), this.wasm),
       ...makeLayoutKernels(alloc),
       ...makeNormalizationKernels(alloc),
-      ...makeGroupRationalKernels(alloc),
+      ...makeGroupRationalKernels(alloc, this.wasm),
     };
     this.kernels = outputs satisfies Kernels<HostArray>;
   }

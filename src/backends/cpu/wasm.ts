@@ -6,6 +6,9 @@ import { KERNELS_WASM_BASE64 } from './generated/kernels_wasm.js';
 
 interface KernelExports {
   matmulPacked(a: number, b: number, c: number, m4: number, k: number, n8: number): void;
+  groupRationalForward(x: number, y: number, coefficients: number, rows: number, channels: number, groups: number): void;
+  groupRationalBackward(x: number, gy: number, dx: number, coefficients: number, totals: number, rows: number, channels: number,
+    groups: number): void;
 }
 
 function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
@@ -16,8 +19,10 @@ function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
 /** Linear memory handed out from the start on each call (kernels are not re-entrant). */
 class Arena {
   private views: Float32Array;
+  private views64: Float64Array;
   constructor(private readonly memory: WebAssembly.Memory) {
     this.views = new Float32Array(memory.buffer);
+    this.views64 = new Float64Array(memory.buffer);
   }
 
   /** A float32 view of the first `floats` values, growing memory if needed. */
@@ -26,8 +31,16 @@ class Arena {
     if (bytes > this.memory.buffer.byteLength) {
       this.memory.grow(Math.ceil((bytes - this.memory.buffer.byteLength) / 65536));
     }
-    if (this.views.buffer !== this.memory.buffer) this.views = new Float32Array(this.memory.buffer);
+    if (this.views.buffer !== this.memory.buffer) {
+      this.views = new Float32Array(this.memory.buffer);
+      this.views64 = new Float64Array(this.memory.buffer);
+    }
     return this.views;
+  }
+
+  /** A float64 view of the same memory (valid until the next floats() call). */
+  doubles(): Float64Array {
+    return this.views64;
   }
 }
 
@@ -82,6 +95,44 @@ export class WasmKernels {
         for (let i = 0; i < m; i++) out.set(memory.subarray(cAt + i * n8, cAt + i * n8 + n), base + i * n);
       }
     }
+  }
+
+  /**
+   * Group-rational forward (see cpu/kernels/group_rational.ts), for
+   * channels-per-group divisible by 4. `coefficients`: per group a0..a5, |b0|..|b3|.
+   */
+  groupRational(x: Float32Array, coefficients: Float64Array, out: Float32Array,
+    rows: number, channels: number, groups: number): void {
+    const n = rows * channels;
+    // Arena layout (floats): coefficients [groups * 10] | x [n] | y [n]
+    const cAt = 0;
+    const xAt = Math.ceil((groups * 10) / 4) * 4;
+    const yAt = xAt + n;
+    const memory = this.arena.floats(yAt + n);
+    memory.set(coefficients, cAt);
+    memory.set(x.subarray(0, n), xAt);
+    this.exports.groupRationalForward(xAt * 4, yAt * 4, cAt * 4, rows, channels, groups);
+    out.set(memory.subarray(yAt, yAt + n));
+  }
+
+  /** Group-rational backward: writes dx and returns per-group float64 sums (d a0..a5, d|b0|..d|b3|). */
+  groupRationalBackward(x: Float32Array, gy: Float32Array,
+    coefficients: Float64Array, dx: Float32Array, rows: number, channels: number, groups: number): Float64Array {
+    const n = rows * channels;
+    // Arena layout (floats): totals [groups * 10 f64] | coefficients [groups * 10] | x [n] | gy [n] | dx [n]
+    const cAt = groups * 20;
+    const xAt = cAt + Math.ceil((groups * 10) / 4) * 4;
+    const gAt = xAt + n;
+    const dAt = gAt + n;
+    const memory = this.arena.floats(dAt + n);
+    const doubles = this.arena.doubles();
+    doubles.fill(0, 0, groups * 10);
+    memory.set(coefficients, cAt);
+    memory.set(x.subarray(0, n), xAt);
+    memory.set(gy.subarray(0, n), gAt);
+    this.exports.groupRationalBackward(xAt * 4, gAt * 4, dAt * 4, cAt * 4, 0, rows, channels, groups);
+    dx.set(memory.subarray(dAt, dAt + n));
+    return doubles.slice(0, groups * 10);
   }
 }
 

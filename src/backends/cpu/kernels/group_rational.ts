@@ -12,6 +12,7 @@
 // accurate than float32 atomics.
 
 import type { HostArray } from '../../backend.js';
+import type { WasmKernels } from '../wasm.js';
 import type { Alloc } from './alloc.js';
 
 /** sign with sign(0) = +1, as the reference kernels define it. */
@@ -30,12 +31,63 @@ function unpackCoefficients(numerator: HostArray, denominator: HostArray, groups
   return out;
 }
 
-export function makeGroupRationalKernels(alloc: Alloc) {
+/** The reference backward loops: writes dx, returns per-group totals (d a0..a5, d|b0|..d|b3|) summed run by run in row order. */
+function backwardLoops(x: HostArray, gy: HostArray, dx: HostArray, coefficients: Float64Array, rows: number, channels: number,
+  groups: number, perGroup: number): Float64Array {
+  const totals = new Float64Array(groups * 10);
+  for (let r = 0; r < rows; r++) {
+    for (let g = 0; g < groups; g++) {
+      const k = g * 10;
+      const a0 = coefficients[k]!, a1 = coefficients[k + 1]!, a2 = coefficients[k + 2]!;
+      const a3 = coefficients[k + 3]!, a4 = coefficients[k + 4]!, a5 = coefficients[k + 5]!;
+      const b0 = coefficients[k + 6]!, b1 = coefficients[k + 7]!, b2 = coefficients[k + 8]!, b3 = coefficients[k + 9]!;
+      let da0 = 0, da1 = 0, da2 = 0, da3 = 0, da4 = 0, da5 = 0;
+      let db0 = 0, db1 = 0, db2 = 0, db3 = 0;
+      const start = r * channels + g * perGroup;
+      const end = start + perGroup;
+      for (let i = start; i < end; i++) {
+        const v = x[i]!;
+        const gyi = gy[i]!;
+        const av = Math.abs(v);
+        const p = a0 + v * (a1 + v * (a2 + v * (a3 + v * (a4 + v * a5))));
+        const dp = a1 + v * (2 * a2 + v * (3 * a3 + v * (4 * a4 + v * 5 * a5)));
+        const q = 1 + av * (b0 + av * (b1 + av * (b2 + av * b3)));
+        const dq = signPositiveAtZero(v) * (b0 + av * (2 * b1 + av * (3 * b2 + av * 4 * b3)));
+        const invQ = 1 / q;
+        dx[i] = gyi * (dp - p * dq * invQ) * invQ;
+        // dy/da_i = x^i / Q;  dy/db_j = -sign(b_j) |x|^(j+1) P / Q^2 (the sign is applied once, below)
+        const t = gyi * invQ;
+        const v2 = v * v;
+        da0 += t; da1 += t * v; da2 += t * v2; da3 += t * v2 * v; da4 += t * v2 * v2; da5 += t * v2 * v2 * v;
+        const s = -t * p * invQ * av;
+        const av2 = av * av;
+        db0 += s; db1 += s * av; db2 += s * av2; db3 += s * av2 * av;
+      }
+      totals[k] += da0; totals[k + 1] += da1; totals[k + 2] += da2;
+      totals[k + 3] += da3; totals[k + 4] += da4; totals[k + 5] += da5;
+      totals[k + 6] += db0; totals[k + 7] += db1; totals[k + 8] += db2; totals[k + 9] += db3;
+    }
+  }
+  return totals;
+}
+
+/**
+ * With `wasm` (float32 only), runs of channels divisible by 4 go to the SIMD
+ * kernels; the loops below remain the float64 reference and the fallback.
+ */
+export function makeGroupRationalKernels(alloc: Alloc, wasm: WasmKernels | null) {
+  const useWasm = (x: HostArray, channels: number, groups: number): x is Float32Array =>
+    wasm !== null && x instanceof Float32Array && (channels / groups) % 4 === 0;
+
   function groupRational(x: HostArray, numerator: HostArray, denominator: HostArray, rows: number, channels: number,
     groups: number, sharedNumerator: boolean): HostArray {
     const out = alloc(rows * channels);
     const perGroup = channels / groups;
     const coefficients = unpackCoefficients(numerator, denominator, groups, sharedNumerator);
+    if (useWasm(x, channels, groups)) {
+      wasm!.groupRational(x, coefficients, out as Float32Array, rows, channels, groups);
+      return out;
+    }
     for (let r = 0; r < rows; r++) {
       for (let g = 0; g < groups; g++) {
         const k = g * 10;
@@ -60,42 +112,10 @@ export function makeGroupRationalKernels(alloc: Alloc) {
     rows: number, channels: number, groups: number, sharedNumerator: boolean): [HostArray, HostArray, HostArray] {
     const dx = alloc(rows * channels);
     const perGroup = channels / groups;
-    // Per-group totals: a[0..5] then b[0..3], summed run by run in row order.
-    const totals = new Float64Array(groups * 10);
     const coefficients = unpackCoefficients(numerator, denominator, groups, sharedNumerator);
-    for (let r = 0; r < rows; r++) {
-      for (let g = 0; g < groups; g++) {
-        const k = g * 10;
-        const a0 = coefficients[k]!, a1 = coefficients[k + 1]!, a2 = coefficients[k + 2]!;
-        const a3 = coefficients[k + 3]!, a4 = coefficients[k + 4]!, a5 = coefficients[k + 5]!;
-        const b0 = coefficients[k + 6]!, b1 = coefficients[k + 7]!, b2 = coefficients[k + 8]!, b3 = coefficients[k + 9]!;
-        let da0 = 0, da1 = 0, da2 = 0, da3 = 0, da4 = 0, da5 = 0;
-        let db0 = 0, db1 = 0, db2 = 0, db3 = 0;
-        const start = r * channels + g * perGroup;
-        const end = start + perGroup;
-        for (let i = start; i < end; i++) {
-          const v = x[i]!;
-          const gyi = gy[i]!;
-          const av = Math.abs(v);
-          const p = a0 + v * (a1 + v * (a2 + v * (a3 + v * (a4 + v * a5))));
-          const dp = a1 + v * (2 * a2 + v * (3 * a3 + v * (4 * a4 + v * 5 * a5)));
-          const q = 1 + av * (b0 + av * (b1 + av * (b2 + av * b3)));
-          const dq = signPositiveAtZero(v) * (b0 + av * (2 * b1 + av * (3 * b2 + av * 4 * b3)));
-          const invQ = 1 / q;
-          dx[i] = gyi * (dp - p * dq * invQ) * invQ;
-          // dy/da_i = x^i / Q;  dy/db_j = -sign(b_j) |x|^(j+1) P / Q^2 (the sign is applied once, below)
-          const t = gyi * invQ;
-          const v2 = v * v;
-          da0 += t; da1 += t * v; da2 += t * v2; da3 += t * v2 * v; da4 += t * v2 * v2; da5 += t * v2 * v2 * v;
-          const s = -t * p * invQ * av;
-          const av2 = av * av;
-          db0 += s; db1 += s * av; db2 += s * av2; db3 += s * av2 * av;
-        }
-        totals[k] += da0; totals[k + 1] += da1; totals[k + 2] += da2;
-        totals[k + 3] += da3; totals[k + 4] += da4; totals[k + 5] += da5;
-        totals[k + 6] += db0; totals[k + 7] += db1; totals[k + 8] += db2; totals[k + 9] += db3;
-      }
-    }
+    const totals = useWasm(x, channels, groups)
+      ? wasm!.groupRationalBackward(x, gy as Float32Array, coefficients, dx as Float32Array, rows, channels, groups)
+      : backwardLoops(x, gy, dx, coefficients, rows, channels, groups, perGroup);
     const dNumeratorPerGroup = new Float64Array(groups * 6);
     const dDenominator = new Float64Array(groups * 4);
     for (let g = 0; g < groups; g++) {
