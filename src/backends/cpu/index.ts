@@ -12,6 +12,12 @@ import { WasmKernels } from './wasm.js';
 
 export type CpuPrecision = 'float32' | 'float64';
 
+/** Threads for the SIMD kernels: KATJS_THREADS when set, else every core ('auto'). */
+function defaultThreads(): number | 'auto' {
+  const env = typeof process !== 'undefined' ? process.env?.KATJS_THREADS : undefined;
+  return env !== undefined && Number.isInteger(Number(env)) && Number(env) >= 1 ? Number(env) : 'auto';
+}
+
 export class CpuBackend implements Backend<HostArray> {
   readonly name: string;
   readonly description: string;
@@ -25,9 +31,9 @@ export class CpuBackend implements Backend<HostArray> {
   /** The WebAssembly SIMD kernels (float32 only; null where unavailable or disabled). */
   readonly wasm: WasmKernels | null;
 
-  constructor(readonly precision: CpuPrecision = 'float32', options: { wasm?: boolean } = {}) {
+  constructor(readonly precision: CpuPrecision = 'float32', options: { wasm?: boolean; threads?: number | 'auto' } = {}) {
     this.name = precision === 'float32' ? (options.wasm === false ? 'cpu-js' : 'cpu') : 'cpu-float64';
-    this.wasm = precision === 'float32' && options.wasm !== false ? WasmKernels.load() : null;
+    this.wasm = precision === 'float32' && options.wasm !== false ? WasmKernels.load(options.threads ?? defaultThreads()) : null;
     this.description = this.wasm ? 'WebAssembly SIMD + TypeScript, float32' : `TypeScript loops, ${precision}`;
     this.bytesPerElement = precision === 'float32' ? 4 : 8;
     const Arr = precision === 'float32' ? Float32Array : Float64Array;
@@ -98,4 +104,8 @@ export class CpuBackend implements Backend<HostArray> {
   }
 
   async sync(): Promise<void> {}
+
+  dispose(): void {
+    this.wasm?.dispose();
+  }
 }

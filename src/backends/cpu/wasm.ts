@@ -1,8 +1,15 @@
 // WebAssembly SIMD kernels of the CPU backend (sources in ./assembly). Tensors
 // stay in JS typed arrays; a kernel call packs its operands into the module's
-// linear memory (an arena reused call after call), runs, and copies out.
+// linear memory (an arena reused call after call), runs, and copies out. Where
+// worker threads and shared memory exist, large calls are split by rows over
+// every core (threads.ts).
 
-import { KERNELS_WASM_BASE64 } from './generated/kernels_wasm.js';
+import { KERNELS_SHARED_WASM_BASE64, KERNELS_WASM_BASE64, SHARED_MAXIMUM_PAGES } from './generated/kernels_wasm.js';
+import { Task, ThreadPool } from './threads.js';
+
+/** Below this many multiply-adds (or elements, for element-wise kernels) a call stays on one thread. */
+const PARALLEL_MATMUL_WORK = 1 << 20;
+const PARALLEL_ELEMENTS = 1 << 15;
 
 interface KernelExports {
   matmulPacked(a: number, b: number, c: number, m4: number, k: number, n8: number): void;
@@ -44,25 +51,68 @@ class Arena {
   }
 }
 
+/** Splits `count` items into at most `parts` contiguous ranges of multiples of `unit`: [start, length][]. */
+function split(count: number, parts: number, unit: number): [number, number][] {
+  const units = Math.ceil(count / unit);
+  const ranges: [number, number][] = [];
+  let start = 0;
+  for (let p = 0; p < parts && start < count; p++) {
+    const take = Math.min(count - start, Math.ceil((units - start / unit) / (parts - p)) * unit);
+    ranges.push([start, take]);
+    start += take;
+  }
+  return ranges;
+}
+
 export class WasmKernels {
   private readonly exports: KernelExports;
   private readonly arena: Arena;
+  private pool: ThreadPool | null = null;
+  /** Resolves once the worker threads (if any) have started. */
+  readonly ready: Promise<void>;
 
-  private constructor(instance: WebAssembly.Instance, memory: WebAssembly.Memory) {
+  private constructor(instance: WebAssembly.Instance, memory: WebAssembly.Memory, moduleBytes: Uint8Array, threads: number | 'auto') {
     this.exports = instance.exports as unknown as KernelExports;
     this.arena = new Arena(memory);
+    // Workers start in the background; calls run on one thread until they are up.
+    this.ready = threads === 1 ? Promise.resolve()
+      : ThreadPool.start(threads, memory, moduleBytes).then((pool) => { this.pool = pool; }, () => {});
   }
 
-  /** The kernels, or null where WebAssembly SIMD is unavailable (the TypeScript kernels are used then). */
-  static load(): WasmKernels | null {
+  /** Threads a large call is split over (1 until the pool has started). */
+  get threads(): number {
+    return (this.pool?.size ?? 0) + 1;
+  }
+
+  /**
+   * The kernels, or null where WebAssembly SIMD is unavailable (the TypeScript
+   * kernels are used then). `threads` > 1 asks for worker threads on a shared memory.
+   */
+  static load(threads: number | 'auto' = 1): WasmKernels | null {
+    const abort = () => { throw new Error('wasm kernel aborted'); };
+    if (threads !== 1 && typeof SharedArrayBuffer !== 'undefined') {
+      try {
+        const memory = new WebAssembly.Memory({ initial: 16, maximum: SHARED_MAXIMUM_PAGES, shared: true });
+        const bytes = decodeBase64(KERNELS_SHARED_WASM_BASE64);
+        const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory, abort } });
+        return new WasmKernels(instance, memory, bytes, threads);
+      } catch {
+        // no shared memory here: fall through to one thread
+      }
+    }
     try {
       const memory = new WebAssembly.Memory({ initial: 16 });
-      const module = new WebAssembly.Module(decodeBase64(KERNELS_WASM_BASE64));
-      const instance = new WebAssembly.Instance(module, { env: { memory, abort: () => { throw new Error('wasm kernel aborted'); } } });
-      return new WasmKernels(instance, memory);
+      const bytes = decodeBase64(KERNELS_WASM_BASE64);
+      const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory, abort } });
+      return new WasmKernels(instance, memory, bytes, 1);
     } catch {
       return null;
     }
+  }
+
+  dispose(): void {
+    this.pool?.dispose();
+    this.pool = null;
   }
 
   /**
@@ -87,7 +137,7 @@ export class WasmKernels {
       if (bStart !== lastB) packPanels(b, bStart, k, n, transB, memory, bAt, n8);
       lastA = aStart;
       lastB = bStart;
-      this.exports.matmulPacked(aAt * 4, bAt * 4, cAt * 4, m4, k, n8);
+      this.matmulRows(aAt * 4, bAt * 4, cAt * 4, m4, k, n8);
       const base = t * m * n;
       if (n === n8) {
         out.set(memory.subarray(cAt, cAt + m * n), base);
@@ -101,6 +151,17 @@ export class WasmKernels {
    * Group-rational forward (see cpu/kernels/group_rational.ts), for
    * channels-per-group divisible by 4. `coefficients`: per group a0..a5, |b0|..|b3|.
    */
+  /** C rows [0, m4) of the packed product, split over threads in blocks of 4 rows. */
+  private matmulRows(a: number, b: number, c: number, m4: number, k: number, n8: number): void {
+    const pool = this.pool;
+    if (!pool || m4 * k * n8 < PARALLEL_MATMUL_WORK || m4 < 8) {
+      this.exports.matmulPacked(a, b, c, m4, k, n8);
+      return;
+    }
+    const slices = split(m4, pool.size + 1, 4).map(([row, rows]) => [Task.Matmul, a + row * k * 4, b, c + row * n8 * 4, rows, k, n8]);
+    pool.run(slices, (s) => this.exports.matmulPacked(s[1]!, s[2]!, s[3]!, s[4]!, s[5]!, s[6]!));
+  }
+
   groupRational(x: Float32Array, coefficients: Float64Array, out: Float32Array,
     rows: number, channels: number, groups: number): void {
     const n = rows * channels;
@@ -111,7 +172,14 @@ export class WasmKernels {
     const memory = this.arena.floats(yAt + n);
     memory.set(coefficients, cAt);
     memory.set(x.subarray(0, n), xAt);
-    this.exports.groupRationalForward(xAt * 4, yAt * 4, cAt * 4, rows, channels, groups);
+    const pool = this.pool;
+    if (!pool || n < PARALLEL_ELEMENTS || rows < 2) {
+      this.exports.groupRationalForward(xAt * 4, yAt * 4, cAt * 4, rows, channels, groups);
+    } else {
+      const slices = split(rows, pool.size + 1, 1).map(([row, count]) =>
+        [Task.GroupRationalForward, (xAt + row * channels) * 4, (yAt + row * channels) * 4, cAt * 4, count, channels, groups]);
+      pool.run(slices, (s) => this.exports.groupRationalForward(s[1]!, s[2]!, s[3]!, s[4]!, s[5]!, s[6]!));
+    }
     out.set(memory.subarray(yAt, yAt + n));
   }
 
@@ -119,20 +187,32 @@ export class WasmKernels {
   groupRationalBackward(x: Float32Array, gy: Float32Array,
     coefficients: Float64Array, dx: Float32Array, rows: number, channels: number, groups: number): Float64Array {
     const n = rows * channels;
-    // Arena layout (floats): totals [groups * 10 f64] | coefficients [groups * 10] | x [n] | gy [n] | dx [n]
-    const cAt = groups * 20;
+    const pool = this.pool;
+    const slices = !pool || n < PARALLEL_ELEMENTS || rows < 2 ? [[0, rows] as [number, number]] : split(rows, pool.size + 1, 1);
+    // Arena layout (floats): totals [slices][groups * 10 f64] | coefficients [groups * 10] | x [n] | gy [n] | dx [n]
+    const totalsFloats = slices.length * groups * 20;
+    const cAt = totalsFloats;
     const xAt = cAt + Math.ceil((groups * 10) / 4) * 4;
     const gAt = xAt + n;
     const dAt = gAt + n;
     const memory = this.arena.floats(dAt + n);
     const doubles = this.arena.doubles();
-    doubles.fill(0, 0, groups * 10);
+    doubles.fill(0, 0, slices.length * groups * 10);
     memory.set(coefficients, cAt);
     memory.set(x.subarray(0, n), xAt);
     memory.set(gy.subarray(0, n), gAt);
-    this.exports.groupRationalBackward(xAt * 4, gAt * 4, dAt * 4, cAt * 4, 0, rows, channels, groups);
+    const tasks = slices.map(([row, count], i) => [Task.GroupRationalBackward, (xAt + row * channels) * 4, (gAt + row * channels) * 4,
+      (dAt + row * channels) * 4, cAt * 4, i * groups * 80, count, channels, groups]);
+    const runLocal = (t: readonly number[]) => this.exports.groupRationalBackward(t[1]!, t[2]!, t[3]!, t[4]!, t[5]!, t[6]!, t[7]!, t[8]!);
+    if (pool && tasks.length > 1) pool.run(tasks, runLocal);
+    else runLocal(tasks[0]!);
     dx.set(memory.subarray(dAt, dAt + n));
-    return doubles.slice(0, groups * 10);
+    // Per-slice sums added in slice order: the same bits on every run with the same thread count.
+    const totals = new Float64Array(groups * 10);
+    for (let i = 0; i < slices.length; i++) {
+      for (let j = 0; j < groups * 10; j++) totals[j] += doubles[i * groups * 10 + j]!;
+    }
+    return totals;
   }
 }
 

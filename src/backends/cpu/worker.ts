@@ -1,0 +1,36 @@
+// A CPU-backend worker thread: instantiates the shared-memory kernels and runs
+// the slices the main thread posts in the control block (see threads.ts).
+
+import { workerData } from 'node:worker_threads';
+import { SLOT, Task } from './threads.js';
+
+interface Exports {
+  matmulPacked(a: number, b: number, c: number, m4: number, k: number, n8: number): void;
+  groupRationalForward(x: number, y: number, coefficients: number, rows: number, channels: number, groups: number): void;
+  groupRationalBackward(x: number, gy: number, dx: number, coefficients: number, totals: number, rows: number, channels: number,
+    groups: number): void;
+}
+
+const { memory, moduleBytes, control: controlBuffer, index } = workerData as {
+  memory: WebAssembly.Memory; moduleBytes: Uint8Array<ArrayBuffer>; control: SharedArrayBuffer; index: number;
+};
+const instance = new WebAssembly.Instance(new WebAssembly.Module(moduleBytes), {
+  env: { memory, abort: () => { throw new Error('wasm kernel aborted'); } },
+});
+const kernels = instance.exports as unknown as Exports;
+const control = new Int32Array(controlBuffer);
+const base = SLOT * (index + 1);
+
+let seen = 0;
+for (;;) {
+  Atomics.wait(control, 0, seen);
+  seen = Atomics.load(control, 0);
+  const a = (i: number) => control[base + 1 + i]!;
+  switch (control[base]) {
+    case Task.Matmul: kernels.matmulPacked(a(0), a(1), a(2), a(3), a(4), a(5)); break;
+    case Task.GroupRationalForward: kernels.groupRationalForward(a(0), a(1), a(2), a(3), a(4), a(5)); break;
+    case Task.GroupRationalBackward: kernels.groupRationalBackward(a(0), a(1), a(2), a(3), a(4), a(5), a(6), a(7)); break;
+    default: break; // idle this round
+  }
+  if (Atomics.sub(control, 1, 1) === 1) Atomics.notify(control, 1);
+}
