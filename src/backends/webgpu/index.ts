@@ -14,10 +14,17 @@ import { makeRowKernels } from './kernels/rows.js';
 
 export type { GpuBuffer } from './context.js';
 
+/**
+ * Dawn's GPU object in Node. Held for the life of the process: if it were
+ * garbage-collected, Dawn's instance would be freed under live devices (crash).
+ */
+let dawnGpu: GPU | null = null;
+
 /** navigator.gpu in a browser or worker; Dawn's in Node (the optional `webgpu` package). */
 async function findGpu(): Promise<GPU> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   if (nav?.gpu) return nav.gpu;
+  if (dawnGpu) return dawnGpu;
   if (typeof process !== 'undefined' && process.versions?.node) {
     // The Vulkan loader complains on stderr at every start without it.
     process.env.XDG_RUNTIME_DIR ??= (await import('node:os')).tmpdir();
@@ -28,7 +35,8 @@ async function findGpu(): Promise<GPU> {
       throw new Error(`webgpu: the 'webgpu' package (Dawn for Node) could not be loaded: ${(error as Error).message}`);
     }
     Object.assign(globalThis, dawn.globals);
-    return dawn.create([]);
+    dawnGpu = dawn.create([]);
+    return dawnGpu;
   }
   throw new Error('webgpu: this runtime has no navigator.gpu');
 }

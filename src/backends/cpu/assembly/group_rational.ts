@@ -35,7 +35,7 @@ export function groupRationalForward(x: usize, y: usize, coefficients: usize, ro
 /**
  * dx and the per-group coefficient-gradient sums. `totals` receives, per group,
  * 10 f64: d a0..a5, then d|b0|..d|b3| (the caller applies sign(b_j)). Sums
- * run in f32 lanes over one (row, group) run, then fold into f64 in row order.
+ * run in f32 lanes over about 256 elements of a group, then fold into f64 in row order.
  */
 export function groupRationalBackward(x: usize, gy: usize, dx: usize, coefficients: usize, totals: usize, rows: i32, channels: i32,
   groups: i32): void {
@@ -52,9 +52,11 @@ export function groupRationalBackward(x: usize, gy: usize, dx: usize, coefficien
     const da2 = f32x4.mul(two, a2), da3 = f32x4.mul(three, a3), da4 = f32x4.mul(four, a4), da5 = f32x4.mul(five, a5);
     const db1 = f32x4.mul(two, b1), db2 = f32x4.mul(three, b2), db3 = f32x4.mul(four, b3);
     const t = totals + <usize>(g * 10) * 8;
+    // Lane sums fold into f64 every ~256 elements: cheap, and float32 never sums more than that.
+    const foldEvery = max(1, 256 / perGroup);
+    let s0 = zero, s1 = zero, s2 = zero, s3 = zero, s4 = zero, s5 = zero;
+    let u0 = zero, u1 = zero, u2 = zero, u3 = zero;
     for (let r = 0; r < rows; r++) {
-      let s0 = zero, s1 = zero, s2 = zero, s3 = zero, s4 = zero, s5 = zero;
-      let u0 = zero, u1 = zero, u2 = zero, u3 = zero;
       let offset = (<usize>(r * channels + g * perGroup)) << 2;
       const end = offset + (<usize>perGroup << 2);
       for (; offset < end; offset += 16) {
@@ -84,8 +86,12 @@ export function groupRationalBackward(x: usize, gy: usize, dx: usize, coefficien
         u2 = f32x4.add(u2, f32x4.mul(w, av2));
         u3 = f32x4.add(u3, f32x4.mul(w, f32x4.mul(av2, av)));
       }
-      foldLanes(t, 0, s0); foldLanes(t, 1, s1); foldLanes(t, 2, s2); foldLanes(t, 3, s3); foldLanes(t, 4, s4); foldLanes(t, 5, s5);
-      foldLanes(t, 6, u0); foldLanes(t, 7, u1); foldLanes(t, 8, u2); foldLanes(t, 9, u3);
+      if ((r + 1) % foldEvery == 0 || r == rows - 1) {
+        foldLanes(t, 0, s0); foldLanes(t, 1, s1); foldLanes(t, 2, s2); foldLanes(t, 3, s3); foldLanes(t, 4, s4); foldLanes(t, 5, s5);
+        foldLanes(t, 6, u0); foldLanes(t, 7, u1); foldLanes(t, 8, u2); foldLanes(t, 9, u3);
+        s0 = zero; s1 = zero; s2 = zero; s3 = zero; s4 = zero; s5 = zero;
+        u0 = zero; u1 = zero; u2 = zero; u3 = zero;
+      }
     }
   }
 }
