@@ -14,22 +14,6 @@ import { Random } from '../src/tensor/random.js';
 import { startBackend } from './support/backends.js';
 import { randomValues, toFloat32Values } from './support/harness.js';
 
-// Dawn's GPU object must stay referenced for as long as its devices live, or the
-// garbage collector frees it and the process aborts at a later event poll. Hold one
-// here and hand it to the backend through navigator.gpu.
-if (typeof process !== 'undefined' && process.versions?.node && !(globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu) {
-  try {
-    const dawn = (await import('webgpu' as string)) as { create(flags: string[]): unknown; globals: object };
-    Object.assign(globalThis, dawn.globals);
-    const gpu = dawn.create([]);
-    const nav = (globalThis as { navigator?: object }).navigator;
-    if (nav) Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true });
-    else Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
-  } catch {
-    // No Dawn: startBackend reports the skip.
-  }
-}
-
 const sgn = (v: number) => (v < 0 ? -1 : 1); // sign(0) = +1
 
 interface Reference {

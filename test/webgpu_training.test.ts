@@ -14,7 +14,7 @@ import { DEFAULT_TRAIN_CONFIG, trainModel } from '../src/train/trainer.js';
 import { startBackend } from './support/backends.js';
 import { onBackendAsync } from './support/harness.js';
 
-const webgpu = process.env.KATJS_TEST_WEBGPU ? await startBackend('webgpu') : null;
+const webgpu = await startBackend('webgpu');
 const cpu = (await startBackend('cpu'))!;
 
 const spec: ModelSpec = {
@@ -23,7 +23,7 @@ const spec: ModelSpec = {
 };
 const data = syntheticSplit({ trainCount: 128, testCount: 64, channels: 1, height: 8, width: 8, classes: 4, seed: 3 });
 
-describe('WebGPU training', { skip: webgpu ? false : 'webgpu backend not under test (KATJS_TEST_WEBGPU)' }, () => {
+describe('WebGPU training', { skip: webgpu ? false : 'webgpu backend could not start' }, () => {
   it('200 training steps leave live buffers and bytes flat', async () => {
     await onBackendAsync(webgpu as Backend, async () => {
       const model = buildModel(spec, 1);

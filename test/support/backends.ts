@@ -42,5 +42,5 @@ export function startBackend(name: string): Promise<Backend | null> {
   return pending;
 }
 
-/** Every backend checked against the float64 reference (webgpu while its kernels are written: with KATJS_TEST_WEBGPU=1). */
-export const PARITY_BACKENDS = process.env.KATJS_TEST_WEBGPU ? ['cpu', 'cpu-js', 'webgpu'] : ['cpu', 'cpu-js'];
+/** Every backend checked against the float64 reference. */
+export const PARITY_BACKENDS = ['cpu', 'cpu-js', 'webgpu'];

@@ -10,9 +10,10 @@
 // conflicts) and each k step is TM/4 + TN/4 vec4 loads feeding TM * TN/4 vec4
 // FMAs. Transposes cost nothing: they only decide which logical axis of the
 // slice consecutive invocations walk while loading (the one contiguous in
-// memory, so global reads coalesce). The next slice is read from global memory
-// into registers while the current one is multiplied (one workgroup buffer,
-// two barriers per step). Edges are bounds-checked: out-of-range loads are 0,
+// memory, so global reads coalesce); each invocation stores whole vec4s (4
+// tile columns at one k). The next slice is read from global memory into
+// registers while the current one is multiplied (one workgroup buffer, two
+// barriers per step). Edges are bounds-checked: out-of-range loads are 0,
 // out-of-range stores are skipped, so any m, k, n works (k = 0 gives zeros).
 //
 // Launch: one workgroup per (batch, tile row, tile column), the linear index
@@ -38,11 +39,18 @@ interface TileConfig {
 /** Row padding (floats) of the workgroup tiles: keeps vec4 alignment, shifts banks by 4 per k row. */
 const PAD = 4;
 
-// 128 x 128 tiles of 8 x 8 per invocation for big problems; 64 x 64 and 32 x 32
-// tiles of 4 x 4 when the big tiles would leave the GPU idle or be mostly edge.
+// 128 x 128 tiles of 8 x 8 outputs per invocation for big problems; 128 x 64
+// (8 x 4) where n is a multiple of 64 but not 128 (KAT's 192, 576 ...); 64 x 64
+// and 32 x 32 tiles of 4 x 4 where bigger tiles would leave the GPU idle or be
+// mostly edge. Workgroup memory: 8.4, 12.5, 8.5 and 4.5 KiB.
 const LARGE: TileConfig = { name: 'large', bm: 128, bn: 128, bk: 8, tm: 8, tn: 8 };
+const TALL: TileConfig = { name: 'tall', bm: 128, bn: 64, bk: 16, tm: 8, tn: 4 };
 const MEDIUM: TileConfig = { name: 'medium', bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 };
 const SMALL: TileConfig = { name: 'small', bm: 32, bn: 32, bk: 16, tm: 4, tn: 4 };
+
+/** The tile configurations by name (tests pin one with `makeMatmulKernel(ctx, { tile })`). */
+export const MATMUL_TILES = { large: LARGE, tall: TALL, medium: MEDIUM, small: SMALL } as const;
+export type MatmulTile = keyof typeof MATMUL_TILES;
 
 function workgroupBytes(c: TileConfig): number {
   return 4 * c.bk * (c.bm + PAD + c.bn + PAD);
@@ -50,41 +58,47 @@ function workgroupBytes(c: TileConfig): number {
 
 /**
  * WGSL loading one BK x `extent` slice of an operand into workgroup memory
- * `tile` (k-major, row stride `extent` + PAD) through `count` registers
- * `${reg}0..`. `kContiguous`: the operand's stored rows run along k (A as
- * [m, k], B as [n, k]); otherwise they run along the tile's other axis.
- * `src` is the storage array, `offset` the batch offset, `ld` its row length,
- * `origin` the tile's first row/column, `limit` the extent of that axis.
+ * `tile` (k-major, row stride `extent` + PAD floats). The slice is split in
+ * units of 4 consecutive tile columns x at one k row p, so each invocation
+ * stores whole vec4s: WGSL lets a write to one component of a vector touch
+ * the whole vector, so invocations must never share one. Per unit, 4 scalar
+ * global loads go into registers `${reg}${l}` (a vec4f) during the previous
+ * step's multiply. `kContiguous`: the operand's stored rows run along k (A as
+ * [m, k], B as [n, k]), so consecutive invocations take consecutive p;
+ * otherwise consecutive x. `src` is the storage array, `offset` the batch
+ * offset, `ld` its row length, `origin` the tile's first row or column,
+ * `limit` the extent of that axis.
  */
 function loader(c: TileConfig, threads: number, extent: number, kContiguous: boolean,
   src: string, reg: string, tile: string, offset: string, ld: string, origin: string, limit: string) {
-  const count = (c.bk * extent) / threads;
-  if (!Number.isInteger(count) || count < 1) throw new Error(`webgpu matmul: tile ${c.name} does not split over ${threads} invocations`);
-  const stride = extent + PAD;
-  // For load l the invocation takes element idx = lid + l * threads of the slice.
-  const coords = (l: number): [p: string, x: string] => {
-    if (kContiguous) {
-      // p = idx % bk, x = idx / bk; threads is a multiple of bk, so l only moves x.
-      return [`(lid % ${c.bk}u)`, `(lid / ${c.bk}u + ${(l * threads) / c.bk}u)`];
-    }
-    if (threads % extent === 0) return [`(lid / ${extent}u + ${(l * threads) / extent}u)`, `(lid % ${extent}u)`];
-    return [`((lid + ${l * threads}u) / ${extent}u)`, `((lid + ${l * threads}u) % ${extent}u)`];
-  };
-  if (kContiguous && threads % c.bk !== 0) throw new Error(`webgpu matmul: tile ${c.name}: invocations not a multiple of bk`);
+  const quads = extent / 4;
+  const count = (c.bk * quads) / threads;
+  if (!Number.isInteger(count) || count < 1 || threads % (kContiguous ? c.bk : quads) !== 0) {
+    throw new Error(`webgpu matmul: tile ${c.name} does not split over ${threads} invocations`);
+  }
+  const stride4 = (extent + PAD) / 4;
+  // Unit u = lid + l * threads: (p, q) = (u % bk, u / bk) or (u / quads, u % quads); l only moves the slow coordinate.
+  const coords = (l: number): [p: string, q: string] => kContiguous
+    ? [`(lid % ${c.bk}u)`, `(lid / ${c.bk}u + ${(l * threads) / c.bk}u)`]
+    : [`(lid / ${quads}u + ${(l * threads) / quads}u)`, `(lid % ${quads}u)`];
   const declare: string[] = [];
   const load: string[] = [];
   const store: string[] = [];
   for (let l = 0; l < count; l++) {
-    const [p, x] = coords(l);
-    declare.push(`var ${reg}${l} = 0.0;`);
+    const [p, q] = coords(l);
+    const r = `${reg}${l}`;
+    declare.push(`var ${r} = vec4f(0.0);`);
+    const element = (j: number) => kContiguous ? `(x + ${j}u) * ${ld} + p` : `p * ${ld} + x + ${j}u`;
+    const lanes = [0, 1, 2, 3].map((j) =>
+      `if (x + ${j}u < ${limit}) { ${r}.${'xyzw'[j]} = ${src}[${offset} + ${element(j)}]; }`);
     load.push(`{
-      let p = k0 + ${p}; let x = ${origin} + ${x};
-      ${reg}${l} = 0.0;
-      if (p < params.k && x < ${limit}) {
-        ${reg}${l} = ${src}[${offset} + ${kContiguous ? `x * ${ld} + p` : `p * ${ld} + x`}];
+      let p = k0 + ${p}; let x = ${origin} + ${q} * 4u;
+      ${r} = vec4f(0.0);
+      if (p < params.k) {
+        ${lanes.join('\n        ')}
       }
     }`);
-    store.push(`{ let at = ${p} * ${stride}u + ${x}; ${tile}[at >> 2u][at & 3u] = ${reg}${l}; }`);
+    store.push(`${tile}[${p} * ${stride4}u + ${q}] = ${r};`);
   }
   return { declare: declare.join('\n  '), load: load.join('\n    '), store: store.join('\n    ') };
 }
@@ -182,7 +196,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3
   var k0 = 0u;
   ${aLoad.load}
   ${bLoad.load}
-  for (; k0 < params.k; ) {
+  while (k0 < params.k) {
     ${aLoad.store}
     ${bLoad.store}
     workgroupBarrier();
@@ -210,18 +224,24 @@ function coverage(c: TileConfig, m: number, n: number): number {
   return (m * n) / (Math.ceil(m / c.bm) * c.bm * Math.ceil(n / c.bn) * c.bn);
 }
 
+/** Enough workgroups to give every streaming multiprocessor of a large GPU (132 on an H100) a couple. */
+const BUSY_WORKGROUPS = 256;
+
 /**
- * The biggest tiles that still give the GPU enough workgroups (a few per
- * streaming multiprocessor on a large GPU) and do not waste much on edges.
+ * The biggest tiles that still give the GPU enough workgroups and waste little
+ * on edges (bigger tiles do more FMAs per workgroup-memory read; the rules are
+ * heuristics, tunable with `kat bench`).
  */
 function chooseConfig(batch: number, m: number, n: number, fits: (c: TileConfig) => boolean): TileConfig {
-  if (fits(LARGE) && tileCount(LARGE, batch, m, n) >= 256 && coverage(LARGE, m, n) >= 0.8 * coverage(MEDIUM, m, n)) return LARGE;
-  if (fits(MEDIUM) && tileCount(MEDIUM, batch, m, n) >= 128 && coverage(MEDIUM, m, n) >= 0.8 * coverage(SMALL, m, n)) return MEDIUM;
-  if (fits(MEDIUM) && tileCount(SMALL, batch, m, n) < 128 && Math.min(m, n) > 32) return MEDIUM;
-  return SMALL;
+  const usable = (c: TileConfig, minimum: number) => fits(c) && tileCount(c, batch, m, n) >= minimum;
+  const best = Math.max(coverage(TALL, m, n), coverage(MEDIUM, m, n));
+  if (usable(LARGE, BUSY_WORKGROUPS) && coverage(LARGE, m, n) >= 0.9 * best) return LARGE;
+  if (usable(TALL, BUSY_WORKGROUPS) && coverage(TALL, m, n) >= 0.9 * coverage(MEDIUM, m, n)) return TALL;
+  if (usable(MEDIUM, BUSY_WORKGROUPS / 2) && coverage(MEDIUM, m, n) >= 0.8 * coverage(SMALL, m, n)) return MEDIUM;
+  return SMALL; // 64 invocations and 4.5 KiB: within WebGPU's default limits
 }
 
-export function makeMatmulKernel(ctx: GpuContext) {
+export function makeMatmulKernel(ctx: GpuContext, options: { tile?: MatmulTile } = {}) {
   const kernels = new Map<string, KernelSource>();
   const limits = ctx.device.limits;
   const fits = (c: TileConfig) => workgroupBytes(c) <= limits.maxComputeWorkgroupStorageSize &&
@@ -238,7 +258,7 @@ export function makeMatmulKernel(ctx: GpuContext) {
     transA: boolean, transB: boolean, aBatchStride: number, bBatchStride: number): GpuBuffer {
     const out = ctx.alloc(batch * m * n);
     if (batch * m * n === 0) return out;
-    const c = chooseConfig(batch, m, n, fits);
+    const c = options.tile ? MATMUL_TILES[options.tile] : chooseConfig(batch, m, n, fits);
     const tilesN = Math.ceil(n / c.bn);
     const tilesPerBatch = Math.ceil(m / c.bm) * tilesN;
     const total = batch * tilesPerBatch;
