@@ -19,7 +19,7 @@ const cpu = (await startBackend('cpu'))!;
 
 const spec: ModelSpec = {
   name: 'kat-test',
-  config: { imageSize: 8, patchSize: 4, channels: 1, classes: 4, dim: 32, depth: 2, heads: 2, mlpRatio: 2, mlp: 'kan', groups: 8, dropout: 0, dropPath: 0 },
+  config: { imageSize: 8, patchSize: 4, channels: 1, classes: 4, dim: 16, depth: 1, heads: 2, mlpRatio: 2, mlp: 'kan', groups: 8, dropout: 0, dropPath: 0 },
 };
 const data = syntheticSplit({ trainCount: 128, testCount: 64, channels: 1, height: 8, width: 8, classes: 4, seed: 3 });
 
