@@ -7,10 +7,14 @@ import type { Backend } from '../backends/backend.js';
 import { syntheticSplit } from '../data/synthetic.js';
 import { createModel } from '../models/registry.js';
 import { randn, tensor } from '../ops/creation.js';
+import { groupRational } from '../ops/group_rational.js';
 import { matmul } from '../ops/matmul.js';
 import { softmaxCrossEntropy } from '../ops/nn.js';
+import { rationalCoefficients } from '../nn/rational_init.js';
 import { AdamW } from '../optim/index.js';
+import { noGrad } from '../tensor/autograd.js';
 import { tidy } from '../tensor/scope.js';
+import type { Tensor } from '../tensor/tensor.js';
 
 export interface BenchRow {
   op: string;
@@ -22,8 +26,14 @@ export interface BenchRow {
   tflops?: number;
   /** Images per second, for whole-model training. */
   images_per_s?: number;
-  /** gbps / the measured copy bandwidth, or another stated ceiling. */
+  /** Elements per second, for elementwise ops measured as a rate (the group-rational comparison). */
+  elements_per_s?: number;
+  /** gbps / the measured copy bandwidth, or another stated ceiling (see `reference`). */
   ratio?: number;
+  /** Which implementation ran, in comparison rows: 'katjs', 'tfjs-wasm' or 'tfjs-cpu'. */
+  impl?: string;
+  /** What `ratio` divides by, where it is not the copy bandwidth (e.g. 'tfjs-wasm': this rate / tfjs-wasm's). */
+  reference?: string;
 }
 
 export interface BenchOptions {
@@ -31,14 +41,18 @@ export interface BenchOptions {
   runs: number;
   /** Calls per timed run. */
   callsPerRun: number;
+  /** Stop after the run that takes the timed total past this many ms (at least one run is always timed). */
+  maxMs?: number;
 }
 
-/** Median milliseconds per call of `body`. */
-export async function timeCalls(backend: Backend, body: () => void, options: BenchOptions): Promise<number> {
+/** Median milliseconds per call of `body`. Any object with sync() works (tfjs's backends are synchronous). */
+export async function timeCalls(backend: Pick<Backend, 'sync'>, body: () => void, options: BenchOptions): Promise<number> {
   body(); // warm up: compile pipelines, fill pools
   await backend.sync();
   const perCall: number[] = [];
+  const begun = performance.now();
   for (let r = 0; r < options.runs; r++) {
+    if (r > 0 && options.maxMs !== undefined && performance.now() - begun > options.maxMs) break;
     const started = performance.now();
     for (let c = 0; c < options.callsPerRun; c++) body();
     await backend.sync();
@@ -83,22 +97,79 @@ export async function benchGroupRational(backend: Backend, rows: number, channel
   ];
 }
 
-/** [m, k] x [k, n] (the weight read transposed, as Linear does). */
-export async function benchMatmul(backend: Backend, m: number, k: number, n: number, options: BenchOptions): Promise<BenchRow> {
+/** KAT's act2 init (swish): numerator [1, 6] shared by the groups, denominator [G, 4]. */
+function swishCoefficientTensors(groups: number, requiresGrad: boolean): [Tensor, Tensor] {
+  const init = rationalCoefficients('swish');
+  return [
+    tensor([...init.numerator], [1, 6], { requiresGrad }),
+    tensor(Array.from({ length: groups }, () => [...init.denominator]).flat(), [groups, 4], { requiresGrad }),
+  ];
+}
+
+/**
+ * Group-rational throughput through the public op and autograd, in elements
+ * (rows x channels) per second: forward (no graph recorded), and forward plus
+ * backward (y.backward(gy), gradients for x, numerator and denominator, cleared
+ * after each call so nothing accumulates). The comparison rows of `kat bench`.
+ */
+export async function benchGroupRationalRate(backend: Backend, rows: number, channels: number, groups: number,
+  options: BenchOptions): Promise<BenchRow[]> {
+  const x = randn([rows, channels], { seed: 2, requiresGrad: true });
+  const gy = randn([rows, channels], { seed: 3 });
+  const [a, b] = swishCoefficientTensors(groups, true);
+  const leaves = [x, a, b];
+  const forwardMs = await timeCalls(backend, () => noGrad(() => tidy(() => { groupRational(x, a, b); })), options);
+  const backwardMs = await timeCalls(backend, () => {
+    tidy(() => groupRational(x, a, b).backward(gy));
+    for (const leaf of leaves) {
+      leaf.grad?.dispose();
+      leaf.grad = null;
+    }
+  }, options);
+  for (const t of [x, gy, a, b]) t.dispose();
+  const elements = rows * channels;
+  const shape = `[${rows}, ${channels}] G=${groups}`;
+  return [
+    { op: 'groupRational fwd (katjs)', impl: 'katjs', shape, median_ms: forwardMs, elements_per_s: elements / (forwardMs / 1000) },
+    { op: 'groupRational fwd+bwd (katjs)', impl: 'katjs', shape, median_ms: backwardMs, elements_per_s: elements / (backwardMs / 1000) },
+  ];
+}
+
+/**
+ * [m, k] x [k, n]; by default the weight is stored [n, k] and read transposed, as
+ * Linear does. `transposeB: false` times the plain product of an [m, k] and a [k, n] matrix.
+ */
+export async function benchMatmul(backend: Backend, m: number, k: number, n: number, options: BenchOptions,
+  layout: { transposeB?: boolean } = {}): Promise<BenchRow> {
+  const transposeB = layout.transposeB ?? true;
   const a = randn([m, k], { seed: 5 });
-  const w = randn([n, k], { seed: 6 });
-  const ms = await timeCalls(backend, () => tidy(() => { matmul(a, w, { transposeB: true }); }), options);
+  const w = randn(transposeB ? [n, k] : [k, n], { seed: 6 });
+  const ms = await timeCalls(backend, () => tidy(() => { matmul(a, w, { transposeB }); }), options);
   a.dispose();
   w.dispose();
   return { op: 'matmul', shape: `[${m}, ${k}] x [${k}, ${n}]`, median_ms: ms, tflops: (2 * m * k * n) / (ms * 1e9) };
 }
 
-/** Training images per second of a model at `batch` on synthetic `imageSize` images (AdamW, full step). */
-export async function benchTraining(backend: Backend, modelName: string, batch: number, imageSize: number, steps: number): Promise<BenchRow> {
-  const data = syntheticSplit({ trainCount: batch, testCount: 1, channels: 3, height: imageSize, width: imageSize, classes: 1000, seed: 7 });
-  const model = createModel(modelName, { imageSize, channels: 3, classes: 1000 });
+export interface TrainingBenchOptions {
+  /** Image channels (default 3, ImageNet's). */
+  channels?: number;
+  /** Classes (default 1000, ImageNet's). */
+  classes?: number;
+}
+
+/**
+ * Training images per second of a model at `batch` on synthetic `imageSize`
+ * images (AdamW lr 1e-4 wd 0.05, label smoothing 0.1, full step): one warm-up
+ * step, then the mean of `steps` steps.
+ */
+export async function benchTraining(backend: Backend, modelName: string, batch: number, imageSize: number, steps: number,
+  trainingOptions: TrainingBenchOptions = {}): Promise<BenchRow> {
+  const channels = trainingOptions.channels ?? 3;
+  const classes = trainingOptions.classes ?? 1000;
+  const data = syntheticSplit({ trainCount: batch, testCount: 1, channels, height: imageSize, width: imageSize, classes, seed: 7 });
+  const model = createModel(modelName, { imageSize, channels, classes });
   const optimizer = new AdamW(model.parameters(), { lr: 1e-4, weightDecay: 0.05 });
-  const images = tensor(data.train.images, [batch, 3, imageSize, imageSize]);
+  const images = tensor(data.train.images, [batch, channels, imageSize, imageSize]);
   const labels = tensor(data.train.labels, [batch]);
   const step = () => {
     tidy(() => softmaxCrossEntropy(model.forward(images), labels, { labelSmoothing: 0.1 }).backward());

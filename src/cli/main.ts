@@ -23,7 +23,8 @@ commands:
   eval      accuracy of a checkpoint on a dataset's test split: --checkpoint FILE [--dataset SPEC] [--json]
   info      what a checkpoint holds: --checkpoint FILE [--json]
   bench     GR-KAN forward/backward vs the copy-bandwidth ceiling at KAT's widths, matmul TFLOP/s,
-            kat-tiny / vit-tiny training img/s: --backend B --json --batch N --runs N --skip-training
+            kat-tiny / vit-tiny training img/s: --backend B --json --batch N --runs N --skip-training;
+            on the CPU also matmul, group rational and a kat-micro step vs TensorFlow.js (--skip-compare)
   demo      train a small GR-KAN (rational -> linear -> rational -> linear) to fit
             sin(3x) exp(-x^2) with autograd; flags: --steps N --lr X --seed N --json
   help      show this text
