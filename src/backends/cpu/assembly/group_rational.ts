@@ -10,15 +10,20 @@
   return f32x4.add(c0, f32x4.mul(v, f32x4.add(c1, f32x4.mul(v, f32x4.add(c2, f32x4.mul(v, f32x4.add(c3, f32x4.mul(v, f32x4.add(c4, f32x4.mul(v, c5))))))))));
 }
 
+/** Rows per block: a block of x (and gy, dx) stays in L1/L2 while every group's coefficients pass over it. */
+const ROW_BLOCK = 16;
+
 export function groupRationalForward(x: usize, y: usize, coefficients: usize, rows: i32, channels: i32, groups: i32): void {
   const perGroup = channels / groups;
   const one = f32x4.splat(1);
+  for (let rowStart = 0; rowStart < rows; rowStart += ROW_BLOCK) {
+  const rowEnd = min(rows, rowStart + ROW_BLOCK);
   for (let g = 0; g < groups; g++) {
     const c = coefficients + <usize>(g * 10) * 4;
     const a0 = v128.load32_splat(c), a1 = v128.load32_splat(c, 4), a2 = v128.load32_splat(c, 8);
     const a3 = v128.load32_splat(c, 12), a4 = v128.load32_splat(c, 16), a5 = v128.load32_splat(c, 20);
     const b0 = v128.load32_splat(c, 24), b1 = v128.load32_splat(c, 28), b2 = v128.load32_splat(c, 32), b3 = v128.load32_splat(c, 36);
-    for (let r = 0; r < rows; r++) {
+    for (let r = rowStart; r < rowEnd; r++) {
       let offset = (<usize>(r * channels + g * perGroup)) << 2;
       const end = offset + (<usize>perGroup << 2);
       for (; offset < end; offset += 16) {
@@ -29,6 +34,7 @@ export function groupRationalForward(x: usize, y: usize, coefficients: usize, ro
         v128.store(y + offset, f32x4.div(p, q));
       }
     }
+  }
   }
 }
 
@@ -43,6 +49,8 @@ export function groupRationalBackward(x: usize, gy: usize, dx: usize, coefficien
   const one = f32x4.splat(1);
   const two = f32x4.splat(2), three = f32x4.splat(3), four = f32x4.splat(4), five = f32x4.splat(5);
   const zero = f32x4.splat(0);
+  for (let rowStart = 0; rowStart < rows; rowStart += ROW_BLOCK) {
+  const rowEnd = min(rows, rowStart + ROW_BLOCK);
   for (let g = 0; g < groups; g++) {
     const c = coefficients + <usize>(g * 10) * 4;
     const a0 = v128.load32_splat(c), a1 = v128.load32_splat(c, 4), a2 = v128.load32_splat(c, 8);
@@ -56,7 +64,7 @@ export function groupRationalBackward(x: usize, gy: usize, dx: usize, coefficien
     const foldEvery = max(1, 256 / perGroup);
     let s0 = zero, s1 = zero, s2 = zero, s3 = zero, s4 = zero, s5 = zero;
     let u0 = zero, u1 = zero, u2 = zero, u3 = zero;
-    for (let r = 0; r < rows; r++) {
+    for (let r = rowStart; r < rowEnd; r++) {
       let offset = (<usize>(r * channels + g * perGroup)) << 2;
       const end = offset + (<usize>perGroup << 2);
       for (; offset < end; offset += 16) {
@@ -86,13 +94,14 @@ export function groupRationalBackward(x: usize, gy: usize, dx: usize, coefficien
         u2 = f32x4.add(u2, f32x4.mul(w, av2));
         u3 = f32x4.add(u3, f32x4.mul(w, f32x4.mul(av2, av)));
       }
-      if ((r + 1) % foldEvery == 0 || r == rows - 1) {
+      if ((r + 1 - rowStart) % foldEvery == 0 || r == rowEnd - 1) {
         foldLanes(t, 0, s0); foldLanes(t, 1, s1); foldLanes(t, 2, s2); foldLanes(t, 3, s3); foldLanes(t, 4, s4); foldLanes(t, 5, s5);
         foldLanes(t, 6, u0); foldLanes(t, 7, u1); foldLanes(t, 8, u2); foldLanes(t, 9, u3);
         s0 = zero; s1 = zero; s2 = zero; s3 = zero; s4 = zero; s5 = zero;
         u0 = zero; u1 = zero; u2 = zero; u3 = zero;
       }
     }
+  }
   }
 }
 
