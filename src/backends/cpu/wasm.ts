@@ -10,6 +10,8 @@ import { Task, ThreadPool } from './threads.js';
 /** Below this many multiply-adds (or elements, for element-wise kernels) a call stays on one thread. */
 const PARALLEL_MATMUL_WORK = 1 << 20;
 const PARALLEL_ELEMENTS = 1 << 15;
+/** Elements per chunk of the element-wise kernels: three float32 arrays of this size fit in L2. */
+const CHUNK_ELEMENTS = 1 << 16;
 
 interface KernelExports {
   matmulPacked(a: number, b: number, c: number, m4: number, k: number, n8: number): void;
@@ -147,10 +149,6 @@ export class WasmKernels {
     }
   }
 
-  /**
-   * Group-rational forward (see cpu/kernels/group_rational.ts), for
-   * channels-per-group divisible by 4. `coefficients`: per group a0..a5, |b0|..|b3|.
-   */
   /** C rows [0, m4) of the packed product, split over threads in blocks of 4 rows. */
   private matmulRows(a: number, b: number, c: number, m4: number, k: number, n8: number): void {
     const pool = this.pool;
@@ -162,54 +160,71 @@ export class WasmKernels {
     pool.run(slices, (s) => this.exports.matmulPacked(s[1]!, s[2]!, s[3]!, s[4]!, s[5]!, s[6]!));
   }
 
-  groupRational(x: Float32Array, coefficients: Float64Array, out: Float32Array,
-    rows: number, channels: number, groups: number): void {
-    const n = rows * channels;
-    // Arena layout (floats): coefficients [groups * 10] | x [n] | y [n]
+  /** Rows per chunk so a chunk's operands stay in cache between the copy in, the kernel and the copy out. */
+  private static chunkRows(channels: number): number {
+    return Math.max(1, Math.floor(CHUNK_ELEMENTS / channels));
+  }
+
+  /**
+   * Group-rational forward (see cpu/kernels/group_rational.ts), for
+   * channels-per-group divisible by 4. `coefficients`: per group a0..a5, |b0|..|b3|.
+   */
+  groupRational(x: Float32Array, coefficients: Float64Array, out: Float32Array, rows: number, channels: number, groups: number): void {
+    const chunk = WasmKernels.chunkRows(channels);
+    // Arena layout (floats): coefficients [groups * 10] | x chunk | y chunk
     const cAt = 0;
     const xAt = Math.ceil((groups * 10) / 4) * 4;
-    const yAt = xAt + n;
-    const memory = this.arena.floats(yAt + n);
+    const yAt = xAt + Math.min(rows, chunk) * channels;
+    const memory = this.arena.floats(yAt + Math.min(rows, chunk) * channels);
     memory.set(coefficients, cAt);
-    memory.set(x.subarray(0, n), xAt);
-    const pool = this.pool;
-    if (!pool || n < PARALLEL_ELEMENTS || rows < 2) {
-      this.exports.groupRationalForward(xAt * 4, yAt * 4, cAt * 4, rows, channels, groups);
-    } else {
-      const slices = split(rows, pool.size + 1, 1).map(([row, count]) =>
-        [Task.GroupRationalForward, (xAt + row * channels) * 4, (yAt + row * channels) * 4, cAt * 4, count, channels, groups]);
-      pool.run(slices, (s) => this.exports.groupRationalForward(s[1]!, s[2]!, s[3]!, s[4]!, s[5]!, s[6]!));
+    for (let first = 0; first < rows; first += chunk) {
+      const count = Math.min(chunk, rows - first);
+      const n = count * channels;
+      memory.set(x.subarray(first * channels, first * channels + n), xAt);
+      const pool = this.pool;
+      if (!pool || n < PARALLEL_ELEMENTS || count < 2) {
+        this.exports.groupRationalForward(xAt * 4, yAt * 4, cAt * 4, count, channels, groups);
+      } else {
+        const slices = split(count, pool.size + 1, 1).map(([row, rowsInSlice]) =>
+          [Task.GroupRationalForward, (xAt + row * channels) * 4, (yAt + row * channels) * 4, cAt * 4, rowsInSlice, channels, groups]);
+        pool.run(slices, (t) => this.exports.groupRationalForward(t[1]!, t[2]!, t[3]!, t[4]!, t[5]!, t[6]!));
+      }
+      out.set(memory.subarray(yAt, yAt + n), first * channels);
     }
-    out.set(memory.subarray(yAt, yAt + n));
   }
 
   /** Group-rational backward: writes dx and returns per-group float64 sums (d a0..a5, d|b0|..d|b3|). */
-  groupRationalBackward(x: Float32Array, gy: Float32Array,
-    coefficients: Float64Array, dx: Float32Array, rows: number, channels: number, groups: number): Float64Array {
-    const n = rows * channels;
-    const pool = this.pool;
-    const slices = !pool || n < PARALLEL_ELEMENTS || rows < 2 ? [[0, rows] as [number, number]] : split(rows, pool.size + 1, 1);
-    // Arena layout (floats): totals [slices][groups * 10 f64] | coefficients [groups * 10] | x [n] | gy [n] | dx [n]
-    const totalsFloats = slices.length * groups * 20;
-    const cAt = totalsFloats;
+  groupRationalBackward(x: Float32Array, gy: Float32Array, coefficients: Float64Array, dx: Float32Array, rows: number, channels: number,
+    groups: number): Float64Array {
+    const chunk = WasmKernels.chunkRows(channels);
+    const chunkElements = Math.min(rows, chunk) * channels;
+    const threads = this.pool && chunkElements >= PARALLEL_ELEMENTS ? this.pool.size + 1 : 1;
+    // Arena layout (floats): totals [threads][groups * 10 f64] | coefficients [groups * 10] | x chunk | gy chunk | dx chunk.
+    // Each thread adds into its own totals over every chunk: fixed slices, fixed order.
+    const cAt = threads * groups * 20;
     const xAt = cAt + Math.ceil((groups * 10) / 4) * 4;
-    const gAt = xAt + n;
-    const dAt = gAt + n;
-    const memory = this.arena.floats(dAt + n);
+    const gAt = xAt + chunkElements;
+    const dAt = gAt + chunkElements;
+    const memory = this.arena.floats(dAt + chunkElements);
     const doubles = this.arena.doubles();
-    doubles.fill(0, 0, slices.length * groups * 10);
+    doubles.fill(0, 0, threads * groups * 10);
     memory.set(coefficients, cAt);
-    memory.set(x.subarray(0, n), xAt);
-    memory.set(gy.subarray(0, n), gAt);
-    const tasks = slices.map(([row, count], i) => [Task.GroupRationalBackward, (xAt + row * channels) * 4, (gAt + row * channels) * 4,
-      (dAt + row * channels) * 4, cAt * 4, i * groups * 80, count, channels, groups]);
     const runLocal = (t: readonly number[]) => this.exports.groupRationalBackward(t[1]!, t[2]!, t[3]!, t[4]!, t[5]!, t[6]!, t[7]!, t[8]!);
-    if (pool && tasks.length > 1) pool.run(tasks, runLocal);
-    else runLocal(tasks[0]!);
-    dx.set(memory.subarray(dAt, dAt + n));
-    // Per-slice sums added in slice order: the same bits on every run with the same thread count.
+    for (let first = 0; first < rows; first += chunk) {
+      const count = Math.min(chunk, rows - first);
+      const n = count * channels;
+      memory.set(x.subarray(first * channels, first * channels + n), xAt);
+      memory.set(gy.subarray(first * channels, first * channels + n), gAt);
+      const slices = threads > 1 && count >= threads ? split(count, threads, 1) : [[0, count] as [number, number]];
+      const tasks = slices.map(([row, rowsInSlice], i) => [Task.GroupRationalBackward, (xAt + row * channels) * 4,
+        (gAt + row * channels) * 4, (dAt + row * channels) * 4, cAt * 4, i * groups * 80, rowsInSlice, channels, groups]);
+      if (this.pool && tasks.length > 1) this.pool.run(tasks, runLocal);
+      else runLocal(tasks[0]!);
+      dx.set(memory.subarray(dAt, dAt + n), first * channels);
+    }
+    // Per-thread sums added in thread order: the same bits on every run with the same thread count.
     const totals = new Float64Array(groups * 10);
-    for (let i = 0; i < slices.length; i++) {
+    for (let i = 0; i < threads; i++) {
       for (let j = 0; j < groups * 10; j++) totals[j] += doubles[i * groups * 10 + j]!;
     }
     return totals;
