@@ -14,12 +14,28 @@ export interface SelectedBackend {
   notes: string[];
 }
 
+/**
+ * False on Linux when there is no GPU device node and no Vulkan driver was
+ * named: probing Dawn there finds nothing and only prints driver warnings.
+ */
+async function mayHaveGpu(): Promise<boolean> {
+  if (process.platform !== 'linux' || process.env.VK_DRIVER_FILES || process.env.VK_ICD_FILENAMES) return true;
+  const { readdir } = await import('node:fs/promises');
+  const list = (dir: string) => readdir(dir).catch(() => [] as string[]);
+  const [dev, dri] = await Promise.all([list('/dev'), list('/dev/dri')]);
+  return dev.some((name) => /^nvidia\d/.test(name)) || dri.some((name) => name.startsWith('renderD'));
+}
+
 export async function selectBackend(name: string): Promise<SelectedBackend> {
   if (name === 'auto') {
     const notes: string[] = [];
     for (const candidate of AUTO_ORDER.filter((n) => registeredBackends().includes(n))) {
       try {
         if (candidate === 'webgpu') {
+          if (!(await mayHaveGpu())) {
+            notes.push('webgpu skipped: no GPU device on this machine');
+            continue;
+          }
           const adapter = await WebGpuBackend.probe();
           if (adapter.isSoftware) {
             notes.push(`webgpu skipped: ${adapter.adapterName} is a software implementation (use --backend webgpu to force it)`);
