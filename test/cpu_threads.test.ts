@@ -1,5 +1,5 @@
-// The CPU backend's SIMD kernels split over worker threads: the same results
-// as the float64 reference, and the same bits on every run.
+// The CPU backend's SIMD kernels with worker threads: the same results as the
+// float64 reference, and the same bits on every run.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -28,7 +28,7 @@ describe('CPU kernels on worker threads', () => {
     assert.ok(scaledMaxError(actual, expected) < 1e-5, `error ${scaledMaxError(actual, expected)}`);
   });
 
-  it('group rational forward and backward match float64 and repeat bit for bit', () => {
+  it('group rational (chunked, one thread) matches float64 and repeats bit for bit', () => {
     const [rows, channels, groups] = [2000, 96, 8];
     const x = f32(rows * channels, 1.5);
     const gy = f32(rows * channels);

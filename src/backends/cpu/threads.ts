@@ -13,8 +13,6 @@
 /** Task ids shared with worker.ts. */
 export const enum Task {
   Matmul = 0,
-  GroupRationalForward = 1,
-  GroupRationalBackward = 2,
 }
 
 export const SLOT = 16;

@@ -1,15 +1,14 @@
 // WebAssembly SIMD kernels of the CPU backend (sources in ./assembly). Tensors
 // stay in JS typed arrays; a kernel call packs its operands into the module's
 // linear memory (an arena reused call after call), runs, and copies out. Where
-// worker threads and shared memory exist, large calls are split by rows over
+// worker threads and shared memory exist, large matmuls are split by rows over
 // every core (threads.ts).
 
 import { KERNELS_SHARED_WASM_BASE64, KERNELS_WASM_BASE64, SHARED_MAXIMUM_PAGES } from './generated/kernels_wasm.js';
 import { Task, ThreadPool } from './threads.js';
 
-/** Below this many multiply-adds (or elements, for element-wise kernels) a call stays on one thread. */
+/** Below this many multiply-adds a matmul stays on one thread. */
 const PARALLEL_MATMUL_WORK = 1 << 20;
-const PARALLEL_ELEMENTS = 1 << 15;
 /** Elements per chunk of the element-wise kernels: three float32 arrays of this size fit in L2. */
 const CHUNK_ELEMENTS = 1 << 16;
 
@@ -168,66 +167,49 @@ export class WasmKernels {
   /**
    * Group-rational forward (see cpu/kernels/group_rational.ts), for
    * channels-per-group divisible by 4. `coefficients`: per group a0..a5, |b0|..|b3|.
+   * One thread: the copies in and out dominate and only this thread can make them.
    */
   groupRational(x: Float32Array, coefficients: Float64Array, out: Float32Array, rows: number, channels: number, groups: number): void {
     const chunk = WasmKernels.chunkRows(channels);
+    const chunkElements = Math.min(rows, chunk) * channels;
     // Arena layout (floats): coefficients [groups * 10] | x chunk | y chunk
     const cAt = 0;
     const xAt = Math.ceil((groups * 10) / 4) * 4;
-    const yAt = xAt + Math.min(rows, chunk) * channels;
-    const memory = this.arena.floats(yAt + Math.min(rows, chunk) * channels);
+    const yAt = xAt + chunkElements;
+    const memory = this.arena.floats(yAt + chunkElements);
     memory.set(coefficients, cAt);
     for (let first = 0; first < rows; first += chunk) {
       const count = Math.min(chunk, rows - first);
       const n = count * channels;
       memory.set(x.subarray(first * channels, first * channels + n), xAt);
-      const pool = this.pool;
-      if (!pool || n < PARALLEL_ELEMENTS || count < 2) {
-        this.exports.groupRationalForward(xAt * 4, yAt * 4, cAt * 4, count, channels, groups);
-      } else {
-        const slices = split(count, pool.size + 1, 1).map(([row, rowsInSlice]) =>
-          [Task.GroupRationalForward, (xAt + row * channels) * 4, (yAt + row * channels) * 4, cAt * 4, rowsInSlice, channels, groups]);
-        pool.run(slices, (t) => this.exports.groupRationalForward(t[1]!, t[2]!, t[3]!, t[4]!, t[5]!, t[6]!));
-      }
+      this.exports.groupRationalForward(xAt * 4, yAt * 4, cAt * 4, count, channels, groups);
       out.set(memory.subarray(yAt, yAt + n), first * channels);
     }
   }
 
-  /** Group-rational backward: writes dx and returns per-group float64 sums (d a0..a5, d|b0|..d|b3|). */
+  /** Group-rational backward: writes dx and returns per-group float64 sums (d a0..a5, d|b0|..d|b3|), in row order. */
   groupRationalBackward(x: Float32Array, gy: Float32Array, coefficients: Float64Array, dx: Float32Array, rows: number, channels: number,
     groups: number): Float64Array {
     const chunk = WasmKernels.chunkRows(channels);
     const chunkElements = Math.min(rows, chunk) * channels;
-    const threads = this.pool && chunkElements >= PARALLEL_ELEMENTS ? this.pool.size + 1 : 1;
-    // Arena layout (floats): totals [threads][groups * 10 f64] | coefficients [groups * 10] | x chunk | gy chunk | dx chunk.
-    // Each thread adds into its own totals over every chunk: fixed slices, fixed order.
-    const cAt = threads * groups * 20;
+    // Arena layout (floats): totals [groups * 10 f64] | coefficients [groups * 10] | x chunk | gy chunk | dx chunk
+    const cAt = groups * 20;
     const xAt = cAt + Math.ceil((groups * 10) / 4) * 4;
     const gAt = xAt + chunkElements;
     const dAt = gAt + chunkElements;
     const memory = this.arena.floats(dAt + chunkElements);
     const doubles = this.arena.doubles();
-    doubles.fill(0, 0, threads * groups * 10);
+    doubles.fill(0, 0, groups * 10);
     memory.set(coefficients, cAt);
-    const runLocal = (t: readonly number[]) => this.exports.groupRationalBackward(t[1]!, t[2]!, t[3]!, t[4]!, t[5]!, t[6]!, t[7]!, t[8]!);
     for (let first = 0; first < rows; first += chunk) {
       const count = Math.min(chunk, rows - first);
       const n = count * channels;
       memory.set(x.subarray(first * channels, first * channels + n), xAt);
       memory.set(gy.subarray(first * channels, first * channels + n), gAt);
-      const slices = threads > 1 && count >= threads ? split(count, threads, 1) : [[0, count] as [number, number]];
-      const tasks = slices.map(([row, rowsInSlice], i) => [Task.GroupRationalBackward, (xAt + row * channels) * 4,
-        (gAt + row * channels) * 4, (dAt + row * channels) * 4, cAt * 4, i * groups * 80, rowsInSlice, channels, groups]);
-      if (this.pool && tasks.length > 1) this.pool.run(tasks, runLocal);
-      else runLocal(tasks[0]!);
+      this.exports.groupRationalBackward(xAt * 4, gAt * 4, dAt * 4, cAt * 4, 0, count, channels, groups);
       dx.set(memory.subarray(dAt, dAt + n), first * channels);
     }
-    // Per-thread sums added in thread order: the same bits on every run with the same thread count.
-    const totals = new Float64Array(groups * 10);
-    for (let i = 0; i < threads; i++) {
-      for (let j = 0; j < groups * 10; j++) totals[j] += doubles[i * groups * 10 + j]!;
-    }
-    return totals;
+    return doubles.slice(0, groups * 10);
   }
 }
 

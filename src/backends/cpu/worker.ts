@@ -6,9 +6,6 @@ import { SLOT, Task } from './threads.js';
 
 interface Exports {
   matmulPacked(a: number, b: number, c: number, m4: number, k: number, n8: number): void;
-  groupRationalForward(x: number, y: number, coefficients: number, rows: number, channels: number, groups: number): void;
-  groupRationalBackward(x: number, gy: number, dx: number, coefficients: number, totals: number, rows: number, channels: number,
-    groups: number): void;
 }
 
 const { memory, moduleBytes, control: controlBuffer, index } = workerData as {
@@ -28,8 +25,6 @@ for (;;) {
   const a = (i: number) => control[base + 1 + i]!;
   switch (control[base]) {
     case Task.Matmul: kernels.matmulPacked(a(0), a(1), a(2), a(3), a(4), a(5)); break;
-    case Task.GroupRationalForward: kernels.groupRationalForward(a(0), a(1), a(2), a(3), a(4), a(5)); break;
-    case Task.GroupRationalBackward: kernels.groupRationalBackward(a(0), a(1), a(2), a(3), a(4), a(5), a(6), a(7)); break;
     default: break; // idle this round
   }
   if (Atomics.sub(control, 1, 1) === 1) Atomics.notify(control, 1);
