@@ -6,6 +6,7 @@
 // produce a DataSplit of a train and a test dataset.
 
 import { Random } from '../tensor/random.js';
+import { mix32 } from '../util/hash.js';
 
 export interface ImageDataset {
   /** Shown in error messages and logs, e.g. 'mnist/train'. */
@@ -122,18 +123,9 @@ export function validateDataset(ds: ImageDataset): void {
   }
 }
 
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
 /** One 32-bit seed from a base seed and an epoch number (a hash: nearby inputs give unrelated seeds). */
 export function epochSeed(seed: number, epoch: number): number {
-  return fmix32((Math.floor(seed) >>> 0) ^ fmix32((Math.floor(epoch) + 0x9e3779b9) >>> 0));
+  return mix32((Math.floor(seed) >>> 0) ^ mix32((Math.floor(epoch) + 0x9e3779b9) >>> 0));
 }
 
 /** 0..count-1 in the seeded random order used by `batches` for (seed, epoch). */

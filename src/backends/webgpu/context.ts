@@ -244,3 +244,16 @@ export class GpuContext {
 /** WGSL: the linear workgroup index of a launch made with GpuContext.grid. */
 export const LINEAR_WORKGROUP = /* wgsl */ `
 fn linearWorkgroup(wid: vec3u, groups: vec3u) -> u32 { return wid.x + wid.y * groups.x; }`;
+
+/** A memo of generated kernels: `cached(key, build)` builds the WGSL once per key. */
+export function kernelCache(): (key: string, build: () => string) => KernelSource {
+  const cache = new Map<string, KernelSource>();
+  return (key, build) => {
+    let kernel = cache.get(key);
+    if (!kernel) {
+      kernel = { name: key, code: build() };
+      cache.set(key, kernel);
+    }
+    return kernel;
+  };
+}

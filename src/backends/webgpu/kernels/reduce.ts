@@ -28,7 +28,7 @@
 
 import type { ReduceOp } from '../../backend.js';
 import { contiguousStrides } from '../../../util/shape.js';
-import { GpuContext, LINEAR_WORKGROUP, Params, type GpuBuffer, type KernelSource } from '../context.js';
+import { GpuContext, LINEAR_WORKGROUP, Params, type GpuBuffer, type KernelSource, kernelCache } from '../context.js';
 
 /** Invocations per workgroup of the one-invocation-per-output kernels. */
 const THREADS_WG = 256;
@@ -236,15 +236,7 @@ function reduceParams(runs: Runs, outSize: number, count: number, chunk: number,
 }
 
 export function makeReduceKernels(ctx: GpuContext) {
-  const cache = new Map<string, KernelSource>();
-  function cached(key: string, build: () => string): KernelSource {
-    let kernel = cache.get(key);
-    if (!kernel) {
-      kernel = { name: key, code: build() };
-      cache.set(key, kernel);
-    }
-    return kernel;
-  }
+  const cached = kernelCache();
 
   /** One invocation per (chunk, output): out[chunk * outSize + o]. */
   function threadsKernel(op: ReduceOp, kept: number, reduced: number): KernelSource {

@@ -21,7 +21,7 @@
 // softmaxCrossEntropy gives NaN loss for such a row (its logSumExp is still
 // computed) and softmaxCrossEntropyBackward gives a row of NaN gradients.
 
-import { GpuContext, LINEAR_WORKGROUP, Params, type GpuBuffer, type KernelSource } from '../context.js';
+import { GpuContext, LINEAR_WORKGROUP, Params, type GpuBuffer, type KernelSource, kernelCache } from '../context.js';
 import { entryPoint, enables, FLOAT_BITS, reduceMaxF32, reduceSumF32, reduceSumVec2, workgroupSizeFor } from './reduce.js';
 
 /** Most workgroups layerNormBackward spreads rows over (the partials of dWeight / dBias are [G, cols]). */
@@ -42,15 +42,7 @@ fn label_valid(label: f32, classes: u32) -> bool {
 
 export function makeRowKernels(ctx: GpuContext) {
   const subgroups = ctx.subgroups;
-  const cache = new Map<string, KernelSource>();
-  function cached(key: string, build: () => string): KernelSource {
-    let kernel = cache.get(key);
-    if (!kernel) {
-      kernel = { name: key, code: build() };
-      cache.set(key, kernel);
-    }
-    return kernel;
-  }
+  const cached = kernelCache();
 
   /** A one-workgroup-per-row kernel: `row`, `cols` and `base` (the row's first element) are defined for `body`. */
   function rowKernel(name: string, wg: number, bindings: string, helpers: string, body: string): KernelSource {
