@@ -79,24 +79,30 @@ export function groupRationalBackward(x: usize, gy: usize, dx: usize, coefficien
         const dq = v128.bitselect(f32x4.neg(dqAbs), dqAbs, f32x4.lt(v, zero));
         const invQ = f32x4.div(one, q);
         v128.store(dx + offset, f32x4.mul(f32x4.mul(gv, f32x4.sub(dp, f32x4.mul(f32x4.mul(p, dq), invQ))), invQ));
-        const tq = f32x4.mul(gv, invQ);
-        const v2 = f32x4.mul(v, v);
-        s0 = f32x4.add(s0, tq);
-        s1 = f32x4.add(s1, f32x4.mul(tq, v));
-        s2 = f32x4.add(s2, f32x4.mul(tq, v2));
-        s3 = f32x4.add(s3, f32x4.mul(tq, f32x4.mul(v2, v)));
-        s4 = f32x4.add(s4, f32x4.mul(tq, f32x4.mul(v2, v2)));
-        s5 = f32x4.add(s5, f32x4.mul(tq, f32x4.mul(f32x4.mul(v2, v2), v)));
-        const w = f32x4.neg(f32x4.mul(f32x4.mul(f32x4.mul(tq, p), invQ), av));
-        const av2 = f32x4.mul(av, av);
-        u0 = f32x4.add(u0, w);
-        u1 = f32x4.add(u1, f32x4.mul(w, av));
-        u2 = f32x4.add(u2, f32x4.mul(w, av2));
-        u3 = f32x4.add(u3, f32x4.mul(w, f32x4.mul(av2, av)));
+        // gy x^i / Q by repeated multiplication (one product per power).
+        const t0 = f32x4.mul(gv, invQ);
+        const t1 = f32x4.mul(t0, v);
+        const t2 = f32x4.mul(t1, v);
+        const t3 = f32x4.mul(t2, v);
+        const t4 = f32x4.mul(t3, v);
+        s0 = f32x4.add(s0, t0);
+        s1 = f32x4.add(s1, t1);
+        s2 = f32x4.add(s2, t2);
+        s3 = f32x4.add(s3, t3);
+        s4 = f32x4.add(s4, t4);
+        s5 = f32x4.add(s5, f32x4.mul(t4, v));
+        // gy P |x|^(j+1) / Q^2; the minus sign is applied when the sums are folded.
+        const w0 = f32x4.mul(f32x4.mul(f32x4.mul(t0, p), invQ), av);
+        const w1 = f32x4.mul(w0, av);
+        const w2 = f32x4.mul(w1, av);
+        u0 = f32x4.add(u0, w0);
+        u1 = f32x4.add(u1, w1);
+        u2 = f32x4.add(u2, w2);
+        u3 = f32x4.add(u3, f32x4.mul(w2, av));
       }
       if ((r + 1 - rowStart) % foldEvery == 0 || r == rowEnd - 1) {
         foldLanes(t, 0, s0); foldLanes(t, 1, s1); foldLanes(t, 2, s2); foldLanes(t, 3, s3); foldLanes(t, 4, s4); foldLanes(t, 5, s5);
-        foldLanes(t, 6, u0); foldLanes(t, 7, u1); foldLanes(t, 8, u2); foldLanes(t, 9, u3);
+        foldLanes(t, 6, f32x4.neg(u0)); foldLanes(t, 7, f32x4.neg(u1)); foldLanes(t, 8, f32x4.neg(u2)); foldLanes(t, 9, f32x4.neg(u3));
         s0 = zero; s1 = zero; s2 = zero; s3 = zero; s4 = zero; s5 = zero;
         u0 = zero; u1 = zero; u2 = zero; u3 = zero;
       }
