@@ -79,7 +79,8 @@ fn pow_signed(a: f32, b: f32) -> f32 {
   return select(magnitude, -magnitude, fract(b * 0.5) != 0.0);
 }`;
 
-function elementwise(name: string, body: string, bindings: string, extra = ''): KernelSource {
+/** A one-invocation-per-element kernel: `i` is the element index (< params.size) inside `body`. */
+export function elementwise(name: string, body: string, bindings: string, extra = ''): KernelSource {
   return {
     name,
     code: /* wgsl */ `

@@ -10,25 +10,14 @@
 // so axes longer than 2^24 are not supported.
 
 import { shapeSize } from '../../../util/shape.js';
-import { GpuContext, LINEAR_WORKGROUP, Params, type GpuBuffer, type KernelSource } from '../context.js';
-import { MAX_RANK } from './elementwise.js';
+import { GpuContext, Params, type GpuBuffer, type KernelSource } from '../context.js';
+import { elementwise, MAX_RANK } from './elementwise.js';
 
 const WG = 256;
 
+/** The element-wise kernel shape of elementwise.ts, with the shape accessor these kernels use. */
 function elementKernel(name: string, bindings: string, body: string): KernelSource {
-  return {
-    name,
-    code: /* wgsl */ `
-${bindings}
-${LINEAR_WORKGROUP}
-fn axisOf(v: array<vec4u, 2>, d: u32) -> u32 { return v[d / 4u][d % 4u]; }
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = linearWorkgroup(wid, groups) * ${WG}u + lid;
-  if (i >= params.size) { return; }
-  ${body}
-}`,
-  };
+  return elementwise(name, body, bindings, 'fn axisOf(v: array<vec4u, 2>, d: u32) -> u32 { return v[d / 4u][d % 4u]; }');
 }
 
 function launch(size: number): [number, number] {
