@@ -5,7 +5,7 @@ import type { VitConfig } from '../../models/vit.js';
 import type { KanMlpConfig } from '../../models/kan_mlp.js';
 import { evaluate } from '../../train/trainer.js';
 import { selectBackend } from '../backend.js';
-import { readCheckpointFile } from '../checkpoint_file.js';
+import { readCheckpointFile } from '../../models/checkpoint_files.js';
 import { CliError, type FlagType, type FlagValues } from '../flags.js';
 
 export const EVAL_FLAGS: Record<string, FlagType> = { checkpoint: 'string', dataset: 'string', 'batch-size': 'number', backend: 'string', json: 'boolean' };

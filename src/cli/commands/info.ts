@@ -1,7 +1,7 @@
 // `kat info --checkpoint F`: what a checkpoint holds.
 
 import { describeSpec } from '../../models/checkpoint.js';
-import { readCheckpointFile } from '../checkpoint_file.js';
+import { readCheckpointFile } from '../../models/checkpoint_files.js';
 import { CliError, type FlagType, type FlagValues } from '../flags.js';
 
 export const INFO_FLAGS: Record<string, FlagType> = { checkpoint: 'string', json: 'boolean' };

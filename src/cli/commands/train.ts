@@ -8,7 +8,7 @@ import { describeSpec } from '../../models/checkpoint.js';
 import { buildModel, modelSpec, type ModelSpec } from '../../models/registry.js';
 import { DEFAULT_TRAIN_CONFIG, trainModel, type TrainConfig } from '../../train/trainer.js';
 import { selectBackend } from '../backend.js';
-import { writeCheckpointFile } from '../checkpoint_file.js';
+import { writeCheckpointFile } from '../../models/checkpoint_files.js';
 import { CliError, type FlagType, type FlagValues } from '../flags.js';
 import { bar, ProgressLine } from '../progress.js';
 
