@@ -8,23 +8,15 @@ import type { Tensor } from '../tensor/tensor.js';
 import { normal, truncNormal } from '../nn/init.js';
 import { Dropout, LayerNorm, Linear } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
-import { Block, PatchEmbed } from '../nn/transformer.js';
+import { Block, PatchEmbed, type BlockOptions } from '../nn/transformer.js';
 
-export interface VitConfig {
+/** A block's options ('kan' MLPs make KAT, 'gelu' ViT) plus the model's; dropPath is the last block's rate. */
+export interface VitConfig extends BlockOptions {
   imageSize: number;
   patchSize: number;
   channels: number;
   classes: number;
-  dim: number;
   depth: number;
-  heads: number;
-  mlpRatio: number;
-  /** 'kan' makes KAT; 'gelu' makes ViT. */
-  mlp: 'kan' | 'gelu';
-  /** Rational groups in KAT's MLPs. */
-  groups: number;
-  dropout: number;
-  dropPath: number;
 }
 
 export class VisionTransformer extends Module {
