@@ -6,7 +6,7 @@ import { CpuBackend } from '../backends/cpu/index.js';
 import { WebGpuBackend } from '../backends/webgpu/index.js';
 import type { Tensor } from './tensor.js';
 
-registerBackend('cpu', () => new CpuBackend('float32'));
+registerBackend('cpu', () => CpuBackend.create('float32'));
 registerBackend('cpu-float64', () => new CpuBackend('float64'));
 registerBackend('cpu-js', () => new CpuBackend('float32', { wasm: false }));
 registerBackend('webgpu', () => WebGpuBackend.create());

@@ -6,8 +6,12 @@
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createBackend, type Backend } from '../../src/backends/backend.js';
+import { createBackend, registerBackend, type Backend } from '../../src/backends/backend.js';
+import { CpuBackend } from '../../src/backends/cpu/index.js';
 import '../../src/tensor/engine.js';
+
+// The SIMD kernels without fused multiply-add (what engines without relaxed SIMD run).
+registerBackend('cpu-plain-simd', () => new CpuBackend('float32', { relaxedSimd: false }));
 
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
@@ -43,4 +47,4 @@ export function startBackend(name: string): Promise<Backend | null> {
 }
 
 /** Every backend checked against the float64 reference. */
-export const PARITY_BACKENDS = ['cpu', 'cpu-js', 'webgpu'];
+export const PARITY_BACKENDS = ['cpu', 'cpu-plain-simd', 'cpu-js', 'webgpu'];

@@ -5,10 +5,11 @@ import type { Backend, HostArray, Kernels, MemoryInfo } from '../backend.js';
 import type { Alloc } from './kernels/alloc.js';
 import { makeElementwiseKernels } from './kernels/elementwise.js';
 import { makeGroupRationalKernels } from './kernels/group_rational.js';
+import { makeKanBasisKernels } from './kernels/kan_bases.js';
 import { makeLayoutKernels } from './kernels/layout.js';
 import { makeMatmulKernel } from './kernels/matmul.js';
 import { makeNormalizationKernels } from './kernels/normalization.js';
-import { WasmKernels } from './wasm.js';
+import { enableRelaxedSimd, WasmKernels } from './wasm.js';
 
 export type CpuPrecision = 'float32' | 'float64';
 
@@ -16,6 +17,19 @@ export type CpuPrecision = 'float32' | 'float64';
 function defaultThreads(): number | 'auto' {
   const env = typeof process !== 'undefined' ? process.env?.KATJS_THREADS : undefined;
   return env !== undefined && Number.isInteger(Number(env)) && Number(env) >= 1 ? Number(env) : 'auto';
+}
+
+export interface CpuBackendOptions {
+  /** false: the TypeScript kernels only ('cpu-js'). */
+  wasm?: boolean;
+  /** Threads for the SIMD kernels (default KATJS_THREADS, else every core). */
+  threads?: number | 'auto';
+  /** false: plain SIMD even where relaxed SIMD (fused multiply-add) is available (default: KATJS_RELAXED_SIMD=0 turns it off). */
+  relaxedSimd?: boolean;
+}
+
+function defaultRelaxedSimd(): boolean {
+  return (typeof process !== 'undefined' ? process.env?.KATJS_RELAXED_SIMD : undefined) !== '0';
 }
 
 export class CpuBackend implements Backend<HostArray> {
@@ -31,10 +45,20 @@ export class CpuBackend implements Backend<HostArray> {
   /** The WebAssembly SIMD kernels (float32 only; null where unavailable or disabled). */
   readonly wasm: WasmKernels | null;
 
-  constructor(readonly precision: CpuPrecision = 'float32', options: { wasm?: boolean; threads?: number | 'auto' } = {}) {
+  /**
+   * A CPU backend whose SIMD kernels use fused multiply-add where the engine
+   * allows it (on Node 20 this first turns on V8's relaxed-SIMD flag).
+   */
+  static async create(precision: CpuPrecision = 'float32', options: CpuBackendOptions = {}): Promise<CpuBackend> {
+    if (precision === 'float32' && options.wasm !== false && (options.relaxedSimd ?? defaultRelaxedSimd())) await enableRelaxedSimd();
+    return new CpuBackend(precision, options);
+  }
+
+  constructor(readonly precision: CpuPrecision = 'float32', options: CpuBackendOptions = {}) {
     this.name = precision === 'float32' ? (options.wasm === false ? 'cpu-js' : 'cpu') : 'cpu-float64';
-    this.wasm = precision === 'float32' && options.wasm !== false ? WasmKernels.load(options.threads ?? defaultThreads()) : null;
-    this.description = this.wasm ? 'WebAssembly SIMD + TypeScript, float32' : `TypeScript loops, ${precision}`;
+    this.wasm = precision === 'float32' && options.wasm !== false
+      ? WasmKernels.load(options.threads ?? defaultThreads(), options.relaxedSimd ?? defaultRelaxedSimd()) : null;
+    this.description = this.wasm ? `WebAssembly SIMD${this.wasm.relaxed ? ' (relaxed: FMA)' : ''} + TypeScript, float32` : `TypeScript loops, ${precision}`;
     this.bytesPerElement = precision === 'float32' ? 4 : 8;
     const Arr = precision === 'float32' ? Float32Array : Float64Array;
     const alloc: Alloc = (size) => this.track(this.takePooled(size) ?? new Arr(size));
@@ -44,6 +68,7 @@ export class CpuBackend implements Backend<HostArray> {
       ...makeLayoutKernels(alloc),
       ...makeNormalizationKernels(alloc),
       ...makeGroupRationalKernels(alloc, this.wasm),
+      ...makeKanBasisKernels(alloc),
     };
     this.kernels = outputs satisfies Kernels<HostArray>;
   }

@@ -4,11 +4,15 @@
 //
 //   control[0]  generation: bumped by the main thread for each call
 //   control[1]  pending: workers still running; the last one wakes the main thread
+//   control[2]  failed: 1 + the index of a worker whose slice threw (its error
+//               comes through a message port, read synchronously)
 //   control[SLOT * (t + 1) ...]  worker t's task id and arguments
 //
 // The main thread computes slice 0 itself, then waits for `pending` to reach 0.
 // Workers block in Atomics.wait between calls and are unref'd, so an idle pool
 // never keeps the process alive.
+
+import { nodeBuiltin } from '../../util/node_builtin.js';
 
 /** Task ids shared with worker.ts. */
 export const enum Task {
@@ -22,10 +26,13 @@ interface WorkerLike {
   terminate(): unknown;
 }
 
+/** Reads a message a worker already posted, without the event loop (worker_threads.receiveMessageOnPort). */
+type ReceiveNow = (worker: number) => unknown;
+
 export class ThreadPool {
   private readonly control: Int32Array;
 
-  private constructor(private readonly workers: WorkerLike[], control: SharedArrayBuffer) {
+  private constructor(private readonly workers: WorkerLike[], control: SharedArrayBuffer, private readonly receiveError: ReceiveNow) {
     this.control = new Int32Array(control);
   }
 
@@ -42,18 +49,26 @@ export class ThreadPool {
   static async start(threads: number | 'auto', memory: WebAssembly.Memory, moduleBytes: Uint8Array): Promise<ThreadPool | null> {
     const isNode = typeof process !== 'undefined' && Boolean(process.versions?.node);
     if (!isNode || typeof SharedArrayBuffer === 'undefined') return null;
-    const total = threads === 'auto' ? (await import('node:os')).availableParallelism() : threads;
+    const total = threads === 'auto' ? (await nodeBuiltin<typeof import('node:os')>('os')).availableParallelism() : threads;
     const extraThreads = total - 1;
     if (extraThreads < 1) return null;
-    const { Worker } = await import('node:worker_threads');
+    const { MessageChannel, receiveMessageOnPort, Worker } = await nodeBuiltin<typeof import('node:worker_threads')>('worker_threads');
     const control = new SharedArrayBuffer(SLOT * 4 * (extraThreads + 2));
     const workers: WorkerLike[] = [];
+    // Workers report a failed slice on a port each; the main thread, blocked in Atomics.wait, could not run an 'error' handler.
+    const errorPorts: import('node:worker_threads').MessagePort[] = [];
     for (let index = 0; index < extraThreads; index++) {
-      const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { memory, moduleBytes, control, index } });
+      const errors = new MessageChannel();
+      errors.port1.unref();
+      errorPorts.push(errors.port1);
+      const worker = new Worker(new URL(/* @vite-ignore */ './worker.js', import.meta.url), {
+        workerData: { memory, moduleBytes, control, index, errorPort: errors.port2 },
+        transferList: [errors.port2],
+      });
       worker.unref();
       workers.push(worker);
     }
-    return new ThreadPool(workers, control);
+    return new ThreadPool(workers, control, (worker) => receiveMessageOnPort(errorPorts[worker]!)?.message);
   }
 
   /**
@@ -79,6 +94,10 @@ export class ThreadPool {
     runLocal(slices[0]!);
     for (let pending = Atomics.load(control, 1); pending !== 0; pending = Atomics.load(control, 1)) {
       Atomics.wait(control, 1, pending);
+    }
+    const failed = Atomics.exchange(control, 2, 0);
+    if (failed !== 0) {
+      throw new Error(`CPU backend: worker thread ${failed - 1} failed: ${String(this.receiveError(failed - 1) ?? 'no message')}`);
     }
   }
 

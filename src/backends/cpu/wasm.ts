@@ -2,10 +2,14 @@
 // stay in JS typed arrays; a kernel call packs its operands into the module's
 // linear memory (an arena reused call after call), runs, and copies out. Where
 // worker threads and shared memory exist, large matmuls are split by rows over
-// every core (threads.ts).
+// every core (threads.ts). Each module comes with plain SIMD and with relaxed
+// SIMD (fused multiply-add); the relaxed one is used wherever the engine accepts it.
 
-import { KERNELS_SHARED_WASM_BASE64, KERNELS_WASM_BASE64, SHARED_MAXIMUM_PAGES } from './generated/kernels_wasm.js';
+import {
+  KERNELS_RELAXED_SHARED_WASM_BASE64, KERNELS_RELAXED_WASM_BASE64, KERNELS_SHARED_WASM_BASE64, KERNELS_WASM_BASE64, SHARED_MAXIMUM_PAGES,
+} from './generated/kernels_wasm.js';
 import { Task, ThreadPool } from './threads.js';
+import { nodeBuiltin } from '../../util/node_builtin.js';
 
 /** Below this many multiply-adds a matmul stays on one thread. */
 const PARALLEL_MATMUL_WORK = 1 << 20;
@@ -22,6 +26,32 @@ interface KernelExports {
 function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
   if (typeof atob === 'function') return Uint8Array.from(atob(text), (ch) => ch.charCodeAt(0));
   return Uint8Array.from(Buffer.from(text, 'base64'));
+}
+
+/** f32 values per group in the group-rational kernels' coefficient block (see assembly/group_rational.ts). */
+const RATIONAL_COEFFICIENTS = 17;
+
+/** Whether this engine compiles relaxed SIMD (Chrome >= 114, Node >= 22, or Node 20 after enableRelaxedSimd). */
+export function relaxedSimdSupported(): boolean {
+  return WebAssembly.validate(decodeBase64(KERNELS_RELAXED_WASM_BASE64));
+}
+
+/**
+ * Node 20's V8 has relaxed SIMD (a finished WebAssembly standard, on by default
+ * from Node 22) behind a flag: turn the flag on before the kernels compile.
+ * Elsewhere this only reports whether relaxed SIMD is there.
+ */
+export async function enableRelaxedSimd(): Promise<boolean> {
+  if (relaxedSimdSupported()) return true;
+  if (typeof process !== 'undefined' && process.versions?.node) {
+    try {
+      const v8 = await nodeBuiltin<typeof import('node:v8')>('v8');
+      v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+    } catch {
+      // not a V8 that knows the flag: plain SIMD
+    }
+  }
+  return relaxedSimdSupported();
 }
 
 /** Linear memory handed out from the start on each call (kernels are not re-entrant). */
@@ -72,7 +102,8 @@ export class WasmKernels {
   /** Resolves once the worker threads (if any) have started. */
   readonly ready: Promise<void>;
 
-  private constructor(instance: WebAssembly.Instance, memory: WebAssembly.Memory, moduleBytes: Uint8Array, threads: number | 'auto') {
+  private constructor(instance: WebAssembly.Instance, memory: WebAssembly.Memory, moduleBytes: Uint8Array, threads: number | 'auto',
+    readonly relaxed: boolean) {
     this.exports = instance.exports as unknown as KernelExports;
     this.arena = new Arena(memory);
     // Workers start in the background; calls run on one thread until they are up.
@@ -87,25 +118,27 @@ export class WasmKernels {
 
   /**
    * The kernels, or null where WebAssembly SIMD is unavailable (the TypeScript
-   * kernels are used then). `threads` > 1 asks for worker threads on a shared memory.
+   * kernels are used then). `threads` > 1 asks for worker threads on a shared memory;
+   * `relaxed` false keeps plain SIMD where relaxed SIMD (FMA) would be available.
    */
-  static load(threads: number | 'auto' = 1): WasmKernels | null {
+  static load(threads: number | 'auto' = 1, relaxed = true): WasmKernels | null {
     const abort = () => { throw new Error('wasm kernel aborted'); };
+    const useRelaxed = relaxed && relaxedSimdSupported();
     if (threads !== 1 && typeof SharedArrayBuffer !== 'undefined') {
       try {
         const memory = new WebAssembly.Memory({ initial: 16, maximum: SHARED_MAXIMUM_PAGES, shared: true });
-        const bytes = decodeBase64(KERNELS_SHARED_WASM_BASE64);
+        const bytes = decodeBase64(useRelaxed ? KERNELS_RELAXED_SHARED_WASM_BASE64 : KERNELS_SHARED_WASM_BASE64);
         const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory, abort } });
-        return new WasmKernels(instance, memory, bytes, threads);
+        return new WasmKernels(instance, memory, bytes, threads, useRelaxed);
       } catch {
         // no shared memory here: fall through to one thread
       }
     }
     try {
       const memory = new WebAssembly.Memory({ initial: 16 });
-      const bytes = decodeBase64(KERNELS_WASM_BASE64);
+      const bytes = decodeBase64(useRelaxed ? KERNELS_RELAXED_WASM_BASE64 : KERNELS_WASM_BASE64);
       const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory, abort } });
-      return new WasmKernels(instance, memory, bytes, 1);
+      return new WasmKernels(instance, memory, bytes, 1, useRelaxed);
     } catch {
       return null;
     }
@@ -172,12 +205,12 @@ export class WasmKernels {
   groupRational(x: Float32Array, coefficients: Float64Array, out: Float32Array, rows: number, channels: number, groups: number): void {
     const chunk = WasmKernels.chunkRows(channels);
     const chunkElements = Math.min(rows, chunk) * channels;
-    // Arena layout (floats): coefficients [groups * 10] | x chunk | y chunk
+    // Arena layout (floats): coefficients [groups * 17] | x chunk | y chunk
     const cAt = 0;
-    const xAt = Math.ceil((groups * 10) / 4) * 4;
+    const xAt = Math.ceil((groups * RATIONAL_COEFFICIENTS) / 4) * 4;
     const yAt = xAt + chunkElements;
     const memory = this.arena.floats(yAt + chunkElements);
-    memory.set(coefficients, cAt);
+    writeRationalCoefficients(coefficients, groups, memory, cAt);
     for (let first = 0; first < rows; first += chunk) {
       const count = Math.min(chunk, rows - first);
       const n = count * channels;
@@ -192,15 +225,15 @@ export class WasmKernels {
     groups: number): Float64Array {
     const chunk = WasmKernels.chunkRows(channels);
     const chunkElements = Math.min(rows, chunk) * channels;
-    // Arena layout (floats): totals [groups * 10 f64] | coefficients [groups * 10] | x chunk | gy chunk | dx chunk
+    // Arena layout (floats): totals [groups * 10 f64] | coefficients [groups * 17] | x chunk | gy chunk | dx chunk
     const cAt = groups * 20;
-    const xAt = cAt + Math.ceil((groups * 10) / 4) * 4;
+    const xAt = cAt + Math.ceil((groups * RATIONAL_COEFFICIENTS) / 4) * 4;
     const gAt = xAt + chunkElements;
     const dAt = gAt + chunkElements;
     const memory = this.arena.floats(dAt + chunkElements);
     const doubles = this.arena.doubles();
     doubles.fill(0, 0, groups * 10);
-    memory.set(coefficients, cAt);
+    writeRationalCoefficients(coefficients, groups, memory, cAt);
     for (let first = 0; first < rows; first += chunk) {
       const count = Math.min(chunk, rows - first);
       const n = count * channels;
@@ -210,6 +243,20 @@ export class WasmKernels {
       dx.set(memory.subarray(dAt, dAt + n), first * channels);
     }
     return doubles.slice(0, groups * 10);
+  }
+}
+
+/**
+ * The kernels' per-group block: a0..a5, |b0|..|b3| (as given, 10 per group),
+ * then the derivative coefficients 2a2 3a3 4a4 5a5 2|b1| 3|b2| 4|b3|.
+ */
+function writeRationalCoefficients(coefficients: Float64Array, groups: number, dst: Float32Array, at: number): void {
+  for (let g = 0; g < groups; g++) {
+    const src = g * 10;
+    const o = at + g * RATIONAL_COEFFICIENTS;
+    for (let i = 0; i < 10; i++) dst[o + i] = coefficients[src + i]!;
+    for (let i = 2; i <= 5; i++) dst[o + 8 + i] = i * coefficients[src + i]!;
+    for (let j = 1; j <= 3; j++) dst[o + 13 + j] = (j + 1) * coefficients[src + 6 + j]!;
   }
 }
 

@@ -1,4 +1,6 @@
 // AssemblyScript, compiled to WebAssembly SIMD at build time (scripts/build-wasm.mjs).
+
+import { fma } from './simd';
 //
 // C [m4, n8] = A [m4, k] x B, with A row-major and B packed in column panels
 // [n8 / 8][k][8]: the inner loop streams one contiguous 8-wide panel of B and
@@ -28,14 +30,14 @@ export function matmulPacked(a: usize, b: usize, c: usize, m4: i32, k: i32, n8: 
         const x1 = f32x4.splat(load<f32>(a1 + offset));
         const x2 = f32x4.splat(load<f32>(a2 + offset));
         const x3 = f32x4.splat(load<f32>(a3 + offset));
-        c00 = f32x4.add(c00, f32x4.mul(x0, b0));
-        c01 = f32x4.add(c01, f32x4.mul(x0, b1));
-        c10 = f32x4.add(c10, f32x4.mul(x1, b0));
-        c11 = f32x4.add(c11, f32x4.mul(x1, b1));
-        c20 = f32x4.add(c20, f32x4.mul(x2, b0));
-        c21 = f32x4.add(c21, f32x4.mul(x2, b1));
-        c30 = f32x4.add(c30, f32x4.mul(x3, b0));
-        c31 = f32x4.add(c31, f32x4.mul(x3, b1));
+        c00 = fma(x0, b0, c00);
+        c01 = fma(x0, b1, c01);
+        c10 = fma(x1, b0, c10);
+        c11 = fma(x1, b1, c11);
+        c20 = fma(x2, b0, c20);
+        c21 = fma(x2, b1, c21);
+        c30 = fma(x3, b0, c30);
+        c31 = fma(x3, b1, c31);
         bp += 32;
       }
       let cp = c + <usize>i * cRowBytes + (<usize>j << 2);
