@@ -15,6 +15,10 @@ export * from './ops/index.js';
 export { Module, type NamedValues } from './nn/module.js';
 export { Dropout, DropPath, LayerNorm, Linear, type LinearOptions } from './nn/layers.js';
 export { GroupRational, KatMlp, type GroupRationalOptions, type KatMlpOptions } from './nn/kan.js';
+export {
+  BSplineKanLayer, createKanLayer, isKanBasis, KAN_BASES, RationalKanLayer, RbfKanLayer,
+  type BSplineKanOptions, type KanBasis, type KanLayer, type KanLayerOptions, type RationalKanOptions, type RbfKanOptions,
+} from './nn/kan_bases.js';
 export { Attention, Block, GeluMlp, PatchEmbed, type BlockOptions } from './nn/transformer.js';
 export {
   evaluateRational, fitRational, RATIONAL_INIT_MODES, rationalCoefficients, rationalGain, rationalInitModes,
@@ -28,4 +32,23 @@ export * from './optim/index.js';
 export { DEFAULT_TRAIN_CONFIG, evaluate, trainModel, type EpochEvent, type StepEvent, type TrainConfig, type TrainHooks, type TrainResult } from './train/trainer.js';
 export { batches, validateDataset, type Batch, type DataSplit, type ImageDataset } from './data/dataset.js';
 export { syntheticImages, syntheticSplit } from './data/synthetic.js';
+export {
+  decodeTabularPreprocessing, detectCsvDelimiter, encodeTabularPreprocessing, inferTabularTask, isTabularDataset, parseCsv, splitRows,
+  tabularFeatureNames, tabularSplit, tabularWidth, TABULAR_METADATA_KEY,
+  type CsvParseOptions, type CsvTable, type TabularDataset, type TabularFeature, type TabularOptions, type TabularPreprocessing,
+  type TabularSplit, type TabularTask,
+} from './data/csv.js';
+export { MNIST_MEAN, MNIST_STD, splitMnistDigits } from './data/mnist_split.js';
 export { decodeSafetensors, encodeSafetensors } from './io/safetensors.js';
+export {
+  evaluateRationalAt, groupCoefficients, groupRationalModules, rationalActivations, rationalFormula, sampleActivation,
+  type ActivationSample, type FormulaOptions, type RationalActivation, type SampleOptions,
+} from './viz/activations.js';
+export { captureActivationTraffic, groupValues, type ActivationTraffic, type CaptureOptions } from './viz/capture.js';
+export {
+  activationPanels, histogram, renderActivationSvg, type ActivationPanel, type Histogram, type PanelOptions, type SvgOptions,
+} from './viz/svg_plot.js';
+export { evaluateSymbolic, fitSymbolic, SYMBOLIC_LIBRARY, type SymbolicFit, type SymbolicFunction, type SymbolicOptions } from './viz/symbolic.js';
+export {
+  prunableLayers, pruneChannels, scoreChannels, selectChannels, type LayerScores, type PrunableLayer, type PruneResult,
+} from './analysis/prune.js';

@@ -34,8 +34,10 @@ for (const name of BACKENDS) {
 }
 
 describe('parity of kernels without gradients', async () => {
-  for (const name of BACKENDS) {
-    const backend = await startBackend(name);
+  // Every backend is started before any test is declared: a declaration after an await can come too late for the suite.
+  const backends = await Promise.all(BACKENDS.map(startBackend));
+  for (const [index, name] of BACKENDS.entries()) {
+    const backend = backends[index];
     if (!backend) continue;
     it(`${name}: adamwStep, argmax, equal, greater match the float64 reference`, async () => {
       const rng = new Random(9);

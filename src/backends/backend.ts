@@ -81,6 +81,18 @@ export interface Kernels<B> {
   groupRationalBackward(x: B, numerator: B, denominator: B, gy: B, rows: number, channels: number, groups: number,
     sharedNumerator: boolean): [dx: B, dNumerator: B, dDenominator: B];
   /**
+   * B-spline bases (Cox-de Boor, as efficient-kan) of x [rows, channels] over
+   * per-channel knots grid [channels, knots] (non-decreasing): out [rows,
+   * channels, knots - order - 1]; 0 outside [t_0, t_last), NaN for NaN x.
+   */
+  bsplineBasis(x: B, grid: B, rows: number, channels: number, knots: number, order: number): B;
+  /** dx [rows, channels] = sum over bases of gy * dB/dx (the grid gets no gradient). */
+  bsplineBasisBackward(x: B, grid: B, gy: B, rows: number, channels: number, knots: number, order: number): B;
+  /** Gaussian RBF (FastKAN): out [size, centers] = exp(-((x - low - k spacing) / width)^2). */
+  radialBasis(x: B, size: number, centers: number, low: number, spacing: number, width: number): B;
+  /** dx [size] = sum over centres of gy * d/dx exp(-((x - c_k) / width)^2). */
+  radialBasisBackward(x: B, gy: B, size: number, centers: number, low: number, spacing: number, width: number): B;
+  /**
    * One fused AdamW step (decoupled weight decay, bias-corrected moments):
    * p' = p (1 - lr wd) - lr / (1 - b1^t) * m' / (sqrt(v') / sqrt(1 - b2^t) + eps),
    * m' = b1 m + (1 - b1) g, v' = b2 v + (1 - b2) g^2. Returns new buffers.

@@ -10,9 +10,11 @@ import { randn, tensor } from '../ops/creation.js';
 import { groupRational } from '../ops/group_rational.js';
 import { matmul } from '../ops/matmul.js';
 import { softmaxCrossEntropy } from '../ops/nn.js';
+import { createKanLayer, KAN_BASES } from '../nn/kan_bases.js';
 import { rationalCoefficients } from '../nn/rational_init.js';
 import { AdamW } from '../optim/index.js';
 import { noGrad } from '../tensor/autograd.js';
+import { Random } from '../tensor/random.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 
@@ -34,6 +36,12 @@ export interface BenchRow {
   impl?: string;
   /** What `ratio` divides by, where it is not the copy bandwidth (e.g. 'tfjs-wasm': this rate / tfjs-wasm's). */
   reference?: string;
+  /** KAN layer rows: bytes the forward leaves live for the backward (output and saved intermediates), from memory(). */
+  live_bytes?: number;
+  /** KAN layer rows: the most bytes live at once during forward + backward (sampled after every kernel), from memory(). */
+  peak_bytes?: number;
+  /** KAN layer rows: the layer's parameter count. */
+  parameters?: number;
 }
 
 export interface BenchOptions {
@@ -182,4 +190,83 @@ export async function benchTraining(backend: Backend, modelName: string, batch: 
   images.dispose();
   labels.dispose();
   return { op: `train ${modelName}`, shape: `batch ${batch}, ${imageSize}x${imageSize}`, median_ms: ms, images_per_s: (batch * 1000) / ms };
+}
+
+/**
+ * The most bytes live on `backend` while `body` runs, sampled after every
+ * kernel call (each kernel's outputs exist then; frees happen between calls).
+ */
+function peakBytesDuring(backend: Backend, body: () => void): number {
+  const kernels = backend.kernels as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const originals = { ...kernels };
+  let peak = backend.memory().bytes;
+  for (const [name, kernel] of Object.entries(originals)) {
+    kernels[name] = (...args: unknown[]) => {
+      const out = kernel(...args);
+      peak = Math.max(peak, backend.memory().bytes);
+      return out;
+    };
+  }
+  try {
+    body();
+  } finally {
+    Object.assign(kernels, originals);
+  }
+  return peak;
+}
+
+/**
+ * KAN layers of each basis at equal widths, [rows, inFeatures] -> outFeatures:
+ * GR-KAN (group rational + linear, KAT's), B-spline (efficient-kan: grid 5,
+ * order 3, so 8 bases per input) and Gaussian RBF (FastKAN: 8 centres, with
+ * its layernorm). Per basis: forward (no graph) and forward + backward
+ * (gradients for x and every parameter) times, input elements per second with
+ * the ratio to GR-KAN's, the bytes the forward keeps for the backward and the
+ * peak bytes of a step (both above what the layer, x and gy hold).
+ */
+export async function benchKanLayers(backend: Backend, rows: number, inFeatures: number, outFeatures: number,
+  options: BenchOptions): Promise<BenchRow[]> {
+  const shape = `[${rows}, ${inFeatures}] -> ${outFeatures}`;
+  const elements = rows * inFeatures;
+  const out: BenchRow[] = [];
+  const reference: { forward?: number; step?: number } = {};
+  for (const basis of KAN_BASES) {
+    const layer = createKanLayer(basis, inFeatures, outFeatures, new Random(1));
+    const x = randn([rows, inFeatures], { seed: 2, requiresGrad: true });
+    const gy = randn([rows, outFeatures], { seed: 3 });
+    const leaves = [x, ...layer.parameters()];
+    const clearGrads = () => {
+      for (const leaf of leaves) {
+        leaf.grad?.dispose();
+        leaf.grad = null;
+      }
+    };
+    const forwardMs = await timeCalls(backend, () => noGrad(() => tidy(() => { layer.forward(x); })), options);
+    const stepMs = await timeCalls(backend, () => {
+      tidy(() => layer.forward(x).backward(gy));
+      clearGrads();
+    }, options);
+    await backend.sync();
+    const baseline = backend.memory().bytes;
+    let live = 0;
+    const peak = peakBytesDuring(backend, () => tidy(() => {
+      const y = layer.forward(x);
+      live = backend.memory().bytes - baseline;
+      y.backward(gy);
+    }));
+    clearGrads();
+    reference.forward ??= forwardMs;
+    reference.step ??= stepMs;
+    const parameters = layer.parameterCount();
+    out.push(
+      { op: `kan layer ${basis} fwd`, shape, median_ms: forwardMs, elements_per_s: elements / (forwardMs / 1000),
+        ratio: reference.forward / forwardMs, reference: 'rational', live_bytes: live, parameters },
+      { op: `kan layer ${basis} fwd+bwd`, shape, median_ms: stepMs, elements_per_s: elements / (stepMs / 1000),
+        ratio: reference.step / stepMs, reference: 'rational', peak_bytes: peak - baseline, parameters },
+    );
+    layer.dispose();
+    x.dispose();
+    gy.dispose();
+  }
+  return out;
 }

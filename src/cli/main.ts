@@ -6,6 +6,9 @@ import { BENCH_FLAGS, runBench } from './commands/bench.js';
 import { runDemo } from './commands/demo.js';
 import { EVAL_FLAGS, runEval } from './commands/eval.js';
 import { INFO_FLAGS, runInfo } from './commands/info.js';
+import { FORMULA_FLAGS, runFormula } from './commands/formula.js';
+import { PLOT_FLAGS, runPlot } from './commands/plot.js';
+import { PRUNE_FLAGS, runPrune } from './commands/prune.js';
 import { runTrain, TRAIN_FLAGS } from './commands/train.js';
 import { CliError, parseFlags } from './flags.js';
 import { getBackend } from '../tensor/engine.js';
@@ -15,14 +18,25 @@ const USAGE = `usage: kat <command> [flags]
 commands:
   train     train a model (default kat-micro on the embedded MNIST digits) and save a checkpoint
             --model NAME      kat-{micro,tiny,small,base}, vit-{micro,tiny,small,base}, kan-mlp (default kat-micro)
-            --dataset SPEC    mnist (default), cifar10:DIR, synthetic:CxHxW[:classes[:count]]
+            --basis B         kan-mlp's layers: rational (GR-KAN, default), bspline (efficient-kan), rbf (FastKAN)
+            --dataset SPEC    mnist (default), cifar10:DIR, synthetic:CxHxW[:classes[:count]], csv:FILE
+            --target COLUMN   csv: the column to predict (kan-mlp only); --task classification|regression
+                              (default: classification for text or <= 20 distinct integers), --test-fraction X (0.2)
             --epochs N --batch-size N --lr X --weight-decay X --optimizer adamw|sgd
             --warmup EPOCHS --label-smoothing X --clip NORM --seed N
             --backend auto|cpu|cpu-float64   --out FILE (default checkpoints/MODEL.safetensors)
             --json            one JSON object per line: epoch events, then a done event
   eval      accuracy of a checkpoint on a dataset's test split: --checkpoint FILE [--dataset SPEC] [--json]
+            (RMSE and R^2 for csv regression; the checkpoint's scaling and split: [--target COLUMN] [--test-fraction X, 1: all rows])
   info      what a checkpoint holds: --checkpoint FILE [--json]
+  plot      every learned activation per layer and group, over its initial shape and a histogram of the
+            inputs it saw: --checkpoint FILE --out FILE.svg|FILE.png [--dataset SPEC] [--images N] [--scale X]
+  formula   exact P(x)/Q(x) of every activation (text and LaTeX) and the closest simple functions
+            a*f(b*x + c) + d with R^2: --checkpoint FILE [--dataset SPEC] [--activation NAME] [--digits N] [--top N] [--json]
+  prune     score GR-KAN hidden channels on data, keep a fraction per group, fine-tune, save:
+            --checkpoint FILE [--keep 0.5] [--epochs 1] [--lr X] [--out FILE] [--dataset SPEC] [--json]
   bench     GR-KAN forward/backward vs the copy-bandwidth ceiling at KAT's widths, matmul TFLOP/s,
+            KAN layers by basis (rational, bspline, rbf; time and memory at 256 -> 256),
             kat-tiny / vit-tiny training img/s: --backend B --json --batch N --runs N --skip-training;
             on the CPU also matmul, group rational and a kat-micro step vs TensorFlow.js (--skip-compare)
   demo      train a small GR-KAN (rational -> linear -> rational -> linear) to fit
@@ -58,6 +72,15 @@ async function main(argv: string[]): Promise<void> {
     case 'info':
       await runInfo(parseFlags('info', rest, INFO_FLAGS));
       return;
+    case 'plot':
+      await runPlot(parseFlags('plot', rest, PLOT_FLAGS));
+      return;
+    case 'formula':
+      await runFormula(parseFlags('formula', rest, FORMULA_FLAGS));
+      return;
+    case 'prune':
+      await runPrune(parseFlags('prune', rest, PRUNE_FLAGS));
+      return;
     case 'bench':
       await runBench(parseFlags('bench', rest, BENCH_FLAGS));
       return;
@@ -65,7 +88,7 @@ async function main(argv: string[]): Promise<void> {
       await runDemo(parseFlags('demo', rest, { steps: 'number', lr: 'number', seed: 'number', json: 'boolean' }));
       return;
     default:
-      throw new CliError(`unknown command '${command}': expected one of train, eval, info, bench, demo, help, version`);
+      throw new CliError(`unknown command '${command}': expected one of train, eval, info, plot, formula, prune, bench, demo, help, version`);
   }
 }
 

@@ -1,7 +1,9 @@
 // The data layer: image datasets, mini-batches and the dataset loaders,
 // selected by a spec string (the `--data` of the CLI).
 
+import { readFile, stat } from 'node:fs/promises';
 import { loadCifar10 } from './cifar10.js';
+import { parseCsv, tabularSplit, type TabularOptions, type TabularSplit } from './csv.js';
 import type { DataSplit } from './dataset.js';
 import { loadMnist } from './mnist.js';
 import { syntheticSplit } from './synthetic.js';
@@ -10,6 +12,7 @@ export * from './dataset.js';
 export * from './mnist.js';
 export * from './cifar10.js';
 export * from './synthetic.js';
+export * from './csv.js';
 
 export const DATASET_SPEC_HELP = 'mnist, cifar10:DIR or synthetic:CxHxW[:classes[:count]]';
 export const SYNTHETIC_DEFAULT_CLASSES = 10;
@@ -18,13 +21,16 @@ export const SYNTHETIC_DEFAULT_COUNT = 512;
 export type DatasetSpec =
   | { kind: 'mnist' }
   | { kind: 'cifar10'; dir: string }
-  | { kind: 'synthetic'; channels: number; height: number; width: number; classes: number; count: number };
+  | { kind: 'synthetic'; channels: number; height: number; width: number; classes: number; count: number }
+  | { kind: 'csv'; path: string };
 
 export interface LoadDatasetOptions {
-  /** Seed of synthetic data (default 0); mnist and cifar10 are fixed. */
+  /** Seed of synthetic data and of the csv train/test split (default 0); mnist and cifar10 are fixed. */
   seed?: number;
   /** Synthetic test images (default ceil(count / 4)). */
   testCount?: number;
+  /** csv:FILE: the target column, task, test fraction or stored preprocessing (the split's seed is `seed`). */
+  csv?: Omit<TabularOptions, 'seed' | 'source'>;
 }
 
 function unknown(spec: string): Error {
@@ -41,7 +47,8 @@ function positiveInt(text: string, what: string, spec: string): number {
 /**
  * Parses a dataset spec: `mnist` (the default), `cifar10:DIR` (the CIFAR-10
  * binary version in DIR) or `synthetic:CxHxW[:classes[:count]]` (classes
- * default 10, count = training images, default 512).
+ * default 10, count = training images, default 512) or `csv:FILE` (a table
+ * with a header row: see data/csv.ts and LoadDatasetOptions.csv).
  */
 export function parseDatasetSpec(spec: string): DatasetSpec {
   const text = spec.trim();
@@ -53,6 +60,10 @@ export function parseDatasetSpec(spec: string): DatasetSpec {
     // Everything after the first colon is the directory (it may contain colons).
     if (rest === '') throw new Error(`dataset '${spec}': cifar10 needs a directory: cifar10:DIR (the extracted CIFAR-10 binary version)`);
     return { kind: 'cifar10', dir: rest };
+  }
+  if (head === 'csv') {
+    if (rest === '') throw new Error(`dataset '${spec}': csv needs a file: csv:FILE (a CSV file with a header row)`);
+    return { kind: 'csv', path: rest };
   }
   if (head === 'synthetic') {
     const parts = rest.split(':');
@@ -71,6 +82,22 @@ export function parseDatasetSpec(spec: string): DatasetSpec {
   throw unknown(spec);
 }
 
+/** A CSV file's train/test split (see data/csv.ts); errors name the file. */
+export async function loadCsvDataset(path: string, options: TabularOptions = {}): Promise<TabularSplit> {
+  const source = options.source ?? `csv file '${path}'`;
+  let text: string;
+  try {
+    if ((await stat(path)).isDirectory()) throw new Error(`${source} is a directory: expected a CSV file`);
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new Error(`${source} does not exist`);
+    if (code !== undefined) throw new Error(`${source} cannot be read: ${(error as Error).message}`);
+    throw error;
+  }
+  return tabularSplit(parseCsv(text, { source }), { ...options, source });
+}
+
 /** Loads the train/test split named by `spec` (see parseDatasetSpec). */
 export async function loadDataset(spec = 'mnist', options: LoadDatasetOptions = {}): Promise<DataSplit> {
   const parsed = parseDatasetSpec(spec);
@@ -79,6 +106,8 @@ export async function loadDataset(spec = 'mnist', options: LoadDatasetOptions = 
       return loadMnist();
     case 'cifar10':
       return loadCifar10(parsed.dir);
+    case 'csv':
+      return loadCsvDataset(parsed.path, { ...options.csv, seed: options.seed });
     case 'synthetic': {
       const testCount = options.testCount ?? Math.ceil(parsed.count / 4);
       return syntheticSplit({

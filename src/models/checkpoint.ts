@@ -5,6 +5,7 @@
 
 import { decodeSafetensors, encodeSafetensors, type SafetensorsContents } from '../io/safetensors.js';
 import type { NamedValues } from '../nn/module.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { formatShape } from '../util/shape.js';
 import type { KanMlpConfig } from './kan_mlp.js';
 import { buildModel, type Model, type ModelSpec } from './registry.js';
@@ -18,6 +19,7 @@ export type CheckpointInfo = Record<string, string>;
 export async function encodeCheckpoint(model: Model, spec: ModelSpec, info: CheckpointInfo = {}): Promise<Uint8Array> {
   const tensors: Record<string, { shape: number[]; values: Float32Array }> = {};
   for (const [name, values] of await model.stateDict()) tensors[name] = { shape: [...values.shape], values: values.values };
+  for (const [name, buffer] of model.namedBuffers?.() ?? []) tensors[name] = { shape: [...buffer.shape], values: await buffer.data() };
   return encodeSafetensors(tensors, { ...info, format: CHECKPOINT_FORMAT, model: spec.name, config: JSON.stringify(spec.config) });
 }
 
@@ -84,8 +86,17 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Load
   const model = buildModel(spec);
   const values = new Map<string, NamedValues>();
   for (const [name, t] of contents.tensors) values.set(name, { shape: t.shape, values: t.values });
+  // Buffers (B-spline grids) are state beside the parameters: split them off, check and load them the same way.
+  const buffers = model.namedBuffers?.() ?? [];
+  const bufferValues = new Map<string, NamedValues>();
+  for (const [name] of buffers) {
+    const entry = values.get(name);
+    if (entry) bufferValues.set(name, entry);
+    values.delete(name);
+  }
   try {
     model.loadStateDict(values, { source });
+    loadBuffers(buffers, bufferValues, source);
   } catch (error) {
     model.dispose();
     throw error;
@@ -94,10 +105,23 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Load
   return { spec, model, info };
 }
 
+function loadBuffers(buffers: [string, Tensor][], values: ReadonlyMap<string, NamedValues>, source: string): void {
+  const problems: string[] = [];
+  for (const [name, buffer] of buffers) {
+    const entry = values.get(name);
+    if (!entry) problems.push(`missing '${name}' ${formatShape(buffer.shape)}`);
+    else if (entry.shape.join() !== buffer.shape.join()) {
+      problems.push(`'${name}' has shape ${formatShape(entry.shape)}, the model expects ${formatShape(buffer.shape)}`);
+    } else if (!entry.values.every(Number.isFinite)) problems.push(`'${name}' holds a non-finite value`);
+  }
+  if (problems.length > 0) throw new Error(`${source} does not fit this model: ${problems.slice(0, 6).join('; ')}`);
+  for (const [name, buffer] of buffers) buffer.assignValues(values.get(name)!.values);
+}
+
 /** One line naming the model and its sizes (for `kat info` and messages). */
 export function describeSpec(spec: ModelSpec): string {
   const c = spec.config as Partial<VitConfig & KanMlpConfig>;
   return c.dim !== undefined
     ? `${spec.name} (dim ${c.dim}, depth ${c.depth}, heads ${c.heads}, patch ${c.patchSize}, image ${formatShape([c.channels!, c.imageSize!, c.imageSize!])}, ${c.classes} classes)`
-    : `${spec.name} (${c.inputs} inputs, hidden ${formatShape(c.hidden ?? [])}, ${c.classes} classes)`;
+    : `${spec.name} (${c.basis && c.basis !== 'rational' ? `${c.basis} basis, ` : ''}${c.inputs} inputs, hidden ${formatShape(c.hidden ?? [])}, ${c.classes === 1 ? '1 output' : `${c.classes} classes`})`;
 }

@@ -1,10 +1,14 @@
-// KAN-MLP: GR-KAN layers (group rational, then linear) on flattened inputs.
+// KAN-MLP: KAN layers on flattened inputs. The basis is GR-KAN's group
+// rational (fc(act(x)), the default), efficient-kan's B-splines or FastKAN's
+// Gaussian radial basis functions (nn/kan_bases.ts).
 
 import { reshape } from '../ops/layout.js';
 import { Random } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { GroupRational } from '../nn/kan.js';
-import { Dropout, Linear } from '../nn/layers.js';
+import {
+  BSplineKanLayer, createKanLayer, forwardNoGrad, type BSplineKanOptions, type KanBasis, type KanLayer, type RbfKanOptions,
+} from '../nn/kan_bases.js';
+import { Dropout } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 
 export interface KanMlpConfig {
@@ -12,43 +16,32 @@ export interface KanMlpConfig {
   inputs: number;
   hidden: number[];
   classes: number;
+  /** Channel groups of the rational layers. */
   groups: number;
   dropout: number;
-}
-
-/** One GR-KAN layer: fc(act(x)), with variance-preserving init of fc. */
-class KanLayer extends Module {
-  readonly act: GroupRational;
-  readonly fc: Linear;
-
-  constructor(inputs: number, outputs: number, mode: string, groups: number, rng: Random) {
-    super();
-    this.act = this.module('act', new GroupRational(inputs, { groups: gcdGroups(inputs, groups), mode }));
-    this.fc = this.module('fc', new Linear(inputs, outputs, rng, { std: this.act.initialGain() / Math.sqrt(inputs), untruncated: true }));
-  }
-
-  forward(x: Tensor): Tensor {
-    return this.fc.forward(this.act.forward(x));
-  }
-}
-
-/** The largest group count <= wanted that divides the width. */
-function gcdGroups(width: number, wanted: number): number {
-  for (let g = Math.min(wanted, width); g > 1; g--) if (width % g === 0) return g;
-  return 1;
+  /** The layers' basis; absent (older checkpoints) means 'rational'. */
+  basis?: KanBasis;
+  /** B-spline layer options (basis 'bspline'). */
+  bspline?: BSplineKanOptions;
+  /** Radial-basis layer options (basis 'rbf'). */
+  rbf?: RbfKanOptions;
 }
 
 export class KanMlp extends Module {
   readonly layers: KanLayer[] = [];
+  readonly basis: KanBasis;
   private readonly drop: Dropout;
 
   constructor(readonly config: KanMlpConfig, seed = 0) {
     super();
     const rng = new Random(seed);
+    this.basis = config.basis ?? 'rational';
     const widths = [config.inputs, ...config.hidden, config.classes];
     for (let i = 0; i + 1 < widths.length; i++) {
-      // The first layer sees raw inputs: start it as the identity; later ones as swish.
-      this.layers.push(this.module(`layers.${i}`, new KanLayer(widths[i]!, widths[i + 1]!, i === 0 ? 'identity' : 'swish', config.groups, rng)));
+      // A first rational layer sees raw inputs: start it as the identity; later ones as swish.
+      const rational = { mode: i === 0 ? 'identity' : 'swish', groups: config.groups };
+      this.layers.push(this.module(`layers.${i}`,
+        createKanLayer(this.basis, widths[i]!, widths[i + 1]!, rng, { rational, bspline: config.bspline, rbf: config.rbf })));
     }
     this.drop = this.module('drop', new Dropout(config.dropout));
     this.nameParameters();
@@ -61,5 +54,37 @@ export class KanMlp extends Module {
       h = layer.forward(i > 0 ? this.drop.forward(h) : h);
     });
     return h;
+  }
+
+  override dispose(): void {
+    super.dispose();
+    for (const [, grid] of this.namedBuffers()) grid.dispose();
+  }
+
+  /** The B-spline layers' knot grids (checkpoint state that is not a parameter). */
+  namedBuffers(): [string, Tensor][] {
+    return this.layers.flatMap((layer, i) => (layer instanceof BSplineKanLayer ? layer.namedBuffers(`layers.${i}.`) : []));
+  }
+
+  /**
+   * Fits every B-spline layer's grid to the data (efficient-kan's update_grid):
+   * inputs [B, ...] go through the layers in order, each B-spline layer's grid
+   * is refitted to the values it receives. Returns how many grids changed.
+   */
+  async updateGrids(x: Tensor, margin = 0.01): Promise<number> {
+    let h = reshape(x, [x.shape[0]!, -1]);
+    let updated = 0;
+    for (const [i, layer] of this.layers.entries()) {
+      if (layer instanceof BSplineKanLayer) {
+        await layer.updateGrid(h, margin);
+        updated++;
+      }
+      if (i + 1 === this.layers.length) break;
+      const next = forwardNoGrad(layer, h);
+      if (h !== x) h.dispose();
+      h = next;
+    }
+    if (h !== x) h.dispose();
+    return updated;
   }
 }

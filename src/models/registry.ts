@@ -1,6 +1,7 @@
 // Named model configurations: the KAT and ViT sizes of the papers, small
 // 28 x 28 variants for the embedded digits, and KAN-MLP.
 
+import { isKanBasis, KAN_BASES, type KanBasis } from '../nn/kan_bases.js';
 import type { Module } from '../nn/module.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { KanMlp, type KanMlpConfig } from './kan_mlp.js';
@@ -8,6 +9,8 @@ import { VisionTransformer, type VitConfig } from './vit.js';
 
 export interface Model extends Module {
   forward(images: Tensor): Tensor;
+  /** State that is not a parameter (B-spline grids), saved in checkpoints beside the parameters. */
+  namedBuffers?(): [string, Tensor][];
 }
 
 export interface ModelOptions {
@@ -17,6 +20,8 @@ export interface ModelOptions {
   dropout?: number;
   dropPath?: number;
   seed?: number;
+  /** kan-mlp's KAN basis: 'rational' (GR-KAN, default), 'bspline' (efficient-kan) or 'rbf' (FastKAN). */
+  basis?: KanBasis;
 }
 
 type VitSize = Pick<VitConfig, 'dim' | 'depth' | 'heads' | 'patchSize' | 'imageSize' | 'channels' | 'classes'>;
@@ -45,6 +50,12 @@ export interface ModelSpec {
 
 /** Resolves a model name and options to a full configuration, or a clear error. */
 export function modelSpec(name: string, options: ModelOptions = {}): ModelSpec {
+  if (options.basis !== undefined && !isKanBasis(options.basis)) {
+    throw new Error(`unknown basis '${String(options.basis)}': expected one of ${KAN_BASES.join(', ')}`);
+  }
+  if (name !== 'kan-mlp' && options.basis !== undefined && options.basis !== 'rational') {
+    throw new Error(`model '${name}' has GR-KAN (rational) layers; basis '${options.basis}' applies to kan-mlp only`);
+  }
   if (name === 'kan-mlp') {
     const channels = options.channels ?? DIGITS.channels;
     const imageSize = options.imageSize ?? DIGITS.imageSize;
@@ -54,6 +65,10 @@ export function modelSpec(name: string, options: ModelOptions = {}): ModelSpec {
       classes: options.classes ?? DIGITS.classes,
       groups: 8,
       dropout: options.dropout ?? 0,
+      basis: options.basis ?? 'rational',
+      // The defaults of efficient-kan and FastKAN, written out so checkpoints keep them.
+      ...(options.basis === 'bspline' ? { bspline: { gridSize: 5, order: 3, gridRange: [-1, 1] as [number, number] } } : {}),
+      ...(options.basis === 'rbf' ? { rbf: { low: -2, high: 2, centers: 8 } } : {}),
     };
     return { name, config };
   }

@@ -1,6 +1,7 @@
 export * from './creation.js';
 export * from './elementwise.js';
 export * from './group_rational.js';
+export * from './kan_bases.js';
 export * from './layout.js';
 export * from './matmul.js';
 export * from './nn.js';

@@ -1,6 +1,8 @@
-// Fused neural-network ops: softmax, layernorm, softmax-cross-entropy.
+// Fused neural-network ops: softmax, layernorm, softmax-cross-entropy; and
+// the mean squared error (composed of element-wise ops and a reduction).
 
 import { formatShape, Tensor } from '../tensor/tensor.js';
+import { square, sub } from './elementwise.js';
 import { mean as meanOp, sum } from './reduce.js';
 import { assertTensor, backendOf, normalizeAxis, output } from './op.js';
 
@@ -83,4 +85,32 @@ export function softmaxCrossEntropy(logits: Tensor, labels: Tensor, options: Cro
   if (reduction === 'sum') return sum(perRow);
   if (reduction === 'mean') return meanOp(perRow);
   throw new Error(`softmaxCrossEntropy: reduction '${reduction as string}' is not one of 'mean', 'sum', 'none'`);
+}
+
+export interface SquaredErrorOptions {
+  /** 'mean' (default), 'sum' or 'none' (the element-wise squared errors). */
+  reduction?: 'mean' | 'sum' | 'none';
+}
+
+/**
+ * (prediction - target)^2, averaged (default), summed or per element. Both
+ * tensors must have the same shape: broadcasting [B, 1] against [B] would
+ * silently compare every prediction with every target. Gradients flow to
+ * both inputs.
+ */
+export function meanSquaredError(prediction: Tensor, target: Tensor, options: SquaredErrorOptions = {}): Tensor {
+  assertTensor('meanSquaredError', 'prediction', prediction);
+  assertTensor('meanSquaredError', 'target', target);
+  backendOf('meanSquaredError', prediction, target);
+  if (prediction.shape.join() !== target.shape.join()) {
+    throw new Error(`meanSquaredError: prediction ${formatShape(prediction.shape)} and target ${formatShape(target.shape)} ` +
+      'must have the same shape (reshape one first)');
+  }
+  const reduction = options.reduction ?? 'mean';
+  if (reduction !== 'mean' && reduction !== 'sum' && reduction !== 'none') {
+    throw new Error(`meanSquaredError: reduction '${reduction as string}' is not one of 'mean', 'sum', 'none'`);
+  }
+  if (reduction === 'mean' && prediction.size === 0) throw new Error('meanSquaredError: the mean of no elements is undefined (empty tensors)');
+  const squared = square(sub(prediction, target));
+  return reduction === 'none' ? squared : reduction === 'sum' ? sum(squared) : meanOp(squared);
 }

@@ -1,16 +1,21 @@
 // The training loop: mini-batches, forward + backward inside tidy(), gradient
 // clipping, the optimiser and its schedule, evaluation after each epoch.
 // Backend-agnostic and browser-safe (no Node imports): the CLI and the web
-// page both drive it through events.
+// page both drive it through events. Classification (softmax cross-entropy,
+// accuracy) for every dataset except tabular regression ones (data/csv.ts):
+// those train one output with the mean squared error of standardised targets
+// and report RMSE and R^2 in the target's own units.
 
 import type { ImageDataset } from '../data/dataset.js';
 import { augmentBatch } from '../data/augment.js';
 import { batches } from '../data/dataset.js';
+import { isTabularDataset } from '../data/csv.js';
 import type { Model } from '../models/registry.js';
 import { tensor } from '../ops/creation.js';
 import { equal } from '../ops/elementwise.js';
+import { reshape } from '../ops/layout.js';
 import { argmax, sum } from '../ops/reduce.js';
-import { softmaxCrossEntropy } from '../ops/nn.js';
+import { meanSquaredError, softmaxCrossEntropy } from '../ops/nn.js';
 import { AdamW, SGD, type Optimizer } from '../optim/index.js';
 import { clipGradNorm } from '../optim/clip.js';
 import { cosineSchedule } from '../optim/schedule.js';
@@ -34,6 +39,10 @@ export interface TrainConfig {
   shift: number;
   /** Training-time random horizontal flips. */
   flip: boolean;
+  /** Training-time random rotation, up to this many degrees either way (0: none). */
+  rotate?: number;
+  /** Training-time random zoom in [1 - scale, 1 + scale] (0: none). */
+  scale?: number;
   seed: number;
 }
 
@@ -58,6 +67,7 @@ export interface StepEvent {
   step: number;
   steps: number;
   loss: number;
+  /** NaN for regression. */
   accuracy: number;
   imagesPerSecond: number;
   lr: number;
@@ -67,17 +77,28 @@ export interface EpochEvent {
   event: 'epoch';
   epoch: number;
   epochs: number;
+  /** Cross-entropy; for regression the MSE of standardised targets. */
   train_loss: number;
+  /** NaN for regression. */
   train_acc: number;
   test_loss: number;
+  /** NaN for regression. */
   test_acc: number;
+  /** Regression only: RMSE in target units (train: over the epoch's steps) and the test R^2. */
+  train_rmse?: number;
+  test_rmse?: number;
+  test_r2?: number;
   seconds: number;
   images_per_s: number;
 }
 
 export interface TrainResult {
+  /** NaN for regression. */
   testAccuracy: number;
   testLoss: number;
+  /** Regression only. */
+  testRmse?: number;
+  testR2?: number;
   trainSeconds: number;
   imagesPerSecond: number;
   epochs: EpochEvent[];
@@ -88,14 +109,64 @@ function batchTensors(images: Float32Array, labels: Float32Array, size: number, 
 }
 
 export interface EvaluateResult {
+  /** NaN for regression. */
   accuracy: number;
+  /** Mean cross-entropy; for regression the MSE of standardised targets. */
   loss: number;
+  /** Regression only: root mean squared error in target units, and R^2 = 1 - SSE / SST over the dataset. */
+  rmse?: number;
+  r2?: number;
 }
 
-/** Accuracy and mean cross-entropy (no smoothing) over a dataset, in eval mode. */
+/** The target scale of a regression dataset, null for classification. */
+function regressionScale(dataset: ImageDataset): { mean: number; std: number } | null {
+  if (!isTabularDataset(dataset) || dataset.task !== 'regression') return null;
+  return { mean: dataset.preprocessing.targetMean!, std: dataset.preprocessing.targetStd! };
+}
+
+/** RMSE and R^2 of a model's predictions, un-standardised, accumulated in float64 on the host. */
+async function evaluateRegression(model: Model, dataset: ImageDataset, batchSize: number, targetScale: { mean: number; std: number }):
+  Promise<EvaluateResult> {
+  let targetSum = 0;
+  for (let i = 0; i < dataset.count; i++) targetSum += dataset.labels[i]! * targetScale.std + targetScale.mean;
+  const targetMean = targetSum / dataset.count;
+  let standardisedSse = 0;
+  let sse = 0;
+  let sst = 0;
+  for (const batch of batches(dataset, batchSize, { shuffle: false })) {
+    const output = noGrad(() => tidy(() => {
+      const [x] = batchTensors(batch.images, batch.labels, batch.size, dataset);
+      return reshape(model.forward(x), [batch.size]);
+    }));
+    const predictions = await output.data();
+    output.dispose();
+    for (let k = 0; k < batch.size; k++) {
+      const p = predictions[k]!;
+      const y = batch.labels[k]!;
+      standardisedSse += (p - y) ** 2;
+      const error = (p * targetScale.std + targetScale.mean) - (y * targetScale.std + targetScale.mean);
+      sse += error * error;
+      sst += (y * targetScale.std + targetScale.mean - targetMean) ** 2;
+    }
+  }
+  return { accuracy: Number.NaN, loss: standardisedSse / dataset.count, rmse: Math.sqrt(sse / dataset.count), r2: 1 - sse / sst };
+}
+
+/**
+ * Accuracy and mean cross-entropy (no smoothing) over a dataset, in eval
+ * mode; for a tabular regression dataset RMSE, R^2 and the standardised MSE.
+ */
 export async function evaluate(model: Model, dataset: ImageDataset, batchSize = 250): Promise<EvaluateResult> {
   const wasTraining = model.training;
   model.eval();
+  const targetScale = regressionScale(dataset);
+  if (targetScale) {
+    try {
+      return await evaluateRegression(model, dataset, batchSize, targetScale);
+    } finally {
+      model.train(wasTraining);
+    }
+  }
   let correct = 0;
   let lossSum = 0;
   try {
@@ -130,7 +201,8 @@ function makeOptimizer(model: Model, config: TrainConfig): Optimizer {
 }
 
 export interface TrainHooks {
-  onStep?: (event: StepEvent) => void;
+  /** May return a promise: training waits for it (the web page pauses there and handles its messages). */
+  onStep?: (event: StepEvent) => void | Promise<void>;
   onEpoch?: (event: EpochEvent) => void | Promise<void>;
   /** Polled between steps; returning true stops training after the current step. */
   shouldStop?: () => boolean;
@@ -155,8 +227,10 @@ export async function trainModel(model: Model, train: ImageDataset, test: ImageD
   });
   const params = model.parameters();
   const augmentRandom = new Random(config.seed + 0x5eed);
-  const augment = config.shift > 0 || config.flip;
-  const augmentOptions = { shift: config.shift, flip: config.flip, fill: train.background ?? 0 };
+  const targetScale = regressionScale(train);
+  // Shifting or flipping the features of a table would scramble its columns.
+  const augment = (config.shift > 0 || config.flip || (config.rotate ?? 0) > 0 || (config.scale ?? 0) > 0) && !isTabularDataset(train);
+  const augmentOptions = { shift: config.shift, flip: config.flip, rotate: config.rotate ?? 0, scale: config.scale ?? 0, fill: train.background ?? 0 };
   const epochs: EpochEvent[] = [];
   let trainSeconds = 0;
   let globalStep = 0;
@@ -174,14 +248,19 @@ export async function trainModel(model: Model, train: ImageDataset, test: ImageD
       const [loss, hits] = tidy(() => {
         const [x, y] = batchTensors(images, batch.labels, batch.size, train);
         const logits = model.forward(x);
+        if (targetScale) {
+          const l = meanSquaredError(reshape(logits, [batch.size]), y);
+          l.backward();
+          return [l, null];
+        }
         const l = softmaxCrossEntropy(logits, y, { labelSmoothing: config.labelSmoothing });
         l.backward();
         return [l, noGrad(() => sum(equal(argmax(logits, -1), y)))];
       });
       const lossValue = await loss.item();
-      const hitCount = await hits.item();
+      const hitCount = hits ? await hits.item() : 0;
       loss.dispose();
-      hits.dispose();
+      hits?.dispose();
       if (!Number.isFinite(lossValue)) {
         optimizer.zeroGrad();
         throw new Error(`the training loss became ${lossValue} at epoch ${epoch}, step ${step + 1}; lower --lr (now ${config.lr}) or check the data`);
@@ -195,8 +274,8 @@ export async function trainModel(model: Model, train: ImageDataset, test: ImageD
       lossSum += lossValue * batch.size;
       correct += hitCount;
       const elapsed = (performance.now() - started) / 1000;
-      hooks.onStep?.({
-        event: 'step', epoch, step, steps: stepsPerEpoch, loss: lossValue, accuracy: hitCount / batch.size,
+      await hooks.onStep?.({
+        event: 'step', epoch, step, steps: stepsPerEpoch, loss: lossValue, accuracy: targetScale ? Number.NaN : hitCount / batch.size,
         imagesPerSecond: seen / elapsed, lr: optimizer.lr,
       });
       if (hooks.shouldStop?.()) break;
@@ -204,15 +283,26 @@ export async function trainModel(model: Model, train: ImageDataset, test: ImageD
     const seconds = (performance.now() - started) / 1000;
     trainSeconds += seconds;
     const evaluation = await evaluate(model, test);
+    const trainLoss = lossSum / Math.max(seen, 1);
     const event: EpochEvent = {
-      event: 'epoch', epoch, epochs: config.epochs, train_loss: lossSum / Math.max(seen, 1), train_acc: correct / Math.max(seen, 1),
+      event: 'epoch', epoch, epochs: config.epochs, train_loss: trainLoss, train_acc: targetScale ? Number.NaN : correct / Math.max(seen, 1),
       test_loss: evaluation.loss, test_acc: evaluation.accuracy, seconds, images_per_s: seen / seconds,
     };
+    if (targetScale) {
+      event.train_rmse = Math.sqrt(trainLoss) * targetScale.std;
+      event.test_rmse = evaluation.rmse!;
+      event.test_r2 = evaluation.r2!;
+    }
     epochs.push(event);
     await hooks.onEpoch?.(event);
     if (hooks.shouldStop?.()) break;
   }
   const last = epochs[epochs.length - 1]!;
   const images = epochs.reduce((n, e) => n + e.images_per_s * e.seconds, 0);
-  return { testAccuracy: last.test_acc, testLoss: last.test_loss, trainSeconds, imagesPerSecond: images / trainSeconds, epochs };
+  const result: TrainResult = { testAccuracy: last.test_acc, testLoss: last.test_loss, trainSeconds, imagesPerSecond: images / trainSeconds, epochs };
+  if (targetScale) {
+    result.testRmse = last.test_rmse!;
+    result.testR2 = last.test_r2!;
+  }
+  return result;
 }

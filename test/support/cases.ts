@@ -201,6 +201,42 @@ const makers: [string, Make][] = [
       fn: ([x, a, b]) => ops.groupRational(x!, a!, b!),
     };
   }],
+  ['meanSquaredError (mean, sum, none)', (rng) => {
+    const shape = [dim(rng, 1, 5), dim(rng, 1, 4)];
+    return {
+      specs: [input(rng, shape, { scale: 2 }), input(rng, shape)],
+      fn: ([p, t]) => ops.add(ops.add(ops.meanSquaredError(p!, t!), ops.mul(ops.meanSquaredError(p!, t!, { reduction: 'sum' }), 0.5)),
+        ops.meanSquaredError(p!, t!, { reduction: 'none' })),
+    };
+  }],
+  ['bsplineBasis (non-uniform knots, x inside and outside them)', (rng) => {
+    const channels = dim(rng, 1, 3);
+    const order = dim(rng, 2, 3); // C^1 or smoother, so finite differences across knots hold
+    const knots = dim(rng, 2, 4) + 2 * order + 1;
+    const grid = new Float64Array(channels * knots);
+    for (let c = 0; c < channels; c++) {
+      let t = -1.5 + 0.5 * rng.uniform();
+      for (let m = 0; m < knots; m++) grid[c * knots + m] = (t += 0.25 + 0.5 * rng.uniform());
+    }
+    const xShape = [dim(rng, 1, 3), dim(rng, 1, 3), channels];
+    const x = new Float64Array(sizeOf(xShape));
+    for (let i = 0; i < x.length; i++) {
+      const c = i % channels;
+      const [first, last] = [grid[c * knots]!, grid[c * knots + knots - 1]!];
+      x[i] = first - 0.3 + (last - first + 0.6) * rng.uniform();
+    }
+    return {
+      specs: [{ shape: xShape, values: toFloat32Values(x), grad: true }, { shape: [channels, knots], values: toFloat32Values(grid), grad: false }],
+      fn: ([xt, g]) => ops.bsplineBasis(xt!, g!, order),
+    };
+  }],
+  ['radialBasis', (rng) => {
+    const centers = dim(rng, 3, 6);
+    return {
+      specs: [input(rng, [dim(rng, 1, 3), dim(rng, 1, 4)], { scale: 1.5 })],
+      fn: ([x]) => ops.radialBasis(x!, { low: -1.5, high: 1.5, centers, width: 0.4 + 0.1 * centers }),
+    };
+  }],
 ];
 
 /** The cases, with shapes and values drawn from `rng`. */

@@ -21,6 +21,14 @@ export const enum Task {
 
 export const SLOT = 16;
 
+/**
+ * Longest single Atomics.wait, in ms. Waits are bounded and re-check the
+ * shared state: under load a training run once hung with the worker asleep on
+ * a generation the main thread had already published (a lost notify), and a
+ * bounded wait turns such a loss into a 1 ms delay.
+ */
+export const WAIT_SLICE_MS = 1;
+
 interface WorkerLike {
   unref?(): void;
   terminate(): unknown;
@@ -93,7 +101,7 @@ export class ThreadPool {
     Atomics.notify(control, 0);
     runLocal(slices[0]!);
     for (let pending = Atomics.load(control, 1); pending !== 0; pending = Atomics.load(control, 1)) {
-      Atomics.wait(control, 1, pending);
+      Atomics.wait(control, 1, pending, WAIT_SLICE_MS);
     }
     const failed = Atomics.exchange(control, 2, 0);
     if (failed !== 0) {

@@ -18,6 +18,8 @@ const CHUNK_ELEMENTS = 1 << 16;
 
 interface KernelExports {
   matmulPacked(a: number, b: number, c: number, m4: number, k: number, n8: number): void;
+  packPanels(src: number, dst: number, k: number, n: number, transposed: number, n8: number): void;
+  packRowsTransposed(src: number, dst: number, m: number, k: number, m4: number): void;
   groupRationalForward(x: number, y: number, coefficients: number, rows: number, channels: number, groups: number): void;
   groupRationalBackward(x: number, gy: number, dx: number, coefficients: number, totals: number, rows: number, channels: number,
     groups: number): void;
@@ -157,18 +159,31 @@ export class WasmKernels {
     transA: boolean, transB: boolean, aBatchStride: number, bBatchStride: number): void {
     const m4 = Math.ceil(m / 4) * 4;
     const n8 = Math.ceil(n / 8) * 8;
-    // Arena layout (floats): packed A [m4, k] | packed B panels [n8/8][k][8] | C [m4, n8].
+    // Arena layout (floats): packed A [m4, k] | packed B panels [n8/8][k][8] | C [m4, n8] | raw operand.
+    // A raw operand is block-copied in and packed by the module.
     const aAt = 0;
     const bAt = m4 * k;
     const cAt = bAt + k * n8;
-    const memory = this.arena.floats(cAt + m4 * n8);
+    const rawAt = cAt + m4 * n8;
+    const memory = this.arena.floats(rawAt + Math.max(m * k, k * n));
     let lastA = -1;
     let lastB = -1;
     for (let t = 0; t < batch; t++) {
       const aStart = t * aBatchStride;
       const bStart = t * bBatchStride;
-      if (aStart !== lastA) packRows(a, aStart, m, k, transA, memory, aAt, m4);
-      if (bStart !== lastB) packPanels(b, bStart, k, n, transB, memory, bAt, n8);
+      if (aStart !== lastA) {
+        if (transA) {
+          memory.set(a.subarray(aStart, aStart + m * k), rawAt);
+          this.exports.packRowsTransposed(rawAt * 4, aAt * 4, m, k, m4);
+        } else {
+          memory.set(a.subarray(aStart, aStart + m * k), aAt);
+          memory.fill(0, aAt + m * k, aAt + m4 * k);
+        }
+      }
+      if (bStart !== lastB) {
+        memory.set(b.subarray(bStart, bStart + k * n), rawAt);
+        this.exports.packPanels(rawAt * 4, bAt * 4, k, n, transB ? 1 : 0, n8);
+      }
       lastA = aStart;
       lastB = bStart;
       this.matmulRows(aAt * 4, bAt * 4, cAt * 4, m4, k, n8);
@@ -257,36 +272,5 @@ function writeRationalCoefficients(coefficients: Float64Array, groups: number, d
     for (let i = 0; i < 10; i++) dst[o + i] = coefficients[src + i]!;
     for (let i = 2; i <= 5; i++) dst[o + 8 + i] = i * coefficients[src + i]!;
     for (let j = 1; j <= 3; j++) dst[o + 13 + j] = (j + 1) * coefficients[src + 6 + j]!;
-  }
-}
-
-/** op(A) as [m4, k] rows (rows m..m4 zero); A is stored [m, k], or [k, m] when transposed. */
-function packRows(a: Float32Array, start: number, m: number, k: number, transposed: boolean, dst: Float32Array, at: number, m4: number): void {
-  if (transposed) {
-    for (let p = 0; p < k; p++) {
-      const row = start + p * m;
-      for (let i = 0; i < m; i++) dst[at + i * k + p] = a[row + i]!;
-    }
-  } else {
-    dst.set(a.subarray(start, start + m * k), at);
-  }
-  dst.fill(0, at + m * k, at + m4 * k);
-}
-
-/** op(B) [k, n] as panels [n8/8][k][8] (columns n..n8 zero); B is stored [k, n], or [n, k] when transposed. */
-function packPanels(b: Float32Array, start: number, k: number, n: number, transposed: boolean, dst: Float32Array, at: number, n8: number): void {
-  for (let panel = 0; panel < n8; panel += 8) {
-    const width = Math.min(8, n - panel);
-    const base = at + panel * k;
-    for (let p = 0; p < k; p++) {
-      const o = base + p * 8;
-      if (transposed) {
-        for (let jj = 0; jj < width; jj++) dst[o + jj] = b[start + (panel + jj) * k + p]!;
-      } else {
-        const row = start + p * n + panel;
-        for (let jj = 0; jj < width; jj++) dst[o + jj] = b[row + jj]!;
-      }
-      for (let jj = width; jj < 8; jj++) dst[o + jj] = 0;
-    }
   }
 }

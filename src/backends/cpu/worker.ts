@@ -2,7 +2,7 @@
 // the slices the main thread posts in the control block (see threads.ts).
 
 import { type MessagePort, workerData } from 'node:worker_threads';
-import { SLOT, Task } from './threads.js';
+import { SLOT, Task, WAIT_SLICE_MS } from './threads.js';
 
 interface Exports {
   matmulPacked(a: number, b: number, c: number, m4: number, k: number, n8: number): void;
@@ -20,7 +20,7 @@ const base = SLOT * (index + 1);
 
 let seen = 0;
 for (;;) {
-  Atomics.wait(control, 0, seen);
+  while (Atomics.load(control, 0) === seen) Atomics.wait(control, 0, seen, WAIT_SLICE_MS);
   seen = Atomics.load(control, 0);
   const a = (i: number) => control[base + 1 + i]!;
   try {

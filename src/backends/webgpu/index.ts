@@ -4,9 +4,11 @@
 // machines, see README).
 
 import type { AdamWHyper, Backend, Kernels, MemoryInfo } from '../backend.js';
+import { nodeBuiltin } from '../../util/node_builtin.js';
 import { GpuContext, type GpuBuffer } from './context.js';
 import { makeElementwiseKernels } from './kernels/elementwise.js';
 import { makeGroupRationalKernels } from './kernels/group_rational.js';
+import { makeKanBasisKernels } from './kernels/kan_bases.js';
 import { makeLayoutKernels } from './kernels/layout.js';
 import { makeMatmulKernel } from './kernels/matmul.js';
 import { makeReduceKernels } from './kernels/reduce.js';
@@ -27,7 +29,7 @@ async function findGpu(): Promise<GPU> {
   if (dawnGpu) return dawnGpu;
   if (typeof process !== 'undefined' && process.versions?.node) {
     // The Vulkan loader complains on stderr at every start without it.
-    process.env.XDG_RUNTIME_DIR ??= (await import('node:os')).tmpdir();
+    process.env.XDG_RUNTIME_DIR ??= (await nodeBuiltin<typeof import('node:os')>('os')).tmpdir();
     let dawn: { create(flags: string[]): GPU; globals: object };
     try {
       dawn = (await import(/* @vite-ignore */ 'webgpu' as string)) as typeof dawn;
@@ -56,6 +58,7 @@ export class WebGpuBackend implements Backend<GpuBuffer> {
       ...makeRowKernels(ctx),
       ...makeLayoutKernels(ctx),
       ...makeGroupRationalKernels(ctx),
+      ...makeKanBasisKernels(ctx),
     } satisfies Kernels<GpuBuffer>;
   }
 

@@ -4,7 +4,7 @@
 // XNNPACK, and its plain JavaScript cpu backend) on the same shapes.
 
 import {
-  benchCopy, benchGroupRational, benchGroupRationalRate, benchMatmul, benchTraining, type BenchOptions, type BenchRow,
+  benchCopy, benchGroupRational, benchGroupRationalRate, benchKanLayers, benchMatmul, benchTraining, type BenchOptions, type BenchRow,
 } from '../../bench/bench.js';
 import { tfjsBenchGroupRational, tfjsBenchMatmul, tfjsBenchTraining, tfjsStatus, type TfjsBackendName } from '../../bench/tfjs.js';
 import type { Backend } from '../../backends/backend.js';
@@ -15,6 +15,9 @@ export const BENCH_FLAGS: Record<string, FlagType> = {
   backend: 'string', json: 'boolean', batch: 'number', runs: 'number', 'train-steps': 'number', 'skip-training': 'boolean',
   compare: 'boolean', 'skip-compare': 'boolean',
 };
+
+/** Width (in = out) of the KAN layers whose bases are compared: GR-KAN, B-spline, RBF. */
+const KAN_LAYER_WIDTH = 256;
 
 /** KAT's activation widths (grkan.md): KAT-T act1 and act2, KAT-S act2, KAT-B act2. */
 const RATIONAL_WIDTHS = [192, 768, 1536, 3072];
@@ -37,7 +40,9 @@ function formatRow(row: BenchRow): string {
       : row.elements_per_s !== undefined ? `${(row.elements_per_s / 1e6).toFixed(1)} Melem/s` : '';
   // Comparison rows are a speed-up over their reference (x); the others a fraction of the copy ceiling (%).
   const ratio = row.ratio === undefined ? '' : row.reference !== undefined ? `${row.ratio.toFixed(2)}x` : `${(row.ratio * 100).toFixed(1)}%`;
-  return `${row.op.padEnd(OP_WIDTH)} ${row.shape.padEnd(28)} ${row.median_ms.toFixed(3).padStart(10)} ms ${rate.padStart(18)} ${ratio.padStart(8)}`;
+  const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+  const memory = row.live_bytes !== undefined ? `  live ${mb(row.live_bytes)}` : row.peak_bytes !== undefined ? `  peak ${mb(row.peak_bytes)}` : '';
+  return `${row.op.padEnd(OP_WIDTH)} ${row.shape.padEnd(28)} ${row.median_ms.toFixed(3).padStart(10)} ms ${rate.padStart(18)} ${ratio.padStart(8)}${memory}`;
 }
 
 /** The throughput a comparison ratio divides. */
@@ -80,6 +85,8 @@ export async function runBench(flags: FlagValues): Promise<void> {
   }
   // KAT-T's linear layers: qkv, fc1, fc2.
   for (const [k, n] of [[192, 576], [192, 768], [768, 192]] as const) emit(await benchMatmul(backend, tokens, k, n, options));
+  // KAN bases at equal widths (ratio: rate / GR-KAN's; memory above the layer's own parameters and inputs).
+  for (const row of await benchKanLayers(backend, tokens, KAN_LAYER_WIDTH, KAN_LAYER_WIDTH, options)) emit(row);
   if (!flags['skip-training']) {
     const steps = trainSteps ?? (gpu ? 10 : 2);
     const trainBatch = gpu ? 128 : 8;

@@ -1,14 +1,20 @@
-// `kat eval --checkpoint F`: accuracy of a saved model on a dataset's test split.
+// `kat eval --checkpoint F`: accuracy of a saved model on a dataset's test split
+// (RMSE and R^2 for a tabular regression model).
 
-import { loadDataset, parseDatasetSpec } from '../../data/index.js';
+import {
+  decodeTabularPreprocessing, loadDataset, parseDatasetSpec, TABULAR_METADATA_KEY, type LoadDatasetOptions,
+} from '../../data/index.js';
 import type { VitConfig } from '../../models/vit.js';
 import type { KanMlpConfig } from '../../models/kan_mlp.js';
 import { evaluate } from '../../train/trainer.js';
 import { selectBackend } from '../backend.js';
 import { readCheckpointFile } from '../../models/checkpoint_files.js';
 import { CliError, type FlagType, type FlagValues } from '../flags.js';
+import { formatMetric } from './train.js';
 
-export const EVAL_FLAGS: Record<string, FlagType> = { checkpoint: 'string', dataset: 'string', 'batch-size': 'number', backend: 'string', json: 'boolean' };
+export const EVAL_FLAGS: Record<string, FlagType> = {
+  checkpoint: 'string', dataset: 'string', 'batch-size': 'number', backend: 'string', json: 'boolean', target: 'string', 'test-fraction': 'number',
+};
 
 export async function runEval(flags: FlagValues): Promise<void> {
   const path = flags.checkpoint as string | undefined;
@@ -19,12 +25,33 @@ export async function runEval(flags: FlagValues): Promise<void> {
   if (!flags.json) for (const note of backendNotes) process.stderr.write(`backend: ${note}\n`);
   const { spec, model, info } = await readCheckpointFile(path);
   const datasetSpec = (flags.dataset as string | undefined) ?? info.dataset ?? 'mnist';
+  let tabular = false;
   try {
-    parseDatasetSpec(datasetSpec);
+    tabular = parseDatasetSpec(datasetSpec).kind === 'csv';
   } catch (error) {
     throw new CliError(`eval: ${(error as Error).message}`);
   }
-  const { test } = await loadDataset(datasetSpec);
+  const stored = info[TABULAR_METADATA_KEY];
+  if (tabular !== (stored !== undefined)) {
+    throw new CliError(tabular
+      ? `eval: checkpoint '${path}' was not trained on tabular data (it has no '${TABULAR_METADATA_KEY}' metadata), so it cannot read ${datasetSpec}`
+      : `eval: checkpoint '${path}' holds a model for tabular data (${info.dataset ?? 'csv'}): pass --dataset csv:FILE`);
+  }
+  for (const flag of ['target', 'test-fraction']) {
+    if (!tabular && flags[flag] !== undefined) throw new CliError(`eval: --${flag} applies to tabular data (--dataset csv:FILE) only`);
+  }
+  const testFraction = flags['test-fraction'] as number | undefined;
+  if (testFraction !== undefined && !(testFraction > 0 && testFraction <= 1)) {
+    throw new CliError(`eval: --test-fraction must be > 0 and <= 1 (1: every row), got ${testFraction}`);
+  }
+  const options: LoadDatasetOptions = {};
+  if (stored !== undefined) {
+    // The encoding and split the model was trained with, from the checkpoint.
+    options.csv = { preprocessing: decodeTabularPreprocessing(stored, `checkpoint '${path}'`) };
+    if (flags.target !== undefined) options.csv.target = flags.target as string;
+    if (testFraction !== undefined) options.csv.testFraction = testFraction;
+  }
+  const { test } = await loadDataset(datasetSpec, options);
   const config = spec.config as Partial<VitConfig & KanMlpConfig>;
   const inputs = config.inputs ?? config.channels! * config.imageSize! * config.imageSize!;
   const dataInputs = test.channels * test.height * test.width;
@@ -37,10 +64,18 @@ export async function runEval(flags: FlagValues): Promise<void> {
   const started = performance.now();
   const result = await evaluate(model, test, batchSize);
   const seconds = (performance.now() - started) / 1000;
-  const report = { event: 'eval', checkpoint: path, model: spec.name, backend: backend.name, dataset: datasetSpec, images: test.count,
-    test_acc: result.accuracy, test_loss: result.loss, seconds };
+  const regression = result.rmse !== undefined;
+  const metrics = regression ? { test_rmse: result.rmse, test_r2: result.r2 } : { test_acc: result.accuracy };
+  const report = { event: 'eval', checkpoint: path, model: spec.name, backend: backend.name, dataset: datasetSpec,
+    [tabular ? 'rows' : 'images']: test.count, ...metrics, test_loss: result.loss, seconds };
   if (flags.json) process.stdout.write(`${JSON.stringify(report)}\n`);
-  else {
+  else if (regression) {
+    process.stdout.write(`${spec.name} on ${datasetSpec} (${test.count} test rows): RMSE ${formatMetric(result.rmse!)}, R^2 ${result.r2!.toFixed(4)}, ` +
+      `loss ${result.loss.toFixed(4)} (${seconds.toFixed(1)} s, backend ${backend.name})\n`);
+  } else if (tabular) {
+    process.stdout.write(`${spec.name} on ${datasetSpec} (${test.count} test rows): accuracy ${(result.accuracy * 100).toFixed(2)}%, ` +
+      `loss ${result.loss.toFixed(4)} (${seconds.toFixed(1)} s, backend ${backend.name})\n`);
+  } else {
     process.stdout.write(`${spec.name} on ${datasetSpec} (${test.count} test images): accuracy ${(result.accuracy * 100).toFixed(2)}%, ` +
       `loss ${result.loss.toFixed(4)} (${seconds.toFixed(1)} s, backend ${backend.name})\n`);
   }

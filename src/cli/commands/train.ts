@@ -3,9 +3,13 @@
 
 import { dirname } from 'node:path';
 import { mkdir } from 'node:fs/promises';
-import { loadDataset, parseDatasetSpec, type ImageDataset } from '../../data/index.js';
+import {
+  encodeTabularPreprocessing, isTabularDataset, loadDataset, parseDatasetSpec, TABULAR_METADATA_KEY, type ImageDataset, type TabularTask,
+} from '../../data/index.js';
+import type { KanMlpConfig } from '../../models/kan_mlp.js';
 import { describeSpec } from '../../models/checkpoint.js';
 import { buildModel, modelSpec, type ModelSpec } from '../../models/registry.js';
+import { isKanBasis, KAN_BASES, type KanBasis } from '../../nn/kan_bases.js';
 import { DEFAULT_TRAIN_CONFIG, trainModel, type TrainConfig } from '../../train/trainer.js';
 import { selectBackend } from '../backend.js';
 import { writeCheckpointFile } from '../../models/checkpoint_files.js';
@@ -15,7 +19,8 @@ import { bar, ProgressLine } from '../progress.js';
 export const TRAIN_FLAGS: Record<string, FlagType> = {
   model: 'string', dataset: 'string', epochs: 'number', 'batch-size': 'number', lr: 'number', 'weight-decay': 'number',
   optimizer: 'string', warmup: 'number', 'label-smoothing': 'number', clip: 'number', shift: 'number', flip: 'boolean',
-  seed: 'number', backend: 'string',
+  rotate: 'number', scale: 'number',
+  seed: 'number', backend: 'string', target: 'string', task: 'string', 'test-fraction': 'number', basis: 'string',
   out: 'string', json: 'boolean',
 };
 
@@ -39,11 +44,16 @@ function nonNegative(flags: FlagValues, name: string, fallback: number, below = 
   return value;
 }
 
-/** Model inputs follow the data: channels, image size and class count. */
-function specFor(model: string, data: ImageDataset): ModelSpec {
+/** Model inputs follow the data: channels, image size and class count (tabular: features and classes, or 1 regression output). */
+function specFor(model: string, data: ImageDataset, basis?: KanBasis): ModelSpec {
+  if (isTabularDataset(data)) {
+    const spec = modelSpec(model, { classes: data.classes, channels: 1, imageSize: 1, basis });
+    (spec.config as KanMlpConfig).inputs = data.width;
+    return spec;
+  }
   if (data.height !== data.width) throw new CliError(`train: images are ${data.height}x${data.width}; models need square images`);
   try {
-    return modelSpec(model, { channels: data.channels, imageSize: data.height, classes: data.classes });
+    return modelSpec(model, { channels: data.channels, imageSize: data.height, classes: data.classes, basis });
   } catch (error) {
     throw new CliError(`train: ${(error as Error).message}`);
   }
@@ -51,8 +61,38 @@ function specFor(model: string, data: ImageDataset): ModelSpec {
 
 export async function runTrain(flags: FlagValues): Promise<void> {
   const json = Boolean(flags.json);
-  const modelName = (flags.model as string | undefined) ?? DEFAULT_MODEL;
   const datasetSpec = (flags.dataset as string | undefined) ?? 'mnist';
+  let tabular = false;
+  try {
+    tabular = parseDatasetSpec(datasetSpec).kind === 'csv';
+  } catch (error) {
+    throw new CliError(`train: ${(error as Error).message}`);
+  }
+  // Only the KAN-MLP takes a row of features; the transformers need images.
+  const modelName = (flags.model as string | undefined) ?? (tabular ? 'kan-mlp' : DEFAULT_MODEL);
+  if (tabular && modelName !== 'kan-mlp') {
+    modelSpec(modelName); // an unknown name is reported as such
+    throw new CliError(`train: ${modelName} is a transformer for images; tabular data (${datasetSpec}) trains with --model kan-mlp`);
+  }
+  const basis = flags.basis as string | undefined;
+  if (basis !== undefined && !isKanBasis(basis)) throw new CliError(`train: unknown basis '${basis}': expected one of ${KAN_BASES.join(', ')}`);
+  if (basis !== undefined && modelName !== 'kan-mlp') {
+    throw new CliError(`train: --basis applies to --model kan-mlp only (${modelName} has GR-KAN rational layers)`);
+  }
+  for (const flag of ['target', 'task', 'test-fraction']) {
+    if (!tabular && flags[flag] !== undefined) throw new CliError(`train: --${flag} applies to tabular data (--dataset csv:FILE) only`);
+  }
+  for (const flag of ['shift', 'flip', 'rotate', 'scale']) {
+    if (tabular && flags[flag] !== undefined) throw new CliError(`train: --${flag} augments images; it does not apply to tabular data (${datasetSpec})`);
+  }
+  const task = flags.task as string | undefined;
+  if (task !== undefined && task !== 'classification' && task !== 'regression') {
+    throw new CliError(`train: unknown task '${task}': expected classification or regression`);
+  }
+  const testFraction = flags['test-fraction'] as number | undefined;
+  if (testFraction !== undefined && !(testFraction > 0 && testFraction < 1)) {
+    throw new CliError(`train: --test-fraction must be > 0 and < 1, got ${testFraction}`);
+  }
   const optimizer = (flags.optimizer as string | undefined) ?? DEFAULT_TRAIN_CONFIG.optimizer;
   if (optimizer !== 'adamw' && optimizer !== 'sgd') throw new CliError(`train: unknown optimizer '${optimizer}': expected adamw or sgd`);
   const config: TrainConfig = {
@@ -64,28 +104,36 @@ export async function runTrain(flags: FlagValues): Promise<void> {
     warmupEpochs: nonNegative(flags, 'warmup', DEFAULT_TRAIN_CONFIG.warmupEpochs),
     labelSmoothing: nonNegative(flags, 'label-smoothing', DEFAULT_TRAIN_CONFIG.labelSmoothing, 1),
     clipNorm: nonNegative(flags, 'clip', DEFAULT_TRAIN_CONFIG.clipNorm),
-    shift: nonNegativeInteger(flags, 'shift', DEFAULT_TRAIN_CONFIG.shift),
+    shift: tabular ? 0 : nonNegativeInteger(flags, 'shift', DEFAULT_TRAIN_CONFIG.shift),
     flip: (flags.flip as boolean | undefined) ?? DEFAULT_TRAIN_CONFIG.flip,
+    rotate: tabular ? 0 : nonNegative(flags, 'rotate', DEFAULT_TRAIN_CONFIG.rotate ?? 0, 180),
+    scale: tabular ? 0 : nonNegative(flags, 'scale', DEFAULT_TRAIN_CONFIG.scale ?? 0, 1),
     seed: (flags.seed as number | undefined) ?? DEFAULT_TRAIN_CONFIG.seed,
   };
   if (!Number.isInteger(config.seed)) throw new CliError(`train: --seed must be an integer, got ${config.seed}`);
   const out = (flags.out as string | undefined) ?? `checkpoints/${modelName}.safetensors`;
   modelSpec(modelName); // an unknown model fails before any data is loaded
-  try {
-    parseDatasetSpec(datasetSpec);
-  } catch (error) {
-    throw new CliError(`train: ${(error as Error).message}`);
-  }
 
   const { backend, notes: backendNotes } = await selectBackend((flags.backend as string | undefined) ?? 'auto');
   if (!flags.json) for (const note of backendNotes) process.stderr.write(`backend: ${note}\n`);
-  const { train, test } = await loadDataset(datasetSpec);
-  const spec = specFor(modelName, train);
+  const csv: { target?: string; task?: TabularTask; testFraction?: number } = {};
+  if (flags.target !== undefined) csv.target = flags.target as string;
+  if (task !== undefined) csv.task = task;
+  if (testFraction !== undefined) csv.testFraction = testFraction;
+  const { train, test } = await loadDataset(datasetSpec, { seed: config.seed, csv });
+  const regression = isTabularDataset(train) && train.task === 'regression';
+  const spec = specFor(modelName, train, basis);
   const model = buildModel(spec, config.seed);
   const params = model.parameterCount();
   const log = (text: string) => { if (!json) process.stderr.write(`${text}\n`); };
   log(`model ${describeSpec(spec)}: ${params.toLocaleString('en-US')} parameters`);
-  log(`data ${datasetSpec}: ${train.count} train / ${test.count} test images ${train.channels}x${train.height}x${train.width}`);
+  if (isTabularDataset(train)) {
+    const p = train.preprocessing;
+    log(`data ${datasetSpec}: ${train.count} train / ${test.count} test rows, ${train.width} inputs from ${p.features.length} columns; ` +
+      `${p.task} of '${p.target}'${p.classes ? ` (${p.classes.length} classes)` : ''}`);
+  } else {
+    log(`data ${datasetSpec}: ${train.count} train / ${test.count} test images ${train.channels}x${train.height}x${train.width}`);
+  }
   log(`backend ${backend.name}: ${backend.description}`);
 
   const progress = new ProgressLine(process.stderr);
@@ -93,29 +141,51 @@ export async function runTrain(flags: FlagValues): Promise<void> {
     onStep: (e) => {
       if (json) return;
       progress.update(`epoch ${e.epoch}/${config.epochs} ${bar(e.step, e.steps)} ${e.step}/${e.steps}  loss ${e.loss.toFixed(4)}  ` +
-        `acc ${(e.accuracy * 100).toFixed(1)}%  ${e.imagesPerSecond.toFixed(0)} img/s`);
+        `${Number.isNaN(e.accuracy) ? '' : `acc ${(e.accuracy * 100).toFixed(1)}%  `}${e.imagesPerSecond.toFixed(0)} ${tabular ? 'rows' : 'img'}/s`);
     },
     onEpoch: (e) => {
-      if (json) process.stdout.write(`${JSON.stringify(e)}\n`);
-      else {
+      if (json) {
+        // Accuracy is NaN for regression: leave it out rather than print null.
+        const { train_acc: _trainAcc, test_acc: _testAcc, ...regressionEvent } = e;
+        process.stdout.write(`${JSON.stringify(regression ? regressionEvent : e)}\n`);
+      } else if (regression) {
+        progress.finish(`epoch ${e.epoch}/${e.epochs}  train loss ${e.train_loss.toFixed(4)} rmse ${formatMetric(e.train_rmse!)}  ` +
+          `test loss ${e.test_loss.toFixed(4)} rmse ${formatMetric(e.test_rmse!)} R^2 ${e.test_r2!.toFixed(4)}  ${e.seconds.toFixed(1)} s  ` +
+          `${e.images_per_s.toFixed(0)} rows/s`);
+      } else {
         progress.finish(`epoch ${e.epoch}/${e.epochs}  train loss ${e.train_loss.toFixed(4)} acc ${(e.train_acc * 100).toFixed(2)}%  ` +
-          `test loss ${e.test_loss.toFixed(4)} acc ${(e.test_acc * 100).toFixed(2)}%  ${e.seconds.toFixed(1)} s  ${e.images_per_s.toFixed(0)} img/s`);
+          `test loss ${e.test_loss.toFixed(4)} acc ${(e.test_acc * 100).toFixed(2)}%  ${e.seconds.toFixed(1)} s  ` +
+          `${e.images_per_s.toFixed(0)} ${tabular ? 'rows' : 'img'}/s`);
       }
     },
   });
 
   await mkdir(dirname(out), { recursive: true });
-  await writeCheckpointFile(out, model, spec, {
-    dataset: datasetSpec, epochs: String(config.epochs), test_acc: String(result.testAccuracy), seed: String(config.seed),
-    trained_at: new Date().toISOString(),
-  });
+  const metrics: Record<string, number> = regression
+    ? { test_rmse: result.testRmse!, test_r2: result.testR2! }
+    : { test_acc: result.testAccuracy };
+  const info: Record<string, string> = {
+    dataset: datasetSpec, epochs: String(config.epochs), ...Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, String(v)])),
+    seed: String(config.seed), trained_at: new Date().toISOString(),
+  };
+  // Tabular models need the column encoding (scaling, categories, classes, split) to read data again.
+  if (isTabularDataset(train)) info[TABULAR_METADATA_KEY] = encodeTabularPreprocessing(train.preprocessing);
+  await writeCheckpointFile(out, model, spec, info);
   const done = {
-    event: 'done', model: modelName, backend: backend.name, params, test_acc: result.testAccuracy,
+    event: 'done', model: modelName, backend: backend.name, params, ...metrics,
     train_seconds: result.trainSeconds, images_per_s: result.imagesPerSecond, checkpoint: out,
   };
   if (json) process.stdout.write(`${JSON.stringify(done)}\n`);
-  else {
+  else if (regression) {
+    process.stdout.write(`${modelName}: test RMSE ${formatMetric(result.testRmse!)}, R^2 ${result.testR2!.toFixed(4)} after ${config.epochs} epochs, ` +
+      `${result.trainSeconds.toFixed(1)} s training (${result.imagesPerSecond.toFixed(0)} rows/s); checkpoint ${out}\n`);
+  } else {
     process.stdout.write(`${modelName}: test accuracy ${(result.testAccuracy * 100).toFixed(2)}% after ${config.epochs} epochs, ` +
-      `${result.trainSeconds.toFixed(1)} s training (${result.imagesPerSecond.toFixed(0)} img/s); checkpoint ${out}\n`);
+      `${result.trainSeconds.toFixed(1)} s training (${result.imagesPerSecond.toFixed(0)} ${tabular ? 'rows' : 'img'}/s); checkpoint ${out}\n`);
   }
+}
+
+/** Four significant digits: RMSE is in the target's own units, whatever their size. */
+export function formatMetric(value: number): string {
+  return Number(value.toPrecision(4)).toString();
 }

@@ -1,3 +1,4 @@
 // The CPU backend's WebAssembly kernels (AssemblyScript sources).
 export { matmulPacked } from './matmul';
+export { packPanels, packRowsTransposed } from './pack';
 export { groupRationalBackward, groupRationalForward } from './group_rational';

@@ -1,0 +1,106 @@
+// `kat plot --checkpoint F --out G.svg|G.png`: every learned activation of a
+// checkpoint, per layer and group, over its initial shape and the histogram of
+// the inputs it saw on a batch of training images.
+
+import { loadDataset, parseDatasetSpec, type DataSplit } from '../../data/index.js';
+import type { LoadedCheckpoint } from '../../models/checkpoint.js';
+import { readCheckpointFile } from '../../models/checkpoint_files.js';
+import type { KanMlpConfig } from '../../models/kan_mlp.js';
+import type { VitConfig } from '../../models/vit.js';
+import { writeFileAtomic } from '../../io/files.js';
+import { rationalActivations } from '../../viz/activations.js';
+import { captureActivationTraffic } from '../../viz/capture.js';
+import { svgToPng } from '../../viz/png.js';
+import { activationPanels, renderActivationSvg } from '../../viz/svg_plot.js';
+import { selectBackend } from '../backend.js';
+import { CliError, type FlagType, type FlagValues } from '../flags.js';
+
+export const PLOT_FLAGS: Record<string, FlagType> = {
+  checkpoint: 'string', out: 'string', dataset: 'string', images: 'number', points: 'number', bins: 'number', scale: 'number',
+  backend: 'string', json: 'boolean',
+};
+
+export interface AnalysisInputs extends LoadedCheckpoint {
+  path: string;
+  datasetSpec: string;
+  data: DataSplit;
+  /** Images to run for captured activations. */
+  images: number;
+  backendName: string;
+}
+
+/** An integer flag >= min, or its default. */
+export function integerFlag(command: string, flags: FlagValues, name: string, fallback: number, min = 1): number {
+  const value = (flags[name] as number | undefined) ?? fallback;
+  if (!Number.isInteger(value) || value < min) throw new CliError(`${command}: --${name} must be an integer >= ${min}, got ${value}`);
+  return value;
+}
+
+/**
+ * The shared start of plot / formula / prune: backend, checkpoint, and the
+ * dataset (--dataset, else the one the checkpoint was trained on), checked to
+ * fit the model.
+ */
+export async function loadAnalysisInputs(command: string, flags: FlagValues): Promise<AnalysisInputs> {
+  const path = flags.checkpoint as string | undefined;
+  if (!path) throw new CliError(`${command}: --checkpoint FILE is required`);
+  const images = integerFlag(command, flags, 'images', 256);
+  const { backend, notes } = await selectBackend((flags.backend as string | undefined) ?? 'auto');
+  if (!flags.json) for (const note of notes) process.stderr.write(`backend: ${note}\n`);
+  const loaded = await readCheckpointFile(path);
+  const datasetSpec = (flags.dataset as string | undefined) ?? loaded.info.dataset ?? 'mnist';
+  try {
+    parseDatasetSpec(datasetSpec);
+  } catch (error) {
+    throw new CliError(`${command}: ${(error as Error).message}`);
+  }
+  const data = await loadDataset(datasetSpec);
+  const { test } = data;
+  const config = loaded.spec.config as Partial<VitConfig & KanMlpConfig>;
+  const inputs = config.inputs ?? config.channels! * config.imageSize! * config.imageSize!;
+  if (inputs !== test.channels * test.height * test.width || config.classes !== test.classes
+    || (config.imageSize !== undefined && (config.imageSize !== test.height || config.channels !== test.channels))) {
+    throw new CliError(`${command}: checkpoint '${path}' holds ${loaded.spec.name} for ${config.classes} classes of ` +
+      `${config.imageSize ? `${config.channels}x${config.imageSize}x${config.imageSize}` : `${inputs}-value`} inputs, but ${datasetSpec} has ` +
+      `${test.classes} classes of ${test.channels}x${test.height}x${test.width} images`);
+  }
+  return { ...loaded, path, datasetSpec, data, images: Math.min(images, data.train.count), backendName: backend.name };
+}
+
+export async function runPlot(flags: FlagValues): Promise<void> {
+  const out = flags.out as string | undefined;
+  if (!out) throw new CliError('plot: --out FILE.svg or FILE.png is required');
+  const format = /\.svg$/i.test(out) ? 'svg' : /\.png$/i.test(out) ? 'png' : null;
+  if (!format) throw new CliError(`plot: --out '${out}' must end in .svg or .png`);
+  const points = integerFlag('plot', flags, 'points', 121, 2);
+  const bins = integerFlag('plot', flags, 'bins', 30);
+  const scale = (flags.scale as number | undefined) ?? 2;
+  if (!(scale > 0 && scale <= 16)) throw new CliError(`plot: --scale must be in (0, 16], got ${scale}`);
+  const inputs = await loadAnalysisInputs('plot', flags);
+  const { model, spec, data } = inputs;
+  const activations = await rationalActivations(model);
+  if (activations.length === 0) throw new CliError(`plot: ${spec.name} in '${inputs.path}' has no group-rational activation to plot`);
+  const traffic = await captureActivationTraffic(model, data.train, { images: inputs.images });
+  const panels = activationPanels(activations, traffic, { points, bins });
+  const svg = renderActivationSvg(panels, {
+    title: `${spec.name} (${inputs.path}): learned activations over their initial shapes; inputs from ${inputs.images} images of ${data.train.name}`,
+  });
+  let bytes: Uint8Array;
+  let size: { width: number; height: number } | null = null;
+  if (format === 'svg') bytes = new TextEncoder().encode(svg);
+  else {
+    const rendered = await svgToPng(svg, { scale });
+    bytes = rendered.png;
+    size = { width: rendered.width, height: rendered.height };
+  }
+  await writeFileAtomic(out, bytes);
+  const report = {
+    event: 'plot', checkpoint: inputs.path, model: spec.name, out, format, activations: activations.length, panels: panels.length,
+    images: inputs.images, dataset: inputs.datasetSpec, ...(size ?? {}),
+  };
+  if (flags.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+  else {
+    process.stdout.write(`wrote ${out}: ${panels.length} panels (${activations.length} activations x their groups), inputs from ` +
+      `${inputs.images} images of ${data.train.name}${size ? `, ${size.width}x${size.height} px` : ''}\n`);
+  }
+}

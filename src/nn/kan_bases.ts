@@ -1,0 +1,351 @@
+// KAN layers on three bases, with the same interface (in -> out features):
+//  - RationalKanLayer: GR-KAN, fc(groupRational(x)) (KAT).
+//  - BSplineKanLayer: efficient-kan, y = base_weight silu(x) + spline_weight B(x),
+//    B the B-spline bases of each input on its own knot grid, with the grid
+//    update from data (knots from data quantiles mixed with a uniform grid, the
+//    spline refitted by least squares so the layer computes the same function
+//    on that data as closely as the new knots allow).
+//  - RbfKanLayer: FastKAN, y = spline_linear(rbf(layernorm(x))) + base_linear(silu(x)).
+
+import { tensor } from '../ops/creation.js';
+import { add, mul, sigmoid } from '../ops/elementwise.js';
+import { bsplineBasis, MAX_SPLINE_ORDER, radialBasis, radialBasisSpec, uniformKnots, type RadialBasisOptions } from '../ops/kan_bases.js';
+import { reshape } from '../ops/layout.js';
+import { matmul } from '../ops/matmul.js';
+import { noGrad } from '../tensor/autograd.js';
+import type { Random } from '../tensor/random.js';
+import { keep, tidy } from '../tensor/scope.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { formatShape } from '../util/shape.js';
+import { uniform } from './init.js';
+import { GroupRational } from './kan.js';
+import { LayerNorm, Linear } from './layers.js';
+import { Module } from './module.js';
+
+/** The KAN bases a layer (and kan-mlp) can use. */
+export const KAN_BASES = ['rational', 'bspline', 'rbf'] as const;
+export type KanBasis = (typeof KAN_BASES)[number];
+
+export function isKanBasis(name: unknown): name is KanBasis {
+  return typeof name === 'string' && (KAN_BASES as readonly string[]).includes(name);
+}
+
+/** A module holding tensors that are state but not parameters (saved in checkpoints, never trained). */
+export interface HasBuffers {
+  namedBuffers(prefix?: string): [string, Tensor][];
+}
+
+function silu(x: Tensor): Tensor {
+  return mul(x, sigmoid(x));
+}
+
+/** x [..., in] as [rows, in], with an error naming the layer when the width is wrong. */
+function rowsOf(layer: string, x: Tensor, inFeatures: number): Tensor {
+  if (x.rank < 1 || x.shape[x.rank - 1] !== inFeatures) {
+    throw new Error(`${layer}: input ${formatShape(x.shape)} has ${x.shape[x.rank - 1] ?? 0} features, expected ${inFeatures}`);
+  }
+  return reshape(x, [-1, inFeatures]);
+}
+
+/** The largest group count <= wanted that divides the width. */
+export function divisorGroups(width: number, wanted: number): number {
+  for (let g = Math.min(wanted, width); g > 1; g--) if (width % g === 0) return g;
+  return 1;
+}
+
+export interface RationalKanOptions {
+  /** Initial rational: identity, swish, ... (rational_init.ts). Default swish. */
+  mode?: string;
+  /** Channel groups (reduced to the largest divisor of the width). Default 8. */
+  groups?: number;
+}
+
+/** One GR-KAN layer: fc(act(x)), fc with variance-preserving init (std = gain / sqrt(in)). */
+export class RationalKanLayer extends Module {
+  readonly act: GroupRational;
+  readonly fc: Linear;
+
+  constructor(readonly inFeatures: number, readonly outFeatures: number, rng: Random, options: RationalKanOptions = {}) {
+    super();
+    this.act = this.module('act', new GroupRational(inFeatures, { groups: divisorGroups(inFeatures, options.groups ?? 8), mode: options.mode ?? 'swish' }));
+    this.fc = this.module('fc', new Linear(inFeatures, outFeatures, rng, { std: this.act.initialGain() / Math.sqrt(inFeatures), untruncated: true }));
+  }
+
+  forward(x: Tensor): Tensor {
+    return this.fc.forward(this.act.forward(x));
+  }
+}
+
+export interface BSplineKanOptions {
+  /** Intervals of the initial uniform grid (efficient-kan's grid_size). Default 5. */
+  gridSize?: number;
+  /** Spline order (degree; efficient-kan's spline_order). Default 3. */
+  order?: number;
+  /** Range of the initial grid. Default [-1, 1]. */
+  gridRange?: [number, number];
+  /** Weight of the uniform grid in the grid update (efficient-kan's grid_eps). Default 0.02. */
+  gridEps?: number;
+  /** Spline coefficients start uniform in +-noiseScale / (2 gridSize). Default 0.1. */
+  noiseScale?: number;
+}
+
+/**
+ * efficient-kan's KANLinear: y = silu(x) base_weight^T + B(x) spline_weight^T,
+ * base_weight [out, in], spline_weight [out, in, gridSize + order] over the
+ * B-spline bases of each input on its row of `grid` [in, gridSize + 2 order + 1]
+ * (a buffer: saved in checkpoints, changed only by updateGrid).
+ */
+export class BSplineKanLayer extends Module implements HasBuffers {
+  readonly baseWeight: Tensor;
+  readonly splineWeight: Tensor;
+  /** Knots per input channel [in, gridSize + 2 order + 1]. */
+  readonly grid: Tensor;
+  readonly gridSize: number;
+  readonly order: number;
+  readonly gridEps: number;
+
+  constructor(readonly inFeatures: number, readonly outFeatures: number, rng: Random, options: BSplineKanOptions = {}) {
+    super();
+    this.gridSize = options.gridSize ?? 5;
+    this.order = options.order ?? 3;
+    this.gridEps = options.gridEps ?? 0.02;
+    const [low, high] = options.gridRange ?? [-1, 1];
+    if (!Number.isInteger(this.order) || this.order < 1 || this.order > MAX_SPLINE_ORDER) {
+      throw new Error(`BSplineKanLayer: spline order ${this.order} must be an integer in [1, ${MAX_SPLINE_ORDER}]`);
+    }
+    if (!(this.gridEps >= 0 && this.gridEps <= 1)) throw new Error(`BSplineKanLayer: gridEps ${this.gridEps} must be in [0, 1]`);
+    const knots = uniformKnots(this.gridSize, this.order, low, high);
+    const bases = this.gridSize + this.order;
+    // kaiming_uniform(a = sqrt 5), PyTorch's Linear default: bound 1 / sqrt(in).
+    this.baseWeight = this.parameter('base_weight', uniform(rng, [outFeatures, inFeatures], 1 / Math.sqrt(inFeatures)));
+    this.splineWeight = this.parameter('spline_weight',
+      uniform(rng, [outFeatures, inFeatures, bases], (options.noiseScale ?? 0.1) / (2 * this.gridSize)));
+    const grid = new Float64Array(inFeatures * knots.length);
+    for (let c = 0; c < inFeatures; c++) grid.set(knots, c * knots.length);
+    this.grid = keep(tensor(grid, [inFeatures, knots.length]));
+  }
+
+  get bases(): number {
+    return this.gridSize + this.order;
+  }
+
+  namedBuffers(prefix = ''): [string, Tensor][] {
+    return [[`${prefix}grid`, this.grid]];
+  }
+
+  forward(x: Tensor): Tensor {
+    const rows = rowsOf('BSplineKanLayer', x, this.inFeatures);
+    const base = matmul(silu(rows), this.baseWeight, { transposeB: true });
+    const splines = reshape(bsplineBasis(rows, this.grid, this.order), [rows.shape[0]!, this.inFeatures * this.bases]);
+    const spline = matmul(splines, reshape(this.splineWeight, [this.outFeatures, this.inFeatures * this.bases]), { transposeB: true });
+    return reshape(add(base, spline), [...x.shape.slice(0, -1), this.outFeatures]);
+  }
+
+  /**
+   * efficient-kan's update_grid: new knots per input channel from the sorted
+   * values of x [..., in]: g_i = eps (min - margin + i h) + (1 - eps) x_(floor(i (n - 1) / G)),
+   * i = 0..G, h = (max - min + 2 margin) / G, extended by `order` knots of
+   * spacing h on each side; then spline_weight is refitted by least squares so
+   * that each channel's spline matches its old values on x.
+   */
+  async updateGrid(x: Tensor, margin = 0.01): Promise<void> {
+    const layer = 'BSplineKanLayer.updateGrid';
+    if (!(margin >= 0 && Number.isFinite(margin))) throw new Error(`${layer}: margin ${margin} must be a finite number >= 0`);
+    const rows = noGrad(() => rowsOf(layer, x, this.inFeatures));
+    const releaseRows = () => { if (rows !== x) rows.dispose(); }; // reshape returns x itself when already [rows, in]
+    const count = rows.shape[0]!;
+    if (count < 1) {
+      releaseRows();
+      throw new Error(`${layer}: x ${formatShape(x.shape)} has no rows to fit the grid to`);
+    }
+    const values = await rows.dataFloat64();
+    const { inFeatures: channels, gridSize, order, bases, outFeatures } = this;
+    const knotCount = gridSize + 2 * order + 1;
+    const grid = new Float64Array(channels * knotCount);
+    const column = new Float64Array(count);
+    for (let c = 0; c < channels; c++) {
+      for (let r = 0; r < count; r++) column[r] = values[r * channels + c]!;
+      if (column.some((v) => !Number.isFinite(v))) {
+        releaseRows();
+        throw new Error(`${layer}: input channel ${c} holds a non-finite value; the grid can only be fitted to finite data`);
+      }
+      column.sort();
+      const step = (column[count - 1]! - column[0]! + 2 * margin) / gridSize;
+      const at = c * knotCount;
+      for (let i = 0; i <= gridSize; i++) {
+        const adaptive = column[Math.floor((i * (count - 1)) / gridSize)]!;
+        grid[at + order + i] = this.gridEps * (column[0]! - margin + i * step) + (1 - this.gridEps) * adaptive;
+      }
+      for (let i = 1; i <= order; i++) {
+        grid[at + order - i] = grid[at + order]! - i * step;
+        grid[at + order + gridSize + i] = grid[at + order + gridSize]! + i * step;
+      }
+    }
+    const newGrid = tensor(grid, [channels, knotCount]);
+    const [oldBases, newBases] = noGrad(() => [bsplineBasis(rows, this.grid, order), bsplineBasis(rows, newGrid, order)]);
+    const [before, after] = [await oldBases.dataFloat64(), await newBases.dataFloat64()];
+    oldBases.dispose();
+    newBases.dispose();
+    releaseRows();
+    const weights = await this.splineWeight.dataFloat64();
+    const fitted = new Float64Array(weights.length);
+    const design = new Float64Array(count * bases);
+    const target = new Float64Array(count * bases);
+    const oldCoefficients = new Float64Array(bases * outFeatures);
+    for (let c = 0; c < channels; c++) {
+      // min |A_new W - A_old W_old| over W [bases, out], A [count, bases]: this channel's new and old bases on the data.
+      for (let r = 0; r < count; r++) {
+        const at = (r * channels + c) * bases;
+        for (let j = 0; j < bases; j++) {
+          design[r * bases + j] = after[at + j]!;
+          target[r * bases + j] = before[at + j]!;
+        }
+      }
+      for (let j = 0; j < bases; j++) {
+        for (let o = 0; o < outFeatures; o++) oldCoefficients[j * outFeatures + o] = weights[(o * channels + c) * bases + j]!;
+      }
+      const solution = leastSquares(design, target, oldCoefficients, count, bases, outFeatures);
+      for (let o = 0; o < outFeatures; o++) {
+        for (let j = 0; j < bases; j++) fitted[(o * channels + c) * bases + j] = solution[j * outFeatures + o]!;
+      }
+    }
+    this.grid.assign(newGrid);
+    newGrid.dispose();
+    this.splineWeight.assignValues(fitted);
+  }
+
+  override dispose(): void {
+    super.dispose();
+    this.grid.dispose();
+  }
+}
+
+/**
+ * The least-squares solution X [k, m] of A X = B W, A and B [n, k] (row-major,
+ * both overwritten), W [k, m]: Householder QR of A with column pivoting, the
+ * reflections applied to B, so the product B W is never formed ([n, m] would
+ * be large) and A's condition number is not squared (as normal equations
+ * would). Columns whose pivot falls below 1e-12 of the first (bases the data
+ * never reaches, or that the data cannot tell apart) get coefficient 0: a
+ * basic least-squares solution, as LAPACK's rank-revealing solvers give.
+ */
+function leastSquares(a: Float64Array, b: Float64Array, w: Float64Array, n: number, k: number, m: number): Float64Array {
+  const order = Array.from({ length: k }, (_, j) => j);
+  const diagonal = new Float64Array(k);
+  let rank = 0;
+  let firstPivot = 0;
+  for (let step = 0; step < Math.min(n, k); step++) {
+    // Pivot: the remaining column with the largest norm below row `step`.
+    let best = step;
+    let bestNorm = -1;
+    for (let j = step; j < k; j++) {
+      let norm = 0;
+      for (let r = step; r < n; r++) norm += a[r * k + j]! ** 2;
+      if (norm > bestNorm) [best, bestNorm] = [j, norm];
+    }
+    if (best !== step) {
+      for (let r = 0; r < n; r++) [a[r * k + step], a[r * k + best]] = [a[r * k + best]!, a[r * k + step]!];
+      [order[step], order[best]] = [order[best]!, order[step]!];
+    }
+    const norm = Math.sqrt(bestNorm);
+    if (step === 0) firstPivot = norm;
+    if (norm <= 1e-12 * firstPivot || norm === 0) break;
+    // Reflection H = I - 2 v v^T / (v^T v) taking column `step` to (alpha, 0, ..., 0).
+    const alpha = a[step * k + step]! > 0 ? -norm : norm;
+    a[step * k + step]! -= alpha;
+    let vv = 0;
+    for (let r = step; r < n; r++) vv += a[r * k + step]! ** 2;
+    const reflect = (matrix: Float64Array, column: number) => {
+      let dot = 0;
+      for (let r = step; r < n; r++) dot += a[r * k + step]! * matrix[r * k + column]!;
+      const f = (2 * dot) / vv;
+      for (let r = step; r < n; r++) matrix[r * k + column]! -= f * a[r * k + step]!;
+    };
+    for (let j = step + 1; j < k; j++) reflect(a, j);
+    for (let j = 0; j < k; j++) reflect(b, j);
+    diagonal[step] = alpha;
+    rank = step + 1;
+  }
+  // R X' = (Q^T B)[0:rank] W, back-substituted; X' is X in pivoted order, 0 past the rank.
+  const x = new Float64Array(k * m);
+  const rhs = new Float64Array(rank * m);
+  for (let i = 0; i < rank; i++) {
+    for (let j = 0; j < k; j++) {
+      const q = b[i * k + j]!;
+      if (q !== 0) for (let o = 0; o < m; o++) rhs[i * m + o]! += q * w[j * m + o]!;
+    }
+  }
+  for (let i = rank - 1; i >= 0; i--) {
+    for (let o = 0; o < m; o++) {
+      let s = rhs[i * m + o]!;
+      for (let j = i + 1; j < rank; j++) s -= a[i * k + j]! * x[order[j]! * m + o]!;
+      x[order[i]! * m + o] = s / diagonal[i]!;
+    }
+  }
+  return x;
+}
+
+export interface RbfKanOptions extends RadialBasisOptions {
+  /** LayerNorm before the radial bases (FastKAN's use_layernorm). Default true. */
+  layerNorm?: boolean;
+  /** Add base_linear(silu(x)) (FastKAN's use_base_update). Default true. */
+  baseUpdate?: boolean;
+  /** Std of the spline_linear weights (FastKAN's spline_weight_init_scale). Default 0.1. */
+  splineInitScale?: number;
+}
+
+/**
+ * FastKAN's layer: spline_linear (no bias, [out, in K]) over the Gaussian
+ * radial bases of layernorm(x), plus base_linear(silu(x)) ([out, in] + bias).
+ */
+export class RbfKanLayer extends Module {
+  readonly layernorm: LayerNorm | null;
+  readonly splineLinear: Linear;
+  readonly baseLinear: Linear | null;
+  readonly basis: { low: number; high: number; centers: number; width: number };
+
+  constructor(readonly inFeatures: number, readonly outFeatures: number, rng: Random, options: RbfKanOptions = {}) {
+    super();
+    const { low, high, centers, width } = radialBasisSpec(options);
+    this.basis = { low, high, centers, width };
+    this.layernorm = (options.layerNorm ?? true) ? this.module('layernorm', new LayerNorm(inFeatures, 1e-5)) : null;
+    this.splineLinear = this.module('spline_linear',
+      new Linear(inFeatures * centers, outFeatures, rng, { bias: false, std: options.splineInitScale ?? 0.1 }));
+    // PyTorch's Linear default is uniform +-1 / sqrt(in): std 1 / sqrt(3 in).
+    this.baseLinear = (options.baseUpdate ?? true)
+      ? this.module('base_linear', new Linear(inFeatures, outFeatures, rng, { std: 1 / Math.sqrt(3 * inFeatures), untruncated: true }))
+      : null;
+  }
+
+  forward(x: Tensor): Tensor {
+    const rows = rowsOf('RbfKanLayer', x, this.inFeatures);
+    const normed = this.layernorm ? this.layernorm.forward(rows) : rows;
+    const phi = reshape(radialBasis(normed, this.basis), [rows.shape[0]!, this.inFeatures * this.basis.centers]);
+    let y = this.splineLinear.forward(phi);
+    if (this.baseLinear) y = add(y, this.baseLinear.forward(silu(rows)));
+    return reshape(y, [...x.shape.slice(0, -1), this.outFeatures]);
+  }
+}
+
+/** A KAN layer of any basis (in -> out), for models and benchmarks. */
+export type KanLayer = RationalKanLayer | BSplineKanLayer | RbfKanLayer;
+
+export interface KanLayerOptions {
+  rational?: RationalKanOptions;
+  bspline?: BSplineKanOptions;
+  rbf?: RbfKanOptions;
+}
+
+export function createKanLayer(basis: KanBasis, inFeatures: number, outFeatures: number, rng: Random, options: KanLayerOptions = {}): KanLayer {
+  switch (basis) {
+    case 'rational': return new RationalKanLayer(inFeatures, outFeatures, rng, options.rational);
+    case 'bspline': return new BSplineKanLayer(inFeatures, outFeatures, rng, options.bspline);
+    case 'rbf': return new RbfKanLayer(inFeatures, outFeatures, rng, options.rbf);
+    default: throw new Error(`unknown KAN basis '${basis as string}': expected one of ${KAN_BASES.join(', ')}`);
+  }
+}
+
+/** Runs `layer` without recording gradients and frees its intermediates (grid updates walk a model this way). */
+export function forwardNoGrad(layer: { forward(x: Tensor): Tensor }, x: Tensor): Tensor {
+  return noGrad(() => tidy(() => layer.forward(x)));
+}
