@@ -24,6 +24,7 @@ commands:
                               (default: classification for text or <= 20 distinct integers), --test-fraction X (0.2)
             --epochs N --batch-size N --lr X --weight-decay X --optimizer adamw|sgd
             --warmup EPOCHS --label-smoothing X --clip NORM --seed N
+            --shift PIXELS --rotate DEGREES --scale X --flip   random image augmentation
             --backend auto|cpu|cpu-float64   --out FILE (default checkpoints/MODEL.safetensors)
             --json            one JSON object per line: epoch events, then a done event
   eval      accuracy of a checkpoint on a dataset's test split: --checkpoint FILE [--dataset SPEC] [--json]

@@ -1,0 +1,537 @@
+// The playground's training worker: it owns the backend, the data, the model
+// and the training loop, all from the katjs library, and reports to the page
+// by messages, so the page stays responsive while it trains.
+//
+// Digits train through the library's own trainModel (the loop `kat train`
+// runs), with the same data split, seed and settings, so the page's numbers
+// match the CLI's. Pausing and page requests (predict, save, evaluate) are
+// handled between steps, in the step hook: never in the middle of a step.
+
+import {
+  AdamW, buildModel, cosineSchedule, decodeCheckpoint, DEFAULT_TRAIN_CONFIG, describeSpec, encodeCheckpoint, evaluate, mean,
+  MNIST_MEAN, MNIST_STD, modelSpec, noGrad, rationalActivations, Random, reshape, setBackend, setSeed, softmax, square, sub, tensor,
+  tidy, trainModel, type DataSplit, type ImageDataset, type Model, type ModelSpec, type TrainConfig,
+} from 'katjs';
+import { digitsSplit } from './digits.js';
+import { parseFormula, type ParsedFormula } from './formula.js';
+import {
+  FIT_DOMAIN, type ActivationData, type BackendChoice, type FitView, type FromWorker, type Setup, type StepReport, type ToWorker,
+  type TrainState,
+} from './protocol.js';
+
+interface WorkerScope {
+  postMessage(message: FromWorker, transfer?: Transferable[]): void;
+  onmessage: ((event: MessageEvent<ToWorker>) => void) | null;
+}
+const scope = self as unknown as WorkerScope;
+
+const post = (message: FromWorker, transfer: Transferable[] = []) => scope.postMessage(message, transfer);
+
+/** Model reports (activations, fit view) at most this often while training. */
+const REPORT_MS = 400;
+/** Training points of a fitted function, and samples per axis of its view. */
+const FIT_POINTS = { 1: 512, 2: 1024 } as const;
+const FIT_VIEW_SIDE = { 1: 161, 2: 41 } as const;
+
+interface Session {
+  setup: Setup;
+  spec: ModelSpec;
+  model: Model;
+  formula: ParsedFormula | null;
+  /** The last test accuracy (digits) and on how many test images, written into checkpoints. */
+  tested: { accuracy: number; images: number } | null;
+  stepsDone: number;
+}
+
+let digitsUrl = '';
+let digits: DataSplit | null = null;
+let session: Session | null = null;
+let state: TrainState = 'idle';
+let pauseRequested = false;
+let stopRequested = false;
+let resume: (() => void) | null = null;
+/** Page requests waiting for the current step to end. */
+const betweenSteps: (() => Promise<void>)[] = [];
+
+function setState(next: TrainState): void {
+  state = next;
+  post({ type: 'state', state });
+}
+
+/** Lets queued messages in (a CPU step never awaits a real task otherwise). */
+function yieldToEvents(): Promise<void> {
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => resolve();
+    channel.port2.postMessage(null);
+  });
+}
+
+async function startBackend(choice: BackendChoice): Promise<void> {
+  let fallback: string | null = null;
+  let backend;
+  try {
+    backend = await setBackend(choice);
+  } catch (error) {
+    if (choice === 'cpu') throw error;
+    const message = (error as Error).message;
+    const reason = !('gpu' in navigator) ? 'this browser has no navigator.gpu'
+      : /no adapter/.test(message) ? 'the browser offers no WebGPU adapter' : message;
+    fallback = `WebGPU could not start (${reason}): training on the CPU instead`;
+    backend = await setBackend('cpu');
+  }
+  post({ type: 'backend', name: backend.name, description: backend.description, fallback });
+  // A model built on the previous backend moves over with its weights.
+  if (session) {
+    const weights = await session.model.stateDict();
+    const model = buildModel(session.spec);
+    model.loadStateDict(weights, { source: 'the previous backend' });
+    session.model.dispose();
+    session.model = model;
+    await reportModel();
+  }
+}
+
+async function loadDigits(): Promise<DataSplit> {
+  if (digits) return digits;
+  const response = await fetch(digitsUrl);
+  if (!response.ok) throw new Error(`the digits file ${digitsUrl} could not be loaded: HTTP ${response.status}`);
+  digits = digitsSplit(new Uint8Array(await response.arrayBuffer()));
+  return digits;
+}
+
+/** The first `count` images of a dataset (all when count is 0 or too large). */
+function firstImages(dataset: ImageDataset, count: number): ImageDataset {
+  if (count <= 0 || count >= dataset.count) return dataset;
+  const per = dataset.channels * dataset.height * dataset.width;
+  return { ...dataset, count, images: dataset.images.subarray(0, count * per), labels: dataset.labels.subarray(0, count) };
+}
+
+/** The kan-mlp that fits a function of `dims` inputs: one output, no classes. */
+function fitSpec(dims: number, hidden: number[]): ModelSpec {
+  return { name: 'kan-mlp', config: { inputs: dims, hidden, classes: 1, groups: 8, dropout: 0 } };
+}
+
+/**
+ * With one or two inputs and zero biases every first-layer unit sees a scaled
+ * copy of the same input; seeded random biases spread them over the domain.
+ */
+function spreadFirstBiases(model: Model, seed: number): void {
+  const bias = model.namedParameters().find(([name]) => name === 'layers.0.fc.bias')?.[1];
+  if (!bias) return;
+  const rng = new Random(seed + 17);
+  bias.assignValues(Array.from({ length: bias.size }, () => rng.normal()));
+}
+
+async function newSession(setup: Setup): Promise<void> {
+  if (state === 'training' || state === 'pausing' || state === 'paused') throw new Error('stop training before building a new model');
+  let spec: ModelSpec;
+  let formula: ParsedFormula | null = null;
+  if (setup.task === 'digits') {
+    const data = await loadDigits();
+    spec = modelSpec(setup.model, { channels: data.train.channels, imageSize: data.train.height, classes: data.train.classes });
+  } else {
+    formula = parseFormula(setup.formula);
+    if (setup.hidden.length === 0 || setup.hidden.some((w) => !Number.isInteger(w) || w < 1 || w > 256)) {
+      throw new Error(`hidden widths ${setup.hidden.join(',') || '(none)'}: expected 1 to 4 integers in 1..256, e.g. 16,16`);
+    }
+    spec = fitSpec(formula.usesY ? 2 : 1, setup.hidden);
+  }
+  const model = buildModel(spec, setup.seed);
+  if (setup.task === 'fit') spreadFirstBiases(model, setup.seed);
+  session?.model.dispose();
+  session = { setup, spec, model, formula, tested: null, stepsDone: 0 };
+  await reportModel(null);
+  setState('idle');
+}
+
+async function reportModel(fromFile: string | null = null): Promise<void> {
+  const s = session!;
+  post({
+    type: 'model', task: s.setup.task, model: s.setup.model, summary: describeSpec(s.spec), parameters: s.model.parameterCount(),
+    setup: s.setup, fromFile,
+  });
+  await reportActivations();
+  if (s.setup.task === 'fit') await reportFit();
+}
+
+async function reportActivations(): Promise<void> {
+  const s = session!;
+  const activations: ActivationData[] = (await rationalActivations(s.model)).map(({ name, channels, groups, mode, numerator, denominator }) =>
+    ({ name, channels, groups, mode, numerator, denominator }));
+  post({ type: 'activations', step: s.stepsDone, activations });
+}
+
+function inputsOf(spec: ModelSpec): number | undefined {
+  return (spec.config as { inputs?: number }).inputs;
+}
+
+/** The grid of points a fitted function is shown on: [side] or [side * side] rows of (x[, y]). */
+function viewGrid(dims: 1 | 2): { side: number; points: Float32Array } {
+  const side = FIT_VIEW_SIDE[dims];
+  const at = (i: number) => -FIT_DOMAIN + (2 * FIT_DOMAIN * i) / (side - 1);
+  if (dims === 1) return { side, points: Float32Array.from({ length: side }, (_, i) => at(i)) };
+  const points = new Float32Array(side * side * 2);
+  for (let row = 0; row < side; row++) {
+    for (let col = 0; col < side; col++) {
+      points[2 * (row * side + col)] = at(col);
+      points[2 * (row * side + col) + 1] = at(row);
+    }
+  }
+  return { side, points };
+}
+
+async function predictRows(model: Model, points: Float32Array, dims: number): Promise<Float32Array> {
+  const rows = points.length / dims;
+  const wasTraining = model.training;
+  model.eval();
+  const output = noGrad(() => tidy(() => reshape(model.forward(tensor(points, [rows, dims])), [rows])));
+  model.train(wasTraining);
+  const values = await output.data();
+  output.dispose();
+  return values;
+}
+
+function targetValues(formula: ParsedFormula, points: Float32Array, dims: number): Float32Array {
+  const rows = points.length / dims;
+  const values = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const x = points[r * dims]!;
+    const y = dims === 2 ? points[r * dims + 1]! : 0;
+    const v = formula.evaluate(x, y);
+    if (!Number.isFinite(v)) {
+      throw new Error(`the target ${formula.text} is ${v} at x = ${x.toFixed(3)}${dims === 2 ? `, y = ${y.toFixed(3)}` : ''}: ` +
+        `it must be finite on [-${FIT_DOMAIN}, ${FIT_DOMAIN}]${dims === 2 ? '²' : ''}`);
+    }
+    values[r] = v;
+  }
+  return values;
+}
+
+async function fitViewData(): Promise<{ view: FitView; mse: number }> {
+  const s = session!;
+  const dims = inputsOf(s.spec) === 2 ? 2 : 1;
+  const { side, points } = viewGrid(dims);
+  const target = targetValues(s.formula!, points, dims);
+  const fitted = await predictRows(s.model, points, dims);
+  let sse = 0;
+  for (let i = 0; i < target.length; i++) sse += (fitted[i]! - target[i]!) ** 2;
+  return { view: { dims, side, target, fitted }, mse: sse / target.length };
+}
+
+async function reportFit(): Promise<void> {
+  const { view } = await fitViewData();
+  post({ type: 'fit', step: session!.stepsDone, view }, [view.target.buffer, view.fitted.buffer]);
+}
+
+let lastReport = 0;
+
+/** Runs between steps: reports, queued page requests, and the pause. */
+async function betweenStepsHook(): Promise<void> {
+  await yieldToEvents();
+  const now = performance.now();
+  if (now - lastReport >= REPORT_MS) {
+    lastReport = now;
+    await reportActivations();
+    if (session!.setup.task === 'fit') await reportFit();
+  }
+  await runQueued();
+  if (pauseRequested) {
+    pauseRequested = false;
+    await reportActivations();
+    if (session!.setup.task === 'fit') await reportFit();
+    setState('paused');
+    await new Promise<void>((resolve) => { resume = resolve; });
+    setState('training');
+  }
+}
+
+async function runQueued(): Promise<void> {
+  while (betweenSteps.length > 0) await betweenSteps.shift()!();
+}
+
+function digitsConfig(setup: Setup): TrainConfig {
+  return {
+    ...DEFAULT_TRAIN_CONFIG, epochs: setup.epochs, batchSize: setup.batchSize, lr: setup.lr, weightDecay: setup.weightDecay,
+    optimizer: 'adamw', warmupEpochs: setup.warmupEpochs, labelSmoothing: setup.labelSmoothing, clipNorm: setup.clipNorm,
+    shift: setup.shift, flip: false, seed: setup.seed,
+  };
+}
+
+async function trainDigits(s: Session): Promise<void> {
+  const data = await loadDigits();
+  const test = firstImages(data.test, s.setup.testImages);
+  let step = 0;
+  await trainModel(s.model, data.train, test, digitsConfig(s.setup), {
+    onStep: async (e) => {
+      step++;
+      s.stepsDone++;
+      const report: StepReport = {
+        step: s.stepsDone, epoch: e.epoch, loss: e.loss, accuracy: e.accuracy ?? null, lr: e.lr, imagesPerSecond: e.imagesPerSecond,
+      };
+      post({ type: 'step', report });
+      await betweenStepsHook();
+    },
+    onEpoch: async (e) => {
+      if (e.test_acc !== undefined) s.tested = { accuracy: e.test_acc, images: test.count };
+      post({
+        type: 'epoch',
+        report: {
+          epoch: e.epoch, step: s.stepsDone, trainLoss: e.train_loss, trainAccuracy: e.train_acc ?? null, testLoss: e.test_loss,
+          testAccuracy: e.test_acc ?? null, seconds: e.seconds,
+        },
+      });
+      await runQueued();
+    },
+    shouldStop: () => stopRequested || (s.setup.maxSteps > 0 && step >= s.setup.maxSteps),
+  });
+}
+
+/** Fits the target with mini-batches of fixed random points: AdamW on the mean squared error, cosine schedule. */
+async function trainFit(s: Session): Promise<void> {
+  const dims = inputsOf(s.spec) === 2 ? 2 : 1;
+  const count = FIT_POINTS[dims];
+  setSeed(s.setup.seed);
+  const rng = new Random(s.setup.seed + 1);
+  const points = Float32Array.from({ length: count * dims }, () => (2 * rng.uniform() - 1) * FIT_DOMAIN);
+  const targets = targetValues(s.formula!, points, dims);
+  const batchSize = Math.min(s.setup.batchSize, count);
+  const stepsPerEpoch = Math.floor(count / batchSize);
+  const totalSteps = stepsPerEpoch * s.setup.epochs;
+  const optimizer = new AdamW(s.model.parameters(), { lr: s.setup.lr, weightDecay: s.setup.weightDecay });
+  const schedule = cosineSchedule({
+    baseLr: s.setup.lr, warmupSteps: Math.min(totalSteps, Math.round(s.setup.warmupEpochs * stepsPerEpoch)), totalSteps, minLr: s.setup.lr * 0.01,
+  });
+  const batchPoints = new Float32Array(batchSize * dims);
+  const batchTargets = new Float32Array(batchSize);
+  let step = 0;
+  for (let epoch = 1; epoch <= s.setup.epochs; epoch++) {
+    const started = performance.now();
+    const order = rng.shuffle(Array.from({ length: count }, (_, i) => i));
+    let lossSum = 0;
+    let steps = 0;
+    for (let b = 0; b < stepsPerEpoch; b++) {
+      for (let k = 0; k < batchSize; k++) {
+        const i = order[b * batchSize + k]!;
+        for (let d = 0; d < dims; d++) batchPoints[k * dims + d] = points[i * dims + d]!;
+        batchTargets[k] = targets[i]!;
+      }
+      optimizer.lr = schedule(step);
+      const loss = tidy(() => {
+        const prediction = reshape(s.model.forward(tensor(batchPoints, [batchSize, dims])), [batchSize]);
+        const l = mean(square(sub(prediction, tensor(batchTargets, [batchSize]))));
+        l.backward();
+        return l;
+      });
+      const value = await loss.item();
+      loss.dispose();
+      if (!Number.isFinite(value)) {
+        optimizer.zeroGrad();
+        throw new Error(`the loss became ${value} at step ${step + 1}: lower the learning rate (now ${s.setup.lr})`);
+      }
+      optimizer.step();
+      optimizer.zeroGrad();
+      step++;
+      steps++;
+      s.stepsDone++;
+      lossSum += value;
+      const elapsed = (performance.now() - started) / 1000;
+      post({ type: 'step', report: { step: s.stepsDone, epoch, loss: value, accuracy: null, lr: optimizer.lr, imagesPerSecond: (steps * batchSize) / elapsed } });
+      await betweenStepsHook();
+      if (stopRequested || (s.setup.maxSteps > 0 && step >= s.setup.maxSteps)) break;
+    }
+    const { mse } = await fitViewData();
+    post({
+      type: 'epoch',
+      report: { epoch, step: s.stepsDone, trainLoss: lossSum / steps, trainAccuracy: null, testLoss: mse, testAccuracy: null, seconds: (performance.now() - started) / 1000 },
+    });
+    if (stopRequested || (s.setup.maxSteps > 0 && step >= s.setup.maxSteps)) break;
+  }
+}
+
+async function train(): Promise<void> {
+  if (!session) throw new Error('no model yet: build one first');
+  if (state === 'paused') {
+    resume?.();
+    resume = null;
+    return;
+  }
+  if (state === 'training' || state === 'pausing') return;
+  const s = session;
+  stopRequested = false;
+  setState('training');
+  lastReport = performance.now();
+  try {
+    if (s.setup.task === 'digits') await trainDigits(s);
+    else await trainFit(s);
+  } finally {
+    if (session === s) {
+      await reportActivations();
+      if (s.setup.task === 'fit') await reportFit();
+    }
+    await runQueued();
+    setState('done');
+  }
+}
+
+/** Runs now when idle, else between two training steps. */
+function whenBetweenSteps(job: () => Promise<void>): Promise<void> {
+  if (state !== 'training' && state !== 'pausing') return job();
+  return new Promise((resolve, reject) => {
+    betweenSteps.push(() => job().then(resolve, reject));
+  });
+}
+
+async function predict(pixels: Float32Array): Promise<void> {
+  const s = session;
+  if (!s || s.setup.task !== 'digits') throw new Error('drawing needs a digits model (kat-micro or kan-mlp)');
+  if (pixels.length !== 28 * 28) throw new Error(`a drawn digit has ${pixels.length} pixels: expected 784 (28 x 28)`);
+  const normalised = pixels.map((p) => (p - MNIST_MEAN) / MNIST_STD);
+  const wasTraining = s.model.training;
+  s.model.eval();
+  const probabilities = noGrad(() => tidy(() => softmax(s.model.forward(tensor(normalised, [1, 1, 28, 28])), -1)));
+  s.model.train(wasTraining);
+  const values = await probabilities.data();
+  probabilities.dispose();
+  post({ type: 'prediction', probabilities: values }, [values.buffer]);
+}
+
+async function evaluateNow(testImages: number): Promise<void> {
+  const s = session;
+  if (!s) throw new Error('no model yet: build one first');
+  if (s.setup.task === 'fit') {
+    const { mse } = await fitViewData();
+    post({ type: 'evaluation', loss: mse, accuracy: null, images: 0 });
+    return;
+  }
+  const test = firstImages((await loadDigits()).test, testImages);
+  const result = await evaluate(s.model, test);
+  if (result.accuracy !== undefined) s.tested = { accuracy: result.accuracy, images: test.count };
+  post({ type: 'evaluation', loss: result.loss, accuracy: result.accuracy ?? null, images: test.count });
+}
+
+async function save(): Promise<void> {
+  const s = session;
+  if (!s) throw new Error('no model to save: build or load one first');
+  const info: Record<string, string> = {
+    epochs: String(s.setup.epochs), seed: String(s.setup.seed), steps: String(s.stepsDone), trained_at: new Date().toISOString(),
+    source: 'katjs web playground',
+  };
+  if (s.setup.task === 'digits') {
+    info.dataset = 'mnist';
+    if (s.tested) {
+      info.test_acc = String(s.tested.accuracy);
+      info.test_images = String(s.tested.images);
+    }
+  } else {
+    info.task = 'fit';
+    info.formula = s.formula!.text;
+  }
+  const bytes = await encodeCheckpoint(s.model, s.spec, info);
+  const fileName = s.setup.task === 'digits' ? `${s.spec.name}.safetensors` : 'kan-fit.safetensors';
+  post({ type: 'checkpoint', bytes, fileName }, [bytes.buffer as ArrayBuffer]);
+}
+
+/** The task a checkpoint's model fits in the page, or an error saying why it does not. */
+function taskOf(spec: ModelSpec, info: Record<string, string>, fileName: string): 'digits' | 'fit' {
+  const c = spec.config as { inputs?: number; classes: number; channels?: number; imageSize?: number; basis?: string };
+  if (info.task === 'fit' || (c.inputs !== undefined && c.inputs <= 2 && c.classes === 1)) {
+    if (c.inputs === undefined || c.inputs > 2 || c.classes !== 1) {
+      throw new Error(`${fileName}: a function-fitting checkpoint must be a kan-mlp with 1 or 2 inputs and one output`);
+    }
+    if (!info.formula) throw new Error(`${fileName}: a function-fitting checkpoint needs its target formula in the metadata ('formula')`);
+    return 'fit';
+  }
+  const fits = c.inputs !== undefined ? c.inputs === 784 : c.channels === 1 && c.imageSize === 28;
+  if (!fits || c.classes !== 10) {
+    throw new Error(`${fileName}: its model (${describeSpec(spec)}) is not for the page's 28 x 28 digits with 10 classes`);
+  }
+  return 'digits';
+}
+
+async function load(bytes: Uint8Array, fileName: string, base: Setup): Promise<void> {
+  if (state === 'training' || state === 'pausing' || state === 'paused') throw new Error('stop training before loading a checkpoint');
+  const loaded = decodeCheckpoint(bytes, fileName);
+  let task: 'digits' | 'fit';
+  try {
+    task = taskOf(loaded.spec, loaded.info, fileName);
+    if (task === 'digits') await loadDigits();
+  } catch (error) {
+    loaded.model.dispose();
+    throw error;
+  }
+  const config = loaded.spec.config as { hidden?: number[] };
+  const setup: Setup = {
+    ...base, task, model: task === 'fit' ? 'kan-fit' : loaded.spec.name,
+    formula: task === 'fit' ? loaded.info.formula! : base.formula, hidden: task === 'fit' ? config.hidden ?? base.hidden : base.hidden,
+  };
+  const formula = task === 'fit' ? parseFormula(setup.formula) : null;
+  session?.model.dispose();
+  session = {
+    setup, spec: loaded.spec, model: loaded.model, formula, stepsDone: Number(loaded.info.steps ?? 0) || 0,
+    tested: loaded.info.test_acc !== undefined
+      ? { accuracy: Number(loaded.info.test_acc), images: Number(loaded.info.test_images ?? 2000) } : null,
+  };
+  await reportModel(fileName);
+  setState('idle');
+}
+
+async function handle(message: ToWorker): Promise<void> {
+  switch (message.type) {
+    case 'start-backend':
+      digitsUrl = message.digitsUrl;
+      if (state === 'training' || state === 'pausing' || state === 'paused') throw new Error('stop training before changing the backend');
+      await startBackend(message.backend);
+      return;
+    case 'setup':
+      await newSession(message.setup);
+      return;
+    case 'train':
+      // Runs on while later messages are handled (they wait for a step's end where needed).
+      train().catch(report);
+      return;
+    case 'predict':
+      await whenBetweenSteps(() => predict(message.pixels));
+      return;
+    case 'evaluate':
+      await whenBetweenSteps(() => evaluateNow(message.testImages));
+      return;
+    case 'save':
+      await whenBetweenSteps(save);
+      return;
+    case 'load':
+      await load(message.bytes, message.fileName, message.setup);
+      return;
+  }
+}
+
+/** Pause and stop act at once; everything else runs in arrival order. */
+function control(message: ToWorker): boolean {
+  if (message.type === 'pause') {
+    if (state === 'training') {
+      pauseRequested = true;
+      setState('pausing');
+    }
+    return true;
+  }
+  if (message.type === 'stop') {
+    if (state === 'training' || state === 'pausing' || state === 'paused') {
+      stopRequested = true;
+      pauseRequested = false;
+      resume?.();
+      resume = null;
+    }
+    return true;
+  }
+  return false;
+}
+
+function report(error: unknown): void {
+  post({ type: 'error', message: error instanceof Error ? error.message : String(error) });
+}
+
+let queue = Promise.resolve();
+scope.onmessage = (event) => {
+  if (control(event.data)) return;
+  queue = queue.then(() => handle(event.data)).catch(report);
+};
