@@ -237,6 +237,22 @@ const makers: [string, Make][] = [
       fn: ([x]) => ops.radialBasis(x!, { low: -1.5, high: 1.5, centers, width: 0.4 + 0.1 * centers }),
     };
   }],
+  // Rows long enough for the SIMD kernels' four-lane loops, with and without a tail (cols % 4 != 0).
+  ['softmax (long rows)', (rng) => ({
+    specs: [input(rng, [dim(rng, 2, 4), 4 * dim(rng, 4, 9) + dim(rng, 0, 3)], { scale: 3 })],
+    fn: ([x]) => ops.softmax(x!),
+  })],
+  ['layerNorm (long rows)', (rng) => {
+    const c = 4 * dim(rng, 4, 9) + dim(rng, 1, 3);
+    return {
+      specs: [input(rng, [dim(rng, 2, 4), c], { scale: 3 }), input(rng, [c]), input(rng, [c])],
+      fn: ([x, w, b]) => ops.layerNorm(x!, w!, b!, 1e-5),
+    };
+  }],
+  ['layerNorm (rows of 64)', (rng) => ({
+    specs: [input(rng, [dim(rng, 2, 3), 64], { scale: 3 }), input(rng, [64]), input(rng, [64])],
+    fn: ([x, w, b]) => ops.layerNorm(x!, w!, b!, 1e-5),
+  })],
 ];
 
 /** The cases, with shapes and values drawn from `rng`. */

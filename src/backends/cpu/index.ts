@@ -66,7 +66,7 @@ export class CpuBackend implements Backend<HostArray> {
       ...makeElementwiseKernels(alloc, precision === 'float64'),
       matmul: makeMatmulKernel(alloc, (size) => new Arr(size), this.wasm),
       ...makeLayoutKernels(alloc),
-      ...makeNormalizationKernels(alloc),
+      ...makeNormalizationKernels(alloc, this.wasm),
       ...makeGroupRationalKernels(alloc, this.wasm),
       ...makeKanBasisKernels(alloc),
     };

@@ -23,6 +23,13 @@ interface KernelExports {
   groupRationalForward(x: number, y: number, coefficients: number, rows: number, channels: number, groups: number): void;
   groupRationalBackward(x: number, gy: number, dx: number, coefficients: number, totals: number, rows: number, channels: number,
     groups: number): void;
+  layerNormForward(x: number, weight: number, bias: number, y: number, mean: number, rstd: number, rows: number, cols: number,
+    eps: number): void;
+  layerNormBackward(x: number, weight: number, mean: number, rstd: number, gy: number, dx: number, dWeight: number, dBias: number,
+    rows: number, cols: number): void;
+  softmaxForward(x: number, y: number, rows: number, cols: number): void;
+  softmaxBackward(y: number, gy: number, dx: number, rows: number, cols: number): void;
+  expF32(src: number, dst: number, n: number): void;
 }
 
 function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
@@ -258,6 +265,102 @@ export class WasmKernels {
       dx.set(memory.subarray(dAt, dAt + n), first * channels);
     }
     return doubles.slice(0, groups * 10);
+  }
+
+  /** Row-wise layerNorm of row-major x [rows, cols] (see cpu/kernels/normalization.ts): writes y, mean and rstd. */
+  layerNorm(x: Float32Array, weight: Float32Array, bias: Float32Array, y: Float32Array, mean: Float32Array, rstd: Float32Array,
+    rows: number, cols: number, eps: number): void {
+    const chunk = WasmKernels.chunkRows(cols);
+    const chunkElements = Math.min(rows, chunk) * cols;
+    const chunkRows = Math.min(rows, chunk);
+    // Arena layout (floats): weight | bias | x chunk | y chunk | mean chunk | rstd chunk
+    const wAt = 0;
+    const bAt = cols;
+    const xAt = 2 * cols;
+    const yAt = xAt + chunkElements;
+    const meanAt = yAt + chunkElements;
+    const rstdAt = meanAt + chunkRows;
+    const memory = this.arena.floats(rstdAt + chunkRows);
+    memory.set(weight.subarray(0, cols), wAt);
+    memory.set(bias.subarray(0, cols), bAt);
+    for (let first = 0; first < rows; first += chunk) {
+      const count = Math.min(chunk, rows - first);
+      const n = count * cols;
+      memory.set(x.subarray(first * cols, first * cols + n), xAt);
+      this.exports.layerNormForward(xAt * 4, wAt * 4, bAt * 4, yAt * 4, meanAt * 4, rstdAt * 4, count, cols, eps);
+      y.set(memory.subarray(yAt, yAt + n), first * cols);
+      mean.set(memory.subarray(meanAt, meanAt + count), first);
+      rstd.set(memory.subarray(rstdAt, rstdAt + count), first);
+    }
+  }
+
+  /** LayerNorm backward: writes dx and returns the float64 sums dWeight, dBias (accumulated in row order). */
+  layerNormBackward(x: Float32Array, weight: Float32Array, mean: Float32Array, rstd: Float32Array, gy: Float32Array, dx: Float32Array,
+    rows: number, cols: number): [Float64Array, Float64Array] {
+    const chunk = WasmKernels.chunkRows(cols);
+    const chunkElements = Math.min(rows, chunk) * cols;
+    const chunkRows = Math.min(rows, chunk);
+    // Arena layout (floats): dWeight [cols f64] | dBias [cols f64] | weight | x chunk | gy chunk | dx chunk | mean chunk | rstd chunk
+    const dwAt = 0;
+    const dbAt = 2 * cols;
+    const wAt = 4 * cols;
+    const xAt = 5 * cols;
+    const gAt = xAt + chunkElements;
+    const dAt = gAt + chunkElements;
+    const meanAt = dAt + chunkElements;
+    const rstdAt = meanAt + chunkRows;
+    const memory = this.arena.floats(rstdAt + chunkRows);
+    const doubles = this.arena.doubles();
+    doubles.fill(0, 0, 2 * cols);
+    memory.set(weight.subarray(0, cols), wAt);
+    for (let first = 0; first < rows; first += chunk) {
+      const count = Math.min(chunk, rows - first);
+      const n = count * cols;
+      memory.set(x.subarray(first * cols, first * cols + n), xAt);
+      memory.set(gy.subarray(first * cols, first * cols + n), gAt);
+      memory.set(mean.subarray(first, first + count), meanAt);
+      memory.set(rstd.subarray(first, first + count), rstdAt);
+      this.exports.layerNormBackward(xAt * 4, wAt * 4, meanAt * 4, rstdAt * 4, gAt * 4, dAt * 4, dwAt * 4, dbAt * 4, count, cols);
+      dx.set(memory.subarray(dAt, dAt + n), first * cols);
+    }
+    return [doubles.slice(0, cols), doubles.slice(cols, 2 * cols)];
+  }
+
+  /** Softmax over the rows of row-major x [rows, cols], written into `out`. */
+  softmax(x: Float32Array, out: Float32Array, rows: number, cols: number): void {
+    this.rowwise(x, null, out, rows, cols, (inAt, _, outAt, count) => this.exports.softmaxForward(inAt * 4, outAt * 4, count, cols));
+  }
+
+  /** Softmax backward from its output y and the upstream gradient gy, written into `out`. */
+  softmaxBackward(y: Float32Array, gy: Float32Array, out: Float32Array, rows: number, cols: number): void {
+    this.rowwise(y, gy, out, rows, cols, (inAt, gAt, outAt, count) => this.exports.softmaxBackward(inAt * 4, gAt * 4, outAt * 4, count, cols));
+  }
+
+  /** The kernels' f32 exp, element-wise (for accuracy tests). */
+  exp(x: Float32Array): Float32Array {
+    const memory = this.arena.floats(2 * x.length);
+    memory.set(x, 0);
+    this.exports.expF32(0, x.length * 4, x.length);
+    return memory.slice(x.length, 2 * x.length);
+  }
+
+  /** Runs `kernel` over row chunks of a (and b) in the arena, copying its output chunk into `out`. */
+  private rowwise(a: Float32Array, b: Float32Array | null, out: Float32Array, rows: number, cols: number,
+    kernel: (aAt: number, bAt: number, outAt: number, count: number) => void): void {
+    const chunk = WasmKernels.chunkRows(cols);
+    const chunkElements = Math.min(rows, chunk) * cols;
+    // Arena layout (floats): a chunk | b chunk | out chunk
+    const bAt = chunkElements;
+    const outAt = 2 * chunkElements;
+    const memory = this.arena.floats(3 * chunkElements);
+    for (let first = 0; first < rows; first += chunk) {
+      const count = Math.min(chunk, rows - first);
+      const n = count * cols;
+      memory.set(a.subarray(first * cols, first * cols + n), 0);
+      if (b) memory.set(b.subarray(first * cols, first * cols + n), bAt);
+      kernel(0, bAt, outAt, count);
+      out.set(memory.subarray(outAt, outAt + n), first * cols);
+    }
   }
 }
 

@@ -2,3 +2,4 @@
 export { matmulPacked } from './matmul';
 export { packPanels, packRowsTransposed } from './pack';
 export { groupRationalBackward, groupRationalForward } from './group_rational';
+export { expF32, layerNormBackward, layerNormForward, softmaxBackward, softmaxForward } from './normalization';

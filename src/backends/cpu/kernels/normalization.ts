@@ -1,12 +1,22 @@
 // Row-wise fused kernels: softmax, layernorm and softmax-cross-entropy. Each
 // row is read a few times while it is hot in cache; statistics are float64.
+// With `wasm` (float32 only), softmax and layerNorm forward and backward run
+// as WebAssembly SIMD (assembly/normalization.ts); the loops below remain the
+// reference (cpu-js, cpu-float64) and the fallback.
 
 import type { HostArray } from '../../backend.js';
+import type { WasmKernels } from '../wasm.js';
 import type { Alloc } from './alloc.js';
 
-export function makeNormalizationKernels(alloc: Alloc) {
+export function makeNormalizationKernels(alloc: Alloc, wasm: WasmKernels | null = null) {
+  const useWasm = (x: HostArray): x is Float32Array => wasm !== null && x instanceof Float32Array;
+
   function softmax(x: HostArray, rows: number, cols: number): HostArray {
     const out = alloc(rows * cols);
+    if (useWasm(x)) {
+      wasm!.softmax(x, out as Float32Array, rows, cols);
+      return out;
+    }
     for (let r = 0; r < rows; r++) {
       const base = r * cols;
       let max = -Infinity;
@@ -25,6 +35,10 @@ export function makeNormalizationKernels(alloc: Alloc) {
 
   function softmaxBackward(y: HostArray, gy: HostArray, rows: number, cols: number): HostArray {
     const out = alloc(rows * cols);
+    if (useWasm(y)) {
+      wasm!.softmaxBackward(y, gy as Float32Array, out as Float32Array, rows, cols);
+      return out;
+    }
     for (let r = 0; r < rows; r++) {
       const base = r * cols;
       let dot = 0;
@@ -38,6 +52,11 @@ export function makeNormalizationKernels(alloc: Alloc) {
     const y = alloc(rows * cols);
     const mean = alloc(rows);
     const rstd = alloc(rows);
+    if (useWasm(x)) {
+      wasm!.layerNorm(x, weight as Float32Array, bias as Float32Array, y as Float32Array, mean as Float32Array, rstd as Float32Array,
+        rows, cols, eps);
+      return [y, mean, rstd];
+    }
     for (let r = 0; r < rows; r++) {
       const base = r * cols;
       let sum = 0;
@@ -57,6 +76,15 @@ export function makeNormalizationKernels(alloc: Alloc) {
   function layerNormBackward(x: HostArray, weight: HostArray, mean: HostArray, rstd: HostArray, gy: HostArray,
     rows: number, cols: number): [HostArray, HostArray, HostArray] {
     const dx = alloc(rows * cols);
+    const dw = alloc(cols);
+    const db = alloc(cols);
+    if (useWasm(x)) {
+      const [dWeight, dBias] = wasm!.layerNormBackward(x, weight as Float32Array, mean as Float32Array, rstd as Float32Array,
+        gy as Float32Array, dx as Float32Array, rows, cols);
+      dw.set(dWeight);
+      db.set(dBias);
+      return [dx, dw, db];
+    }
     const dWeight = new Float64Array(cols);
     const dBias = new Float64Array(cols);
     for (let r = 0; r < rows; r++) {
@@ -81,8 +109,6 @@ export function makeNormalizationKernels(alloc: Alloc) {
         dx[base + c] = inv * (gy[base + c]! * weight[c]! - meanG - xhat * meanGX);
       }
     }
-    const dw = alloc(cols);
-    const db = alloc(cols);
     dw.set(dWeight);
     db.set(dBias);
     return [dx, dw, db];
