@@ -46,10 +46,15 @@ export interface TrainConfig {
   seed: number;
 }
 
-/** Defaults tuned for kat-micro on the embedded digits: >= 95% in under 5 minutes on 2 CPU cores. */
+/**
+ * Defaults tuned for kat-micro on the embedded digits: >= 97.5% in under 5
+ * minutes on 2 CPU cores. Measured there: batch 64 beat 32 per epoch and per
+ * second; drop-path, rotation/zoom augmentation and patch 4 all did worse in
+ * that budget; the accuracy still rises through epochs 20-25.
+ */
 export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
-  epochs: 15,
-  batchSize: 32,
+  epochs: 25,
+  batchSize: 64,
   lr: 5e-3,
   weightDecay: 0.05,
   optimizer: 'adamw',
