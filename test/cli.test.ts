@@ -36,6 +36,19 @@ describe('kat CLI', () => {
     assert.ok(existsSync(checkpoint));
   });
 
+  it('train --max-steps stops after that many steps; --log-steps adds the step events to the JSON', () => {
+    const out = join(dir, 'steps.safetensors');
+    const run = kat('train', '--model', 'kan-mlp', '--epochs', '2', '--batch-size', '50', '--max-steps', '5', '--json', '--log-steps', '--out', out);
+    assert.equal(run.code, 0, run.stderr);
+    const events = jsonLines(run.stdout);
+    const steps = events.filter((e) => e.event === 'step');
+    assert.deepEqual(steps.map((e) => e.step), [1, 2, 3, 4, 5]);
+    for (const e of steps) assert.ok(Number.isFinite(e.loss) && Number.isFinite(e.lr), JSON.stringify(e));
+    assert.deepEqual(events.filter((e) => e.event === 'epoch').map((e) => e.epoch), [1], 'training went on past the stop');
+    assert.equal(events[events.length - 1]!.event, 'done');
+    assert.ok(existsSync(out));
+  });
+
   it('eval of that checkpoint reproduces the accuracy train reported; info describes it', () => {
     const trained = kat('info', '--checkpoint', checkpoint, '--json');
     assert.equal(trained.code, 0, trained.stderr);
@@ -59,6 +72,8 @@ describe('kat CLI', () => {
       [['train', '--model', 'kan-mlp', '--lr', '1e30', '--epochs', '1', '--out', checkpoint], /loss became (NaN|Infinity)|gradient norm is NaN/],
       [['eval', '--checkpoint', join(dir, 'missing.safetensors')], /checkpoint '.*missing.safetensors' does not exist/],
       [['eval'], /--checkpoint FILE is required/],
+      [['train', '--log-steps'], /--log-steps adds step events to the --json output/],
+      [['train', '--max-steps', '0'], /--max-steps must be a positive integer/],
       [['frobnicate'], /unknown command 'frobnicate'/],
     ];
     for (const [args, pattern] of cases) {

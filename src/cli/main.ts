@@ -26,7 +26,8 @@ commands:
             --warmup EPOCHS --label-smoothing X --clip NORM --seed N
             --shift PIXELS --rotate DEGREES --scale X --flip   random image augmentation
             --backend auto|cpu|cpu-float64   --out FILE (default checkpoints/MODEL.safetensors)
-            --json            one JSON object per line: epoch events, then a done event
+            --max-steps N     stop after N optimizer steps (then evaluate and save as after an epoch)
+            --json            one JSON object per line: epoch events, then a done event; --log-steps adds step events
   eval      accuracy of a checkpoint on a dataset's test split: --checkpoint FILE [--dataset SPEC] [--json]
             (RMSE and R^2 for csv regression; the checkpoint's scaling and split: [--target COLUMN] [--test-fraction X, 1: all rows])
   info      what a checkpoint holds: --checkpoint FILE [--json]

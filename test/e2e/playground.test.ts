@@ -167,7 +167,7 @@ describe('the browser playground', { timeout: 420_000 }, () => {
     await screenshot(page, '01-loaded');
   });
 
-  it('trains kat-micro on WebGPU step for step like the library in Node on the cpu backend, through a pause', async () => {
+  it('trains kat-micro on WebGPU step for step like kat train and the library on the cpu backend, through a pause', async () => {
     const settings: Settings = { task: 'digits', model: 'kat-micro', epochs: 1, batchSize: 16, lr: 5e-3, warmup: 0, seed: 3, maxSteps: 8, testImages: 64 };
     await configure(page, settings);
     await page.click('#train');
@@ -202,6 +202,24 @@ describe('the browser playground', { timeout: 420_000 }, () => {
     const nodeEpoch = result.epochs[0]!;
     assert.ok(Math.abs(epoch.testLoss - nodeEpoch.test_loss) <= 1e-3 * nodeEpoch.test_loss, `test loss ${epoch.testLoss} vs ${nodeEpoch.test_loss}`);
     assert.ok(Math.abs(epoch.testAccuracy! - nodeEpoch.test_acc!) <= 1 / 64 + 1e-9, `test accuracy ${epoch.testAccuracy} vs ${nodeEpoch.test_acc}`);
+    // The same run through the CLI (kat train --max-steps, step events in its JSON output).
+    const cliDir = mkdtempSync(join(tmpdir(), 'katjs-e2e-cli-'));
+    try {
+      const cli = await run(process.execPath, [CLI, 'train', '--model', 'kat-micro', '--backend', 'cpu', '--epochs', String(settings.epochs),
+        '--batch-size', String(settings.batchSize), '--lr', String(settings.lr), '--warmup', String(settings.warmup), '--seed',
+        String(settings.seed), '--max-steps', String(settings.maxSteps), '--json', '--log-steps', '--out', join(cliDir, 'cli.safetensors')]);
+      const cliSteps = cli.stdout.trim().split('\n').map((line) => JSON.parse(line) as { event: string; loss: number; accuracy: number })
+        .filter((e) => e.event === 'step');
+      assert.equal(cliSteps.length, settings.maxSteps);
+      view.steps.forEach((s, i) => {
+        const c = cliSteps[i]!;
+        assert.ok(Math.abs(s.loss - c.loss) <= 1e-3 * c.loss, `step ${i + 1}: page loss ${s.loss}, kat train ${c.loss}`);
+        assert.ok(Math.abs(s.accuracy! - c.accuracy) <= 1 / settings.batchSize + 1e-9, `step ${i + 1}: page accuracy ${s.accuracy}, kat train ${c.accuracy}`);
+      });
+      console.log(`# kat-micro, ${settings.maxSteps} steps: kat train (cpu) losses ${cliSteps.map((c) => c.loss.toFixed(5)).join(' ')}`);
+    } finally {
+      rmSync(cliDir, { recursive: true, force: true });
+    }
     console.log(`# kat-micro, ${settings.maxSteps} steps: page (WebGPU) losses ${view.steps.map((s) => s.loss.toFixed(5)).join(' ')}`);
     console.log(`# kat-micro, ${settings.maxSteps} steps: node (cpu)    losses ${steps.map((s) => s.loss.toFixed(5)).join(' ')}`);
     console.log(`# test loss page ${epoch.testLoss.toFixed(5)} node ${nodeEpoch.test_loss.toFixed(5)}, accuracy page ${epoch.testAccuracy} node ${nodeEpoch.test_acc}`);

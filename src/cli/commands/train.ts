@@ -21,7 +21,7 @@ export const TRAIN_FLAGS: Record<string, FlagType> = {
   optimizer: 'string', warmup: 'number', 'label-smoothing': 'number', clip: 'number', shift: 'number', flip: 'boolean',
   rotate: 'number', scale: 'number',
   seed: 'number', backend: 'string', target: 'string', task: 'string', 'test-fraction': 'number', basis: 'string',
-  out: 'string', json: 'boolean',
+  out: 'string', json: 'boolean', 'max-steps': 'number', 'log-steps': 'boolean',
 };
 
 export const DEFAULT_MODEL = 'kat-micro';
@@ -136,10 +136,20 @@ export async function runTrain(flags: FlagValues): Promise<void> {
   }
   log(`backend ${backend.name}: ${backend.description}`);
 
+  const maxSteps = flags['max-steps'] === undefined ? Infinity : positiveInteger(flags, 'max-steps', 0);
+  if (flags['log-steps'] && !json) throw new CliError('train: --log-steps adds step events to the --json output: pass --json too');
+  let stepsDone = 0;
   const progress = new ProgressLine(process.stderr);
   const result = await trainModel(model, train, test, config, {
+    shouldStop: () => stepsDone >= maxSteps,
     onStep: (e) => {
-      if (json) return;
+      stepsDone++;
+      if (json) {
+        if (flags['log-steps']) {
+          process.stdout.write(`${JSON.stringify({ event: 'step', epoch: e.epoch, step: e.step, loss: e.loss, ...(Number.isNaN(e.accuracy) ? {} : { accuracy: e.accuracy }), lr: e.lr })}\n`);
+        }
+        return;
+      }
       progress.update(`epoch ${e.epoch}/${config.epochs} ${bar(e.step, e.steps)} ${e.step}/${e.steps}  loss ${e.loss.toFixed(4)}  ` +
         `${Number.isNaN(e.accuracy) ? '' : `acc ${(e.accuracy * 100).toFixed(1)}%  `}${e.imagesPerSecond.toFixed(0)} ${tabular ? 'rows' : 'img'}/s`);
     },
