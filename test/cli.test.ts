@@ -1,22 +1,13 @@
 // The kat CLI end to end, as a user runs it (small budgets so it stays quick).
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { assertBadInputs, jsonLines, kat } from './support/cli.js';
 
-const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'kat-cli-'));
-
-function kat(...args: string[]) {
-  const result = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-const jsonLines = (text: string) => text.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
 
 describe('kat CLI', () => {
   const checkpoint = join(dir, 'mlp.safetensors');
@@ -76,13 +67,7 @@ describe('kat CLI', () => {
       [['train', '--max-steps', '0'], /--max-steps must be a positive integer/],
       [['frobnicate'], /unknown command 'frobnicate'/],
     ];
-    for (const [args, pattern] of cases) {
-      const run = kat(...args);
-      assert.notEqual(run.code, 0, `${args.join(' ')} should fail`);
-      const errors = run.stderr.trim().split('\n').filter((line) => line.startsWith('kat: '));
-      assert.equal(errors.length, 1, `${args.join(' ')}: expected one error line, got:\n${run.stderr}`);
-      assert.match(errors[0]!, pattern);
-    }
+    assertBadInputs(cases);
     assert.deepEqual(readFileSync(checkpoint), before, 'a failed run changed the checkpoint');
     assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
   });

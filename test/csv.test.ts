@@ -3,7 +3,6 @@
 // against float64 finite differences, a short regression run, and the CLI.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,9 +23,9 @@ import { noGrad } from '../src/tensor/autograd.js';
 import { DEFAULT_TRAIN_CONFIG, evaluate, trainModel } from '../src/train/trainer.js';
 import { opCases } from './support/cases.js';
 import { float64Backend, gradcheck, onBackendAsync } from './support/harness.js';
+import { assertBadInputs, jsonLines, kat } from './support/cli.js';
 
 const examples = fileURLToPath(new URL('../../examples/', import.meta.url));
-const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'kat-csv-'));
 
 /** A table of n rows from a function of seeded uniform inputs, as CSV text. */
@@ -275,13 +274,6 @@ describe('training on a table', () => {
   });
 });
 
-function kat(...args: string[]) {
-  const result = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-const jsonLines = (text: string) => text.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
-
 describe('kat CLI on CSV files', () => {
   const regression = join(examples, 'regression.csv');
   const classification = join(examples, 'classification.csv');
@@ -354,13 +346,7 @@ describe('kat CLI on CSV files', () => {
       [['eval', '--checkpoint', checkpoint, '--target', 'x1'], /trained to predict 'y', not 'x1'/],
       [['eval', '--checkpoint', checkpoint, '--dataset', 'mnist'], /holds a model for tabular data/],
     ];
-    for (const [args, pattern] of cases) {
-      const run = kat(...args);
-      assert.notEqual(run.code, 0, `${args.join(' ')} should fail`);
-      const errors = run.stderr.trim().split('\n').filter((line) => line.startsWith('kat: '));
-      assert.equal(errors.length, 1, `${args.join(' ')}: expected one error line, got:\n${run.stderr}`);
-      assert.match(errors[0]!, pattern);
-    }
+    assertBadInputs(cases);
     assert.deepEqual(readFileSync(checkpoint), before, 'a failed run changed the checkpoint');
     assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
     assert.ok(existsSync(checkpoint));

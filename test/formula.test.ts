@@ -5,12 +5,10 @@
 // input.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { decodeCheckpoint } from '../src/models/checkpoint.js';
 import { KanMlp } from '../src/models/kan_mlp.js';
 import { GroupRational } from '../src/nn/kan.js';
@@ -20,6 +18,7 @@ import { Random } from '../src/tensor/random.js';
 import { groupRationalModules, rationalActivations, rationalFormula, sampleActivation, groupCoefficients } from '../src/viz/activations.js';
 import { evaluateSymbolic, fitSymbolic } from '../src/viz/symbolic.js';
 import { fitRange } from '../src/cli/commands/formula.js';
+import { kat } from './support/cli.js';
 
 // ---------------------------------------------------------------------------
 // An independent evaluator of the formula texts: numbers, x, |...|, f(...),
@@ -327,13 +326,7 @@ describe('symbolic fits', () => {
 
 // ---------------------------------------------------------------------------
 
-const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'kat-formula-'));
-
-function kat(...args: string[]) {
-  const result = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
 
 describe('kat formula', () => {
   it('gives every activation and group of a checkpoint trained by kat train: formulas equal to its layers, fits with R^2', async () => {

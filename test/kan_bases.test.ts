@@ -8,12 +8,10 @@
 // kan-mlp's basis option with checkpoints, the CLI and the bench rows.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { Backend } from '../src/backends/backend.js';
 import { benchKanLayers } from '../src/bench/bench.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../src/models/checkpoint.js';
@@ -27,6 +25,7 @@ import { Random } from '../src/tensor/random.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { PARITY_BACKENDS, startBackend } from './support/backends.js';
 import { float64Backend, gradcheck, onBackend, onBackendAsync, randomValues, scaledMaxError, toFloat32Values } from './support/harness.js';
+import { kat } from './support/cli.js';
 
 // ---------------------------------------------------------------------------
 // Float64 references, written independently of the kernels.
@@ -576,12 +575,7 @@ describe('kan-mlp with --basis', () => {
 });
 
 describe('kat train --basis, eval and info', () => {
-  const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
   const dir = mkdtempSync(join(tmpdir(), 'kat-bases-'));
-  const kat = (...args: string[]) => {
-    const run = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 120_000 });
-    return { code: run.status, stdout: run.stdout, stderr: run.stderr };
-  };
   const data = 'synthetic:1x6x6:3:96';
   for (const basis of ['bspline', 'rbf']) {
     it(`--basis ${basis}: trains, the checkpoint says so, eval reproduces the accuracy`, () => {

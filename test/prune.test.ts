@@ -6,12 +6,10 @@
 // save and load as checkpoints; `kat prune` end to end.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { prunableLayers, pruneChannels, scoreChannels, selectChannels } from '../src/analysis/prune.js';
 import { syntheticSplit } from '../src/data/synthetic.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../src/models/checkpoint.js';
@@ -21,6 +19,8 @@ import type { VitConfig } from '../src/models/vit.js';
 import { tensor } from '../src/ops/creation.js';
 import { noGrad } from '../src/tensor/autograd.js';
 import { Random } from '../src/tensor/random.js';
+import { assertBadInputs, kat } from './support/cli.js';
+import { rationalReference } from './support/harness.js';
 
 const data = syntheticSplit({ channels: 1, height: 4, width: 4, classes: 3, seed: 8, trainCount: 40, testCount: 8 });
 
@@ -36,14 +36,6 @@ function randomised(spec: ModelSpec, seed: number): Model {
     }
   }
   return model;
-}
-
-function rationalReference(a: ArrayLike<number>, b: ArrayLike<number>, x: number): number {
-  let p = 0;
-  for (let i = 0; i < 6; i++) p += a[i]! * x ** i;
-  let q = 1;
-  for (let j = 0; j < 4; j++) q += Math.abs(b[j]!) * Math.abs(x) ** (j + 1);
-  return p / q;
 }
 
 /** Channel scores of the KAN-MLP's hidden layer, from the raw images and weights, in float64. */
@@ -203,13 +195,7 @@ describe('pruning a KAT', () => {
 
 // ---------------------------------------------------------------------------
 
-const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'kat-prune-'));
-
-function kat(...args: string[]) {
-  const result = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
 
 /** KAN-MLP parameters from its widths: per layer a [1, 6] numerator, [G, 4] denominator, weights and biases. */
 function kanMlpParameters(widths: number[], groups: number): number {
@@ -268,13 +254,7 @@ describe('kat prune', () => {
       [['prune', '--checkpoint', join(dir, 'nope.safetensors'), '--out', out], /checkpoint '.*nope.safetensors' does not exist/],
       [['prune', '--checkpoint', checkpoint, '--out', out, '--lr', '1e30', '--batch-size', '16'], /loss became|NaN|Infinity/],
     ];
-    for (const [args, pattern] of cases) {
-      const run = kat(...args);
-      assert.notEqual(run.code, 0, `${args.join(' ')} should fail`);
-      const errors = run.stderr.trim().split('\n').filter((line) => line.startsWith('kat: '));
-      assert.equal(errors.length, 1, `${args.join(' ')}: expected one error line, got:\n${run.stderr}`);
-      assert.match(errors[0]!, pattern);
-    }
+    assertBadInputs(cases);
     assert.deepEqual(readFileSync(out), before, 'a failed run changed the output checkpoint');
     assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
   });

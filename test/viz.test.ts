@@ -5,12 +5,10 @@
 // SVG's size and the curve where the SVG puts it; `kat plot` end to end.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { Resvg } from '@resvg/resvg-js';
 import { syntheticSplit } from '../src/data/synthetic.js';
 import { KanMlp } from '../src/models/kan_mlp.js';
@@ -20,6 +18,8 @@ import { rationalActivations } from '../src/viz/activations.js';
 import { captureActivationTraffic } from '../src/viz/capture.js';
 import { svgToPng } from '../src/viz/png.js';
 import { activationPanels, renderActivationSvg } from '../src/viz/svg_plot.js';
+import { assertBadInputs, kat } from './support/cli.js';
+import { rationalReference } from './support/harness.js';
 
 interface ParsedPanel {
   attrs: Record<string, string>;
@@ -70,15 +70,6 @@ function randomisedModel(): KanMlp {
 }
 
 const data = syntheticSplit({ channels: 1, height: 4, width: 4, classes: 3, seed: 4, trainCount: 40, testCount: 8 });
-
-/** P/Q of the kernel written out here (sum of |b_j| |x|^(j+1)), in float64. */
-function rationalReference(a: ArrayLike<number>, b: ArrayLike<number>, x: number): number {
-  let p = 0;
-  for (let i = 0; i < 6; i++) p += a[i]! * x ** i;
-  let q = 1;
-  for (let j = 0; j < 4; j++) q += Math.abs(b[j]!) * Math.abs(x) ** (j + 1);
-  return p / q;
-}
 
 /** The inputs of layers.1.act for every training image, recomputed on the host from the raw images and weights. */
 async function hiddenInputs(model: KanMlp): Promise<Float64Array> {
@@ -227,13 +218,7 @@ describe('activation plots', async () => {
 
 // ---------------------------------------------------------------------------
 
-const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'kat-plot-'));
-
-function kat(...args: string[]) {
-  const result = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
 
 describe('kat plot', () => {
   const checkpoint = join(dir, 'mlp.safetensors');
@@ -269,13 +254,7 @@ describe('kat plot', () => {
       [['plot', '--checkpoint', checkpoint, '--out', existing, '--dataset', 'synthetic:3x8x8:4:16'], /holds kan-mlp for 4 classes of 64-value inputs, but synthetic:3x8x8:4:16 has/],
       [['plot', '--checkpoint', checkpoint, '--out', existing, '--images', '0'], /--images must be an integer >= 1, got 0/],
     ];
-    for (const [args, pattern] of cases) {
-      const run = kat(...args);
-      assert.notEqual(run.code, 0, `${args.join(' ')} should fail`);
-      const errors = run.stderr.trim().split('\n').filter((line) => line.startsWith('kat: '));
-      assert.equal(errors.length, 1, `${args.join(' ')}: expected one error line, got:\n${run.stderr}`);
-      assert.match(errors[0]!, pattern);
-    }
+    assertBadInputs(cases);
     assert.equal(readFileSync(existing, 'utf8'), 'previous');
     assert.ok(!existsSync(join(dir, 'x.jpg')));
     assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);

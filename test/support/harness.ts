@@ -174,3 +174,12 @@ export async function gradcheck(name: string, fn: (inputs: Tensor[]) => Tensor, 
     });
   });
 }
+
+/** KAT's rational P(x)/Q(x) written out in float64: a0..a5 over 1 + sum of |b_j| |x|^(j+1) (grkan.md). */
+export function rationalReference(a: ArrayLike<number>, b: ArrayLike<number>, x: number): number {
+  let p = 0;
+  for (let i = 0; i < 6; i++) p += a[i]! * x ** i;
+  let q = 1;
+  for (let j = 0; j < 4; j++) q += Math.abs(b[j]!) * Math.abs(x) ** (j + 1);
+  return p / q;
+}
