@@ -8,12 +8,15 @@
 // kan-mlp's basis option with checkpoints, the CLI and the bench rows.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Backend } from '../src/backends/backend.js';
 import { benchKanLayers } from '../src/bench/bench.js';
+import { GRID_UPDATE_SAMPLES } from '../src/cli/commands/train.js';
+import { loadDataset } from '../src/data/index.js';
+import { decodeSafetensors } from '../src/io/safetensors.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../src/models/checkpoint.js';
 import { KanMlp, type KanMlpConfig } from '../src/models/kan_mlp.js';
 import { buildModel, modelSpec, type ModelSpec } from '../src/models/registry.js';
@@ -629,4 +632,116 @@ describe('bench: KAN layers of each basis at equal widths', () => {
     assert.equal(get('kan layer rbf fwd').parameters, width * width * 9 + width + 2 * width);
     assert.equal(get('kan layer rational fwd').parameters, width * width + width + 6 + 8 * 4);
   });
+});
+
+describe('kat train --grid-update (efficient-kan grid update during training)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kat-grid-update-'));
+  const data = 'synthetic:1x6x6:3:96';
+
+  it('refits the first layer grid to quantiles of the data it saw', async () => {
+    const seed = 5;
+    const { train } = await loadDataset(data, { seed });
+    const out = join(dir, 'updated.safetensors');
+    // Fewer rows than a grid update samples: the update saw the whole train split (quantiles ignore order).
+    assert.ok(train.count <= GRID_UPDATE_SAMPLES);
+    const run = kat('train', '--model', 'kan-mlp', '--basis', 'bspline', '--grid-update', '1', '--dataset', data, '--epochs', '1',
+      '--batch-size', '16', '--seed', String(seed), '--out', out, '--json');
+    assert.equal(run.code, 0, run.stderr);
+    const grid = decodeSafetensors(new Uint8Array(readFileSync(out)), 'updated').tensors.get('layers.0.grid')!;
+    const features = train.channels * train.height * train.width;
+    const [gridSize, order, eps, margin] = [5, 3, 0.02, 0.01]; // kan-mlp's B-spline defaults, updateGrids' margin
+    const knots = gridSize + 2 * order + 1;
+    assert.deepEqual(grid.shape, [features, knots]);
+    const uniform = uniformKnots(gridSize, order, -1, 1);
+    let differs = false;
+    for (let c = 0; c < features; c++) {
+      const column = Array.from({ length: train.count }, (_, r) => train.images[r * features + c]!).sort((a, b) => a - b);
+      const [low, high] = [column[0]!, column[train.count - 1]!];
+      const step = (high - low + 2 * margin) / gridSize;
+      for (let m = 0; m < knots; m++) {
+        const i = m - order; // position on the grid proper (0..gridSize), beyond it spacing `step`
+        const clamped = Math.min(Math.max(i, 0), gridSize);
+        const inner = eps * (low - margin + clamped * step) + (1 - eps) * column[Math.floor((clamped * (train.count - 1)) / gridSize)]!;
+        const expected = inner + (i - clamped) * step;
+        const actual = grid.values[c * knots + m]!;
+        assert.ok(Math.abs(actual - expected) <= 1e-5 * (1 + Math.abs(expected)), `channel ${c} knot ${m}: ${actual} vs ${expected}`);
+        if (m > 0) assert.ok(actual >= grid.values[c * knots + m - 1]!, `channel ${c}: knots not sorted at ${m}`);
+        if (Math.abs(actual - uniform[m]!) > 1e-3) differs = true;
+      }
+      assert.ok(grid.values[c * knots + order]! >= low - margin && grid.values[c * knots + order + gridSize]! <= high + margin);
+    }
+    assert.ok(differs, 'the grid is still the initial uniform one');
+  });
+
+  it('without --grid-update the grid stays uniform', () => {
+    const out = join(dir, 'plain.safetensors');
+    const run = kat('train', '--model', 'kan-mlp', '--basis', 'bspline', '--dataset', data, '--epochs', '1', '--batch-size', '32',
+      '--out', out, '--json');
+    assert.equal(run.code, 0, run.stderr);
+    const grid = decodeSafetensors(new Uint8Array(readFileSync(out)), 'plain').tensors.get('layers.0.grid')!;
+    const uniform = uniformKnots(5, 3, -1, 1);
+    grid.values.forEach((v, i) => assert.ok(Math.abs(v - uniform[i % uniform.length]!) < 1e-6));
+  });
+
+  it('with another basis or model, or a bad count: one kat: line, exit 2, no checkpoint', () => {
+    const out = join(dir, 'never.safetensors');
+    const rbf = kat('train', '--model', 'kan-mlp', '--basis', 'rbf', '--grid-update', '2', '--dataset', data, '--out', out);
+    assert.equal(rbf.code, 2);
+    assert.match(rbf.stderr, /^kat: train: --grid-update refits B-spline grids: it needs --model kan-mlp --basis bspline \(got --model kan-mlp --basis rbf\)\n$/);
+    const transformer = kat('train', '--model', 'kat-micro', '--grid-update', '1', '--dataset', data, '--out', out);
+    assert.equal(transformer.code, 2);
+    assert.match(transformer.stderr, /^kat: train: --grid-update .*got --model kat-micro, no --basis\)\n$/);
+    const negative = kat('train', '--model', 'kan-mlp', '--basis', 'bspline', '--grid-update', '-1', '--dataset', data, '--out', out);
+    assert.equal(negative.code, 2);
+    assert.match(negative.stderr, /^kat: train: --grid-update must be a non-negative integer, got -1\n$/);
+    assert.ok(!existsSync(out));
+  });
+});
+
+describe('the WebAssembly basis kernels over several arena chunks', async () => {
+  // 300 x 64 elements: the B-spline kernels take ~100 rows per chunk at this width, the RBF ones ~7000 elements.
+  const simd: [string, Backend][] = [];
+  for (const name of ['cpu', 'cpu-plain-simd']) {
+    const backend = await startBackend(name);
+    if (backend) simd.push([name, backend]);
+  }
+  const [rows, channels, gridSize, order] = [300, 64, 5, 3];
+  const rng = new Random(31);
+  const knots = gridSize + 2 * order + 1;
+  // Uniform knots with a per-channel offset and scale, and every 7th channel non-uniform.
+  const grid = new Float64Array(channels * knots);
+  for (let c = 0; c < channels; c++) {
+    let t = -1.5 + 0.3 * rng.uniform();
+    const step = 0.2 + 0.3 * rng.uniform();
+    for (let m = 0; m < knots; m++) grid[c * knots + m] = (t += c % 7 === 0 ? 0.1 + 0.5 * rng.uniform() : step);
+  }
+  const grid32 = toFloat32Values(grid);
+  const x32 = toFloat32Values(randomValues(rng, rows * channels, { scale: 1.5 }));
+  x32[rows * channels - 5] = NaN; // in the last chunk
+  const bases = knots - order - 1;
+  const gy = toFloat32Values(randomValues(rng, rows * channels * bases));
+  const expected = referenceBspline(x32, grid32, channels, knots, order, gy);
+  const centers = 8;
+  const rbfY = new Float64Array(rows * channels * centers);
+  const rbfDx = new Float64Array(rows * channels);
+  for (let i = 0; i < rows * channels; i++) {
+    for (let k = 0; k < centers; k++) {
+      const z = (x32[i]! - (-2 + (4 * k) / 7)) / (4 / 7);
+      rbfY[i * centers + k] = Math.exp(-z * z);
+      rbfDx[i] += gy[i * centers + k]! * Math.exp(-z * z) * (-2 * z) / (4 / 7);
+    }
+  }
+  for (const [name, backend] of simd) {
+    it(`bsplineBasis and its dx on ${name}`, async () => {
+      const actual = await basisOnBackend(backend, x32, [rows, channels], gy, (xt) => bsplineBasis(xt, tensor(grid32, [channels, knots]), order));
+      assert.ok(scaledMaxError(actual.y, expected.y) <= 2e-6, `bases ${scaledMaxError(actual.y, expected.y)}`);
+      assert.ok(scaledMaxError(actual.dx, expected.dx) <= 1e-5, `dx ${scaledMaxError(actual.dx, expected.dx)}`);
+      assert.ok(Number.isNaN(actual.dx[rows * channels - 5]!) && Number.isNaN(actual.y[(rows * channels - 5) * bases]!));
+    });
+    it(`radialBasis and its dx on ${name}`, async () => {
+      const actual = await basisOnBackend(backend, x32, [rows, channels], gy, (xt) => radialBasis(xt));
+      assert.ok(scaledMaxError(actual.y, rbfY) <= 5e-6, `forward ${scaledMaxError(actual.y, rbfY)}`);
+      assert.ok(scaledMaxError(actual.dx, rbfDx) <= 5e-6, `dx ${scaledMaxError(actual.dx, rbfDx)}`);
+    });
+  }
 });

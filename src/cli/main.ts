@@ -19,6 +19,7 @@ commands:
   train     train a model (default kat-micro on the embedded MNIST digits) and save a checkpoint
             --model NAME      kat-{micro,tiny,small,base}, vit-{micro,tiny,small,base}, kan-mlp (default kat-micro)
             --basis B         kan-mlp's layers: rational (GR-KAN, default), bspline (efficient-kan), rbf (FastKAN)
+            --grid-update N   bspline: refit the knot grids to 1,024 training rows at the start of the first N epochs (default 0)
             --dataset SPEC    mnist (default), cifar10:DIR, synthetic:CxHxW[:classes[:count]], csv:FILE
             --target COLUMN   csv: the column to predict (kan-mlp only); --task classification|regression
                               (default: classification for text or <= 20 distinct integers), --test-fraction X (0.2)

@@ -221,11 +221,19 @@ export class BSplineKanLayer extends Module implements HasBuffers {
 }
 
 /**
+ * Relative pivot size (times max(n, k)) below which leastSquares drops a
+ * column: float32's epsilon, as torch.linalg.lstsq's default rcond
+ * (efficient-kan fits in float32); tighter keeps near-dependent columns whose
+ * huge coefficients blow up between the data points.
+ */
+const RANK_TOLERANCE = 2 ** -23;
+
+/**
  * The least-squares solution X [k, m] of A X = B W, A and B [n, k] (row-major,
  * both overwritten), W [k, m]: Householder QR of A with column pivoting, the
  * reflections applied to B, so the product B W is never formed ([n, m] would
  * be large) and A's condition number is not squared (as normal equations
- * would). Columns whose pivot falls below 1e-12 of the first (bases the data
+ * would). Columns whose pivot falls below eps32 max(n, k) of the first (bases the data
  * never reaches, or that the data cannot tell apart) get coefficient 0: a
  * basic least-squares solution, as LAPACK's rank-revealing solvers give.
  */
@@ -249,7 +257,7 @@ function leastSquares(a: Float64Array, b: Float64Array, w: Float64Array, n: numb
     }
     const norm = Math.sqrt(bestNorm);
     if (step === 0) firstPivot = norm;
-    if (norm <= 1e-12 * firstPivot || norm === 0) break;
+    if (norm <= RANK_TOLERANCE * Math.max(n, k) * firstPivot || norm === 0) break;
     // Reflection H = I - 2 v v^T / (v^T v) taking column `step` to (alpha, 0, ..., 0).
     const alpha = a[step * k + step]! > 0 ? -norm : norm;
     a[step * k + step]! -= alpha;

@@ -209,6 +209,8 @@ export interface TrainHooks {
   /** May return a promise: training waits for it (the web page pauses there and handles its messages). */
   onStep?: (event: StepEvent) => void | Promise<void>;
   onEpoch?: (event: EpochEvent) => void | Promise<void>;
+  /** Called before each epoch's first step (kan-mlp's B-spline grid update). */
+  onEpochStart?: (epoch: number) => void | Promise<void>;
   /** Polled between steps; returning true stops training after the current step. */
   shouldStop?: () => boolean;
 }
@@ -245,6 +247,7 @@ export async function trainModel(model: Model, train: ImageDataset, test: ImageD
     let lossSum = 0;
     let correct = 0;
     let step = 0;
+    await hooks.onEpochStart?.(epoch);
     for (const batch of batches(train, config.batchSize, { shuffle: true, seed: config.seed, epoch, dropLast: true })) {
       optimizer.lr = schedule(globalStep);
       const images = augment

@@ -253,6 +253,40 @@ const makers: [string, Make][] = [
     specs: [input(rng, [dim(rng, 2, 3), 64], { scale: 3 }), input(rng, [64]), input(rng, [64])],
     fn: ([x, w, b]) => ops.layerNorm(x!, w!, b!, 1e-5),
   })],
+  // Sizes past the wasm element-wise kernels' thresholds (64 elements, 256 for strided copies), rows with a tail (cols % 4 != 0).
+  ...(['exp', 'tanh', 'sigmoid', 'gelu'] as const).map((name): [string, Make] => [`${name} (long)`, (rng) => ({
+    specs: [input(rng, [dim(rng, 2, 3), 4 * dim(rng, 8, 12) + dim(rng, 1, 3)], { scale: name === 'exp' ? 2 : 4 })],
+    fn: ([x]) => ops[name](x!),
+  })]),
+  ['add, sub, mul, div (long, broadcast both ways)', (rng) => {
+    const c = 4 * dim(rng, 8, 12) + dim(rng, 1, 3);
+    return {
+      specs: [input(rng, [dim(rng, 2, 3), c]), input(rng, [c], { awayFromZero: 0.5 })],
+      fn: ([x, y]) => ops.add(ops.sub(ops.div(x!, y!), ops.mul(y!, x!)), ops.sub(ops.mul(ops.sub(y!, x!), 0.5), ops.add(x!, x!))),
+    };
+  }],
+  ['div, maximum, minimum (long)', (rng) => {
+    const shape = [dim(rng, 2, 3), 4 * dim(rng, 8, 12) + dim(rng, 1, 3)];
+    const both = distinct(rng, [2, ...shape]);
+    const n = sizeOf(shape);
+    const a = { shape, values: both.values.slice(0, n), grad: true };
+    const b = { shape, values: both.values.slice(n).map((v) => v + Math.sign(v) * 0.5), grad: true };
+    return { specs: [a, b], fn: ([x, y]) => ops.add(ops.div(ops.maximum(x!, y!), y!), ops.mul(ops.minimum(y!, x!), 3)) };
+  }],
+  ['transpose (attention heads, long)', (rng) => {
+    const [b, t, h, d] = [4, dim(rng, 5, 7), dim(rng, 3, 4), 4 * dim(rng, 1, 2) + dim(rng, 1, 3)];
+    return {
+      specs: [input(rng, [b, t, h, d]), input(rng, [b, h, t, t])],
+      fn: ([x, s]) => ops.add(ops.sum(ops.transpose(x!, [0, 2, 1, 3]), -1, { keepDims: true }), ops.transpose(s!, [0, 1, 3, 2])),
+    };
+  }],
+  ['transpose (rank 5, query/key/value split)', (rng) => {
+    const [t, h, d] = [dim(rng, 5, 7), dim(rng, 2, 3), 4 * dim(rng, 1, 2) + dim(rng, 1, 3)];
+    return {
+      specs: [input(rng, [2, t, 3, h, d])],
+      fn: ([x]) => ops.mul(ops.transpose(x!, [2, 0, 3, 1, 4]), ops.transpose(x!, [2, 0, 3, 1, 4])),
+    };
+  }],
 ];
 
 /** The cases, with shapes and values drawn from `rng`. */

@@ -63,12 +63,12 @@ export class CpuBackend implements Backend<HostArray> {
     const Arr = precision === 'float32' ? Float32Array : Float64Array;
     const alloc: Alloc = (size) => this.track(this.takePooled(size) ?? new Arr(size));
     const outputs = {
-      ...makeElementwiseKernels(alloc, precision === 'float64'),
+      ...makeElementwiseKernels(alloc, precision === 'float64', this.wasm),
       matmul: makeMatmulKernel(alloc, (size) => new Arr(size), this.wasm),
-      ...makeLayoutKernels(alloc),
+      ...makeLayoutKernels(alloc, this.wasm),
       ...makeNormalizationKernels(alloc, this.wasm),
       ...makeGroupRationalKernels(alloc, this.wasm),
-      ...makeKanBasisKernels(alloc),
+      ...makeKanBasisKernels(alloc, this.wasm),
     };
     this.kernels = outputs satisfies Kernels<HostArray>;
   }

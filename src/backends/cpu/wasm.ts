@@ -30,12 +30,30 @@ interface KernelExports {
   softmaxForward(x: number, y: number, rows: number, cols: number): void;
   softmaxBackward(y: number, gy: number, dx: number, rows: number, cols: number): void;
   expF32(src: number, dst: number, n: number): void;
+  unaryF32(op: number, src: number, dst: number, n: number): void;
+  unaryGradF32(op: number, x: number, gy: number, dst: number, n: number): void;
+  binaryF32(op: number, a: number, b: number, dst: number, n: number, period: number): void;
+  copyStrided4(src: number, dst: number, n0: number, n1: number, n2: number, n3: number, t0: number, t1: number, t2: number, t3: number): void;
+  bsplineBasisForward(x: number, grid: number, out: number, scratch: number, rows: number, channels: number, knots: number,
+    order: number): void;
+  bsplineBasisBackward(x: number, grid: number, gy: number, dx: number, scratch: number, rows: number, channels: number, knots: number,
+    order: number): void;
+  radialBasisForward(x: number, out: number, centres: number, size: number, count: number, low: number, spacing: number,
+    inverseWidth: number): void;
+  radialBasisBackward(x: number, gy: number, dx: number, centres: number, size: number, count: number, low: number, spacing: number,
+    inverseWidth: number): void;
 }
 
 function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
   if (typeof atob === 'function') return Uint8Array.from(atob(text), (ch) => ch.charCodeAt(0));
   return Uint8Array.from(Buffer.from(text, 'base64'));
 }
+
+/** Op codes of the element-wise kernels (assembly/elementwise.ts). */
+export const WASM_UNARY: Partial<Record<string, number>> = { exp: 0, tanh: 1, sigmoid: 2, gelu: 3 };
+export const WASM_ERF = 4;
+export const WASM_BINARY: Partial<Record<string, number>> = { add: 0, sub: 1, mul: 2, div: 3, maximum: 4, minimum: 5 };
+export const WASM_REVERSED = 10;
 
 /** f32 values per group in the group-rational kernels' coefficient block (see assembly/group_rational.ts). */
 const RATIONAL_COEFFICIENTS = 17;
@@ -334,6 +352,154 @@ export class WasmKernels {
   /** Softmax backward from its output y and the upstream gradient gy, written into `out`. */
   softmaxBackward(y: Float32Array, gy: Float32Array, out: Float32Array, rows: number, cols: number): void {
     this.rowwise(y, gy, out, rows, cols, (inAt, gAt, outAt, count) => this.exports.softmaxBackward(inAt * 4, gAt * 4, outAt * 4, count, cols));
+  }
+
+  /**
+   * B-spline bases of x [rows, channels] over grid [channels, knots] (see
+   * cpu/kernels/kan_bases.ts), written into out [rows, channels, knots - order - 1].
+   */
+  bsplineBasis(x: Float32Array, grid: Float32Array, out: Float32Array, rows: number, channels: number, knots: number, order: number): void {
+    const bases = knots - order - 1;
+    const chunk = WasmKernels.chunkRows(channels * (bases + 1));
+    const chunkRows = Math.min(rows, chunk);
+    // Arena layout (floats): scratch [2 (order + 1) f64, inverse knot widths channels x order x knots f64] | grid | x chunk | out chunk
+    const gridAt = 4 * (order + 1) + 2 * channels * order * knots;
+    const xAt = gridAt + Math.ceil((channels * knots) / 4) * 4;
+    const outAt = xAt + chunkRows * channels;
+    const memory = this.arena.floats(outAt + chunkRows * channels * bases);
+    memory.set(grid.subarray(0, channels * knots), gridAt);
+    for (let first = 0; first < rows; first += chunk) {
+      const count = Math.min(chunk, rows - first);
+      const n = count * channels;
+      memory.set(x.subarray(first * channels, first * channels + n), xAt);
+      this.exports.bsplineBasisForward(xAt * 4, gridAt * 4, outAt * 4, 0, count, channels, knots, order);
+      out.set(memory.subarray(outAt, outAt + n * bases), first * channels * bases);
+    }
+  }
+
+  /** The x-gradient of bsplineBasis from the upstream gradient gy [rows, channels, bases], written into dx. */
+  bsplineBasisBackward(x: Float32Array, grid: Float32Array, gy: Float32Array, dx: Float32Array, rows: number, channels: number,
+    knots: number, order: number): void {
+    const bases = knots - order - 1;
+    const chunk = WasmKernels.chunkRows(channels * (bases + 2));
+    const chunkRows = Math.min(rows, chunk);
+    // Arena layout (floats): scratch (as in bsplineBasis) | grid | x chunk | gy chunk | dx chunk
+    const gridAt = 4 * (order + 1) + 2 * channels * order * knots;
+    const xAt = gridAt + Math.ceil((channels * knots) / 4) * 4;
+    const gAt = xAt + chunkRows * channels;
+    const dAt = gAt + chunkRows * channels * bases;
+    const memory = this.arena.floats(dAt + chunkRows * channels);
+    memory.set(grid.subarray(0, channels * knots), gridAt);
+    for (let first = 0; first < rows; first += chunk) {
+      const count = Math.min(chunk, rows - first);
+      const n = count * channels;
+      memory.set(x.subarray(first * channels, first * channels + n), xAt);
+      memory.set(gy.subarray(first * channels * bases, (first * channels + n) * bases), gAt);
+      this.exports.bsplineBasisBackward(xAt * 4, gridAt * 4, gAt * 4, dAt * 4, 0, count, channels, knots, order);
+      dx.set(memory.subarray(dAt, dAt + n), first * channels);
+    }
+  }
+
+  /** Gaussian radial bases of x [size] at `centers` centres low + k spacing, written into out [size, centers]. */
+  radialBasis(x: Float32Array, out: Float32Array, size: number, centers: number, low: number, spacing: number, width: number): void {
+    const chunk = WasmKernels.chunkRows(centers + 1);
+    // Arena layout (floats): centres (padded to 4) | x chunk | out chunk
+    const xAt = Math.ceil(centers / 4) * 4;
+    const outAt = xAt + Math.min(size, chunk);
+    const memory = this.arena.floats(outAt + Math.min(size, chunk) * centers);
+    for (let first = 0; first < size; first += chunk) {
+      const count = Math.min(chunk, size - first);
+      memory.set(x.subarray(first, first + count), xAt);
+      this.exports.radialBasisForward(xAt * 4, outAt * 4, 0, count, centers, low, spacing, 1 / width);
+      out.set(memory.subarray(outAt, outAt + count * centers), first * centers);
+    }
+  }
+
+  /** The x-gradient of radialBasis from the upstream gradient gy [size, centers], written into dx. */
+  radialBasisBackward(x: Float32Array, gy: Float32Array, dx: Float32Array, size: number, centers: number, low: number, spacing: number,
+    width: number): void {
+    const chunk = WasmKernels.chunkRows(centers + 2);
+    const chunkSize = Math.min(size, chunk);
+    // Arena layout (floats): centres (padded to 4) | x chunk | gy chunk | dx chunk
+    const xAt = Math.ceil(centers / 4) * 4;
+    const gAt = xAt + chunkSize;
+    const dAt = gAt + chunkSize * centers;
+    const memory = this.arena.floats(dAt + chunkSize);
+    for (let first = 0; first < size; first += chunk) {
+      const count = Math.min(chunk, size - first);
+      memory.set(x.subarray(first, first + count), xAt);
+      memory.set(gy.subarray(first * centers, (first + count) * centers), gAt);
+      this.exports.radialBasisBackward(xAt * 4, gAt * 4, dAt * 4, 0, count, centers, low, spacing, 1 / width);
+      dx.set(memory.subarray(dAt, dAt + count), first);
+    }
+  }
+
+  /** out = op(x) element-wise over n values (codes: WASM_UNARY, or WASM_ERF for tests). */
+  unary(op: number, x: Float32Array, out: Float32Array, n: number): void {
+    this.rowwise(x, null, out, n, 1, (inAt, _, outAt, count) => this.exports.unaryF32(op, inAt * 4, outAt * 4, count));
+  }
+
+  /** out = gy * op'(x) element-wise over n values. */
+  unaryGrad(op: number, x: Float32Array, gy: Float32Array, out: Float32Array, n: number): void {
+    this.rowwise(x, gy, out, n, 1, (inAt, gAt, outAt, count) => this.exports.unaryGradF32(op, inAt * 4, gAt * 4, outAt * 4, count));
+  }
+
+  /**
+   * out[i] = op(a[i], b[i mod period]) over n values (period divides n; period n:
+   * equal shapes). `op` from WASM_BINARY, plus WASM_REVERSED to swap the operands.
+   */
+  binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, n: number, period: number): void {
+    if (period === n) {
+      this.rowwise(a, b, out, n, 1, (aAt, bAt, outAt, count) => this.exports.binaryF32(op, aAt * 4, bAt * 4, outAt * 4, count, count));
+      return;
+    }
+    // Arena layout (floats): b [period, padded to 4] | a chunk | out chunk; chunks are whole periods.
+    const chunk = Math.max(1, Math.floor(CHUNK_ELEMENTS / period)) * period;
+    const chunkElements = Math.min(n, chunk);
+    const aAt = Math.ceil(period / 4) * 4;
+    const outAt = aAt + chunkElements;
+    const memory = this.arena.floats(outAt + chunkElements);
+    memory.set(b.subarray(0, period), 0);
+    for (let first = 0; first < n; first += chunk) {
+      const count = Math.min(chunk, n - first);
+      memory.set(a.subarray(first, first + count), aAt);
+      this.exports.binaryF32(op, aAt * 4, 0, outAt * 4, count, period);
+      out.set(memory.subarray(outAt, outAt + count), first);
+    }
+  }
+
+  /**
+   * out (contiguous, `shape` of rank >= 4) = x read from `offset` with non-negative
+   * element strides (a transpose, slice or broadcast). The last four axes run in
+   * the kernel; any axes before them are walked here.
+   */
+  copyStrided(x: Float32Array, out: Float32Array, shape: readonly number[], strides: readonly number[], offset: number): void {
+    const rank = shape.length;
+    const lead = rank - 4;
+    let span = 1;
+    for (let axis = 0; axis < rank; axis++) span += (shape[axis]! - 1) * strides[axis]!;
+    const [n0, n1, n2, n3] = shape.slice(lead) as [number, number, number, number];
+    const [t0, t1, t2, t3] = strides.slice(lead) as [number, number, number, number];
+    const block = n0 * n1 * n2 * n3;
+    let outer = 1;
+    for (let axis = 0; axis < lead; axis++) outer *= shape[axis]!;
+    // Arena layout (floats): the source span | out
+    const outAt = Math.ceil(span / 4) * 4;
+    const memory = this.arena.floats(outAt + outer * block);
+    memory.set(x.subarray(offset, offset + span), 0);
+    const index = new Array<number>(lead).fill(0);
+    let src = 0;
+    for (let o = 0; o < outer; o++) {
+      this.exports.copyStrided4(src * 4, (outAt + o * block) * 4, n0, n1, n2, n3, t0, t1, t2, t3);
+      for (let axis = lead - 1; axis >= 0; axis--) {
+        index[axis]!++;
+        src += strides[axis]!;
+        if (index[axis]! < shape[axis]!) break;
+        src -= strides[axis]! * shape[axis]!;
+        index[axis] = 0;
+      }
+    }
+    out.set(memory.subarray(outAt, outAt + outer * block));
   }
 
   /** The kernels' f32 exp, element-wise (for accuracy tests). */

@@ -6,11 +6,14 @@ import { mkdir } from 'node:fs/promises';
 import {
   encodeTabularPreprocessing, isTabularDataset, loadDataset, parseDatasetSpec, TABULAR_METADATA_KEY, type ImageDataset, type TabularTask,
 } from '../../data/index.js';
-import type { KanMlpConfig } from '../../models/kan_mlp.js';
+import { KanMlp, type KanMlpConfig } from '../../models/kan_mlp.js';
 import { describeSpec } from '../../models/checkpoint.js';
 import { buildModel, modelSpec, type ModelSpec } from '../../models/registry.js';
 import { isKanBasis, KAN_BASES, type KanBasis } from '../../nn/kan_bases.js';
 import { DEFAULT_TRAIN_CONFIG, trainModel, type TrainConfig } from '../../train/trainer.js';
+import { tensor } from '../../ops/creation.js';
+import { Random } from '../../tensor/random.js';
+import type { Tensor } from '../../tensor/tensor.js';
 import { selectBackend } from '../backend.js';
 import { writeCheckpointFile } from '../../models/checkpoint_files.js';
 import { CliError, type FlagType, type FlagValues } from '../flags.js';
@@ -21,6 +24,7 @@ export const TRAIN_FLAGS: Record<string, FlagType> = {
   optimizer: 'string', warmup: 'number', 'label-smoothing': 'number', clip: 'number', shift: 'number', flip: 'boolean',
   rotate: 'number', scale: 'number',
   seed: 'number', backend: 'string', target: 'string', task: 'string', 'test-fraction': 'number', basis: 'string',
+  'grid-update': 'number',
   out: 'string', json: 'boolean', 'max-steps': 'number', 'log-steps': 'boolean',
 };
 
@@ -42,6 +46,29 @@ function nonNegative(flags: FlagValues, name: string, fallback: number, below = 
   const value = (flags[name] as number | undefined) ?? fallback;
   if (!(value >= 0 && value < below)) throw new CliError(`train: --${name} must be >= 0${below < Infinity ? ` and < ${below}` : ''}, got ${value}`);
   return value;
+}
+
+/** Training samples a grid update fits the knots to (all of them when fewer). */
+export const GRID_UPDATE_SAMPLES = 1024;
+
+/**
+ * Up to GRID_UPDATE_SAMPLES rows of the training inputs [n, features], drawn
+ * without replacement (a partial Fisher-Yates shuffle): knots at quantiles of
+ * one 64-sample batch repeat on sparse inputs (most MNIST pixels are 0 there)
+ * and the refit over so few distinct values can blow up.
+ */
+function gridUpdateSample(data: ImageDataset, seed: number): Tensor {
+  const features = data.images.length / data.count;
+  const count = Math.min(data.count, GRID_UPDATE_SAMPLES);
+  const order = Array.from({ length: data.count }, (_, i) => i);
+  const rng = new Random(seed);
+  const values = new Float32Array(count * features);
+  for (let i = 0; i < count; i++) {
+    const j = i + Math.floor(rng.uniform() * (data.count - i));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+    values.set(data.images.subarray(order[i]! * features, (order[i]! + 1) * features), i * features);
+  }
+  return tensor(values, [count, features]);
 }
 
 /** Model inputs follow the data: channels, image size and class count (tabular: features and classes, or 1 regression output). */
@@ -78,6 +105,12 @@ export async function runTrain(flags: FlagValues): Promise<void> {
   if (basis !== undefined && !isKanBasis(basis)) throw new CliError(`train: unknown basis '${basis}': expected one of ${KAN_BASES.join(', ')}`);
   if (basis !== undefined && modelName !== 'kan-mlp') {
     throw new CliError(`train: --basis applies to --model kan-mlp only (${modelName} has GR-KAN rational layers)`);
+  }
+  // efficient-kan's grid update: refit every B-spline grid to the first batch of each of the first N epochs.
+  const gridUpdates = nonNegativeInteger(flags, 'grid-update', 0);
+  if (gridUpdates > 0 && (modelName !== 'kan-mlp' || basis !== 'bspline')) {
+    throw new CliError(`train: --grid-update refits B-spline grids: it needs --model kan-mlp --basis bspline (got --model ${modelName}` +
+      `${basis === undefined ? ', no --basis' : ` --basis ${basis}`})`);
   }
   for (const flag of ['target', 'task', 'test-fraction']) {
     if (!tabular && flags[flag] !== undefined) throw new CliError(`train: --${flag} applies to tabular data (--dataset csv:FILE) only`);
@@ -142,6 +175,13 @@ export async function runTrain(flags: FlagValues): Promise<void> {
   const progress = new ProgressLine(process.stderr);
   const result = await trainModel(model, train, test, config, {
     shouldStop: () => stepsDone >= maxSteps,
+    onEpochStart: gridUpdates > 0 && model instanceof KanMlp ? async (epoch) => {
+      if (epoch > gridUpdates) return;
+      const sample = gridUpdateSample(train, config.seed + epoch);
+      const updated = await model.updateGrids(sample);
+      if (!json) log(`epoch ${epoch}: grid update of ${updated} B-spline layer${updated === 1 ? '' : 's'} from ${sample.shape[0]} training samples`);
+      sample.dispose();
+    } : undefined,
     onStep: (e) => {
       stepsDone++;
       if (json) {

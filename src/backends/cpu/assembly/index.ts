@@ -3,3 +3,5 @@ export { matmulPacked } from './matmul';
 export { packPanels, packRowsTransposed } from './pack';
 export { groupRationalBackward, groupRationalForward } from './group_rational';
 export { expF32, layerNormBackward, layerNormForward, softmaxBackward, softmaxForward } from './normalization';
+export { bsplineBasisBackward, bsplineBasisForward, radialBasisBackward, radialBasisForward } from './kan_bases';
+export { binaryF32, copyStrided4, unaryF32, unaryGradF32 } from './elementwise';

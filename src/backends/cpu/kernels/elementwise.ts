@@ -1,9 +1,13 @@
 // Element-wise kernels: fill, unary math and its derivative, broadcasting
 // binary ops, dropout. Plain loops over typed arrays; the arithmetic runs in
-// float64 (JS numbers) and rounds once when stored.
+// float64 (JS numbers) and rounds once when stored. With `wasm` (float32 only),
+// exp/tanh/sigmoid/gelu and their gradients, and add/sub/mul/div/maximum/minimum
+// on equal shapes or with one operand repeating, run as WebAssembly SIMD
+// (assembly/elementwise.ts); the loops below stay the reference (cpu-js).
 
 import type { AdamWHyper, BinaryOp, HostArray, UnaryOp } from '../../backend.js';
 import type { Alloc } from './alloc.js';
+import { WASM_BINARY, WASM_REVERSED, WASM_UNARY, type WasmKernels } from '../wasm.js';
 import { isContiguous, repeatPeriod } from '../../../util/shape.js';
 import { erf as erfPrecise } from '../../../util/special.js';
 import { dropoutKeep } from '../../../util/hash.js';
@@ -20,8 +24,12 @@ function erfFast(x: number): number {
   return sign * (1 - poly * Math.exp(-z * z));
 }
 
-export function makeElementwiseKernels(alloc: Alloc, precise: boolean) {
+/** Below this many elements the TypeScript loop beats copying into wasm memory and back. */
+const WASM_MIN_ELEMENTS = 64;
+
+export function makeElementwiseKernels(alloc: Alloc, precise: boolean, wasm: WasmKernels | null = null) {
   const erf = precise ? erfPrecise : erfFast;
+  const useWasm = (x: HostArray, size: number): x is Float32Array => wasm !== null && size >= WASM_MIN_ELEMENTS && x instanceof Float32Array;
 
   function fill(size: number, value: number): HostArray {
     const out = alloc(size);
@@ -31,6 +39,11 @@ export function makeElementwiseKernels(alloc: Alloc, precise: boolean) {
 
   function unary(op: UnaryOp, x: HostArray, size: number): HostArray {
     const out = alloc(size);
+    const code = WASM_UNARY[op];
+    if (code !== undefined && useWasm(x, size)) {
+      wasm!.unary(code, x, out as Float32Array, size);
+      return out;
+    }
     switch (op) {
       case 'neg': for (let i = 0; i < size; i++) out[i] = -x[i]!; break;
       case 'exp': for (let i = 0; i < size; i++) out[i] = Math.exp(x[i]!); break;
@@ -54,6 +67,11 @@ export function makeElementwiseKernels(alloc: Alloc, precise: boolean) {
 
   function unaryGrad(op: UnaryOp, x: HostArray, gy: HostArray, size: number): HostArray {
     const out = alloc(size);
+    const code = WASM_UNARY[op];
+    if (code !== undefined && useWasm(x, size)) {
+      wasm!.unaryGrad(code, x, gy as Float32Array, out as Float32Array, size);
+      return out;
+    }
     switch (op) {
       case 'neg': for (let i = 0; i < size; i++) out[i] = -gy[i]!; break;
       case 'exp': for (let i = 0; i < size; i++) out[i] = gy[i]! * Math.exp(x[i]!); break;
@@ -91,19 +109,24 @@ export function makeElementwiseKernels(alloc: Alloc, precise: boolean) {
     if (size === 0) return out;
     const aFull = isContiguous(outShape, aStrides);
     const bFull = isContiguous(outShape, bStrides);
+    const code = WASM_BINARY[op];
+    const simd = code !== undefined && useWasm(a, size);
     if (aFull && bFull) {
-      binarySameShape(op, a, b, out, size);
+      if (simd) wasm!.binary(code, a, b as Float32Array, out as Float32Array, size, size);
+      else binarySameShape(op, a, b, out, size);
       return out;
     }
     // One operand repeats along leading axes (a bias, a position embedding, a scalar).
     const bPeriod = aFull ? repeatPeriod(outShape, bStrides) : 0;
     if (bPeriod > 0) {
-      binaryRepeating(op, a, b, out, size, bPeriod, false);
+      if (simd) wasm!.binary(code, a, b as Float32Array, out as Float32Array, size, bPeriod);
+      else binaryRepeating(op, a, b, out, size, bPeriod, false);
       return out;
     }
     const aPeriod = bFull ? repeatPeriod(outShape, aStrides) : 0;
     if (aPeriod > 0) {
-      binaryRepeating(op, b, a, out, size, aPeriod, true);
+      if (simd) wasm!.binary(code + WASM_REVERSED, b as Float32Array, a, out as Float32Array, size, aPeriod);
+      else binaryRepeating(op, b, a, out, size, aPeriod, true);
       return out;
     }
     const f = binaryFunction(op);

@@ -18,8 +18,14 @@
 // Memory plan: x is read once, the [rows, channels, K] expansion written once
 // (forward); the backward reads x and the order + 1 window of the upstream
 // gradient per element (B-spline) or its K entries (RBF) and writes dx.
+//
+// With `wasm` (float32 only) all four run as WebAssembly (assembly/kan_bases.ts):
+// the B-spline in f64 as here but multiplying by inverse knot widths (results
+// within an f32 rounding of these); the RBF in f32x4 with the kernels' f32
+// exp. cpu-js keeps these loops as the parity reference.
 
 import type { HostArray } from '../../backend.js';
+import type { WasmKernels } from '../wasm.js';
 import type { Alloc } from './alloc.js';
 
 /**
@@ -73,10 +79,16 @@ export function bsplineWindow(x: number, grid: HostArray, base: number, knots: n
   return span - order;
 }
 
-export function makeKanBasisKernels(alloc: Alloc) {
+export function makeKanBasisKernels(alloc: Alloc, wasm: WasmKernels | null = null) {
+  const useWasm = (x: HostArray): x is Float32Array => wasm !== null && x instanceof Float32Array;
+
   function bsplineBasis(x: HostArray, grid: HostArray, rows: number, channels: number, knots: number, order: number): HostArray {
     const bases = knots - order - 1;
     const out = alloc(rows * channels * bases);
+    if (useWasm(x) && rows * channels > 0) {
+      wasm!.bsplineBasis(x, grid as Float32Array, out as Float32Array, rows, channels, knots, order);
+      return out;
+    }
     const values = new Float64Array(order + 1);
     for (let r = 0; r < rows; r++) {
       for (let c = 0; c < channels; c++) {
@@ -102,6 +114,10 @@ export function makeKanBasisKernels(alloc: Alloc) {
     order: number): HostArray {
     const bases = knots - order - 1;
     const dx = alloc(rows * channels);
+    if (useWasm(x) && rows * channels > 0) {
+      wasm!.bsplineBasisBackward(x, grid as Float32Array, gy as Float32Array, dx as Float32Array, rows, channels, knots, order);
+      return dx;
+    }
     const values = new Float64Array(order + 1);
     const lower = new Float64Array(order + 1);
     for (let r = 0; r < rows; r++) {
@@ -136,6 +152,10 @@ export function makeKanBasisKernels(alloc: Alloc) {
 
   function radialBasis(x: HostArray, size: number, centers: number, low: number, spacing: number, width: number): HostArray {
     const out = alloc(size * centers);
+    if (useWasm(x) && size > 0) {
+      wasm!.radialBasis(x, out as Float32Array, size, centers, low, spacing, width);
+      return out;
+    }
     const inverseWidth = 1 / width;
     for (let i = 0; i < size; i++) {
       const v = x[i]!;
@@ -150,6 +170,10 @@ export function makeKanBasisKernels(alloc: Alloc) {
   function radialBasisBackward(x: HostArray, gy: HostArray, size: number, centers: number, low: number, spacing: number,
     width: number): HostArray {
     const dx = alloc(size);
+    if (useWasm(x) && size > 0) {
+      wasm!.radialBasisBackward(x, gy as Float32Array, dx as Float32Array, size, centers, low, spacing, width);
+      return dx;
+    }
     const inverseWidth = 1 / width;
     for (let i = 0; i < size; i++) {
       const v = x[i]!;

@@ -1,9 +1,17 @@
 // Kernels that move or reduce data: reductions, argmax, strided copies (which
 // cover transpose, slice and broadcast), slice backward, concat and gather.
+// With `wasm` (float32 only), strided copies whose runs are short
+// or strided (transposes, e.g. attention's head split) run as WebAssembly.
 
 import type { HostArray, ReduceOp } from '../../backend.js';
 import { contiguousStrides, shapeSize } from '../../../util/shape.js';
 import type { Alloc } from './alloc.js';
+import type { WasmKernels } from '../wasm.js';
+
+/** Strided copies at least this large go to wasm... */
+const WASM_MIN_ELEMENTS = 256;
+/** ...unless their runs are contiguous and at least this long (one block copy each is as fast). */
+const WASM_MAX_CONTIGUOUS_RUN = 64;
 
 /**
  * Visits a contiguous walk over `shape`, calling `row(outStart, srcStart, length)`
@@ -30,7 +38,27 @@ function forEachRun(shape: readonly number[], strides: readonly number[], offset
   }
 }
 
-export function makeLayoutKernels(alloc: Alloc) {
+export function makeLayoutKernels(alloc: Alloc, wasm: WasmKernels | null = null) {
+  /**
+   * shape and strides without size-1 axes, padded to rank >= 4, when the wasm
+   * strided copy should take this copy; else null.
+   */
+  function wasmCopyLayout(x: HostArray, outShape: readonly number[], strides: readonly number[]): [number[], number[]] | null {
+    if (wasm === null || !(x instanceof Float32Array) || shapeSize(outShape) < WASM_MIN_ELEMENTS) return null;
+    const shape: number[] = [];
+    const steps: number[] = [];
+    for (let axis = 0; axis < outShape.length; axis++) {
+      if (outShape[axis] === 1) continue;
+      if (strides[axis]! < 0) return null;
+      shape.push(outShape[axis]!);
+      steps.push(strides[axis]!);
+    }
+    const rank = shape.length;
+    if (steps[rank - 1] === 1 && shape[rank - 1]! >= WASM_MAX_CONTIGUOUS_RUN) return null;
+    while (shape.length < 4) { shape.unshift(1); steps.unshift(0); }
+    return [shape, steps];
+  }
+
   function reduce(op: ReduceOp, x: HostArray, shape: readonly number[], axes: readonly number[]): HostArray {
     const outShape = shape.filter((_, axis) => !axes.includes(axis));
     const outSize = shapeSize(outShape);
@@ -86,6 +114,11 @@ export function makeLayoutKernels(alloc: Alloc) {
 
   function copyStrided(x: HostArray, outShape: readonly number[], strides: readonly number[], offset: number): HostArray {
     const out = alloc(shapeSize(outShape));
+    const layout = wasmCopyLayout(x, outShape, strides);
+    if (layout) {
+      wasm!.copyStrided(x as Float32Array, out as Float32Array, layout[0], layout[1], offset);
+      return out;
+    }
     const innerStride = outShape.length === 0 ? 0 : strides[outShape.length - 1]!;
     forEachRun(outShape, strides, offset, (outStart, srcStart, length) => {
       if (innerStride === 1) {
