@@ -46,3 +46,26 @@ export function repeatPeriod(shape: readonly number[], strides: readonly number[
   for (; axis >= 0; axis--) if (strides[axis] !== 0 && shape[axis] !== 1) return 0;
   return expected;
 }
+
+/**
+ * Visits, in row-major order, every index of the first `axes` axes of `shape`,
+ * calling visit(ordinal, sourceOffset) with the element offset that `strides`
+ * give it from `offset`. Callers handle the remaining (inner) axes themselves.
+ */
+export function forEachOuterIndex(shape: readonly number[], strides: readonly number[], axes: number, offset: number,
+  visit: (ordinal: number, sourceOffset: number) => void): void {
+  let count = 1;
+  for (let axis = 0; axis < axes; axis++) count *= shape[axis]!;
+  const index = new Array<number>(axes).fill(0);
+  let src = offset;
+  for (let o = 0; o < count; o++) {
+    visit(o, src);
+    for (let axis = axes - 1; axis >= 0; axis--) {
+      index[axis]!++;
+      src += strides[axis]!;
+      if (index[axis]! < shape[axis]!) break;
+      src -= strides[axis]! * shape[axis]!;
+      index[axis] = 0;
+    }
+  }
+}

@@ -29,6 +29,9 @@ export const SLOT = 16;
  */
 export const WAIT_SLICE_MS = 1;
 
+/** An idle worker doubles its wait slice up to this, so a pool between calls wakes ~60 times a second, not 1000. */
+export const IDLE_WAIT_MAX_MS = 16;
+
 interface WorkerLike {
   unref?(): void;
   terminate(): unknown;

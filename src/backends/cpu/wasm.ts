@@ -10,6 +10,7 @@ import {
 } from './generated/kernels_wasm.js';
 import { Task, ThreadPool } from './threads.js';
 import { nodeBuiltin } from '../../util/node_builtin.js';
+import { forEachOuterIndex } from '../../util/shape.js';
 
 /** Below this many multiply-adds a matmul stays on one thread. */
 const PARALLEL_MATMUL_WORK = 1 << 20;
@@ -60,8 +61,11 @@ const RATIONAL_COEFFICIENTS = 17;
 
 /** Whether this engine compiles relaxed SIMD (Chrome >= 114, Node >= 22, or Node 20 after enableRelaxedSimd). */
 export function relaxedSimdSupported(): boolean {
-  return WebAssembly.validate(decodeBase64(KERNELS_RELAXED_WASM_BASE64));
+  // A yes is final; a no can turn into a yes once enableRelaxedSimd has set the flag.
+  relaxedSimdKnown ||= WebAssembly.validate(decodeBase64(KERNELS_RELAXED_WASM_BASE64));
+  return relaxedSimdKnown;
 }
+let relaxedSimdKnown = false;
 
 /**
  * Node 20's V8 has relaxed SIMD (a finished WebAssembly standard, on by default
@@ -487,18 +491,9 @@ export class WasmKernels {
     const outAt = Math.ceil(span / 4) * 4;
     const memory = this.arena.floats(outAt + outer * block);
     memory.set(x.subarray(offset, offset + span), 0);
-    const index = new Array<number>(lead).fill(0);
-    let src = 0;
-    for (let o = 0; o < outer; o++) {
+    forEachOuterIndex(shape, strides, lead, 0, (o, src) => {
       this.exports.copyStrided4(src * 4, (outAt + o * block) * 4, n0, n1, n2, n3, t0, t1, t2, t3);
-      for (let axis = lead - 1; axis >= 0; axis--) {
-        index[axis]!++;
-        src += strides[axis]!;
-        if (index[axis]! < shape[axis]!) break;
-        src -= strides[axis]! * shape[axis]!;
-        index[axis] = 0;
-      }
-    }
+    });
     out.set(memory.subarray(outAt, outAt + outer * block));
   }
 

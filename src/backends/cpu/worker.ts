@@ -2,7 +2,7 @@
 // the slices the main thread posts in the control block (see threads.ts).
 
 import { type MessagePort, workerData } from 'node:worker_threads';
-import { SLOT, Task, WAIT_SLICE_MS } from './threads.js';
+import { IDLE_WAIT_MAX_MS, SLOT, Task, WAIT_SLICE_MS } from './threads.js';
 
 interface Exports {
   matmulPacked(a: number, b: number, c: number, m4: number, k: number, n8: number): void;
@@ -20,7 +20,9 @@ const base = SLOT * (index + 1);
 
 let seen = 0;
 for (;;) {
-  while (Atomics.load(control, 0) === seen) Atomics.wait(control, 0, seen, WAIT_SLICE_MS);
+  for (let slice = WAIT_SLICE_MS; Atomics.load(control, 0) === seen; slice = Math.min(2 * slice, IDLE_WAIT_MAX_MS)) {
+    Atomics.wait(control, 0, seen, slice);
+  }
   seen = Atomics.load(control, 0);
   const a = (i: number) => control[base + 1 + i]!;
   try {

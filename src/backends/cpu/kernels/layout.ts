@@ -4,7 +4,7 @@
 // or strided (transposes, e.g. attention's head split) run as WebAssembly.
 
 import type { HostArray, ReduceOp } from '../../backend.js';
-import { contiguousStrides, shapeSize } from '../../../util/shape.js';
+import { contiguousStrides, forEachOuterIndex, shapeSize } from '../../../util/shape.js';
 import type { Alloc } from './alloc.js';
 import type { WasmKernels } from '../wasm.js';
 
@@ -21,21 +21,9 @@ const WASM_MAX_CONTIGUOUS_RUN = 64;
 function forEachRun(shape: readonly number[], strides: readonly number[], offset: number,
   row: (outStart: number, srcStart: number, length: number) => void): void {
   const rank = shape.length;
-  const total = shapeSize(shape);
-  if (total === 0) return;
+  if (shapeSize(shape) === 0) return;
   const inner = rank === 0 ? 1 : shape[rank - 1]!;
-  const index = new Array<number>(Math.max(rank - 1, 0)).fill(0);
-  let src = offset;
-  for (let o = 0; o < total; o += inner) {
-    row(o, src, inner);
-    for (let axis = rank - 2; axis >= 0; axis--) {
-      index[axis]!++;
-      src += strides[axis]!;
-      if (index[axis]! < shape[axis]!) break;
-      src -= strides[axis]! * shape[axis]!;
-      index[axis] = 0;
-    }
-  }
+  forEachOuterIndex(shape, strides, Math.max(rank - 1, 0), offset, (o, src) => row(o * inner, src, inner));
 }
 
 export function makeLayoutKernels(alloc: Alloc, wasm: WasmKernels | null = null) {
