@@ -7,10 +7,22 @@ export type FlagType = 'string' | 'number' | 'boolean';
 export type FlagValues = Record<string, string | number | boolean | undefined>;
 
 export function parseFlags(command: string, args: readonly string[], spec: Record<string, FlagType>): FlagValues {
+  const { flags, positional } = parseArguments(command, args, spec);
+  if (positional.length > 0) throw new CliError(`${command}: unexpected argument '${positional[0]}'`);
+  return flags;
+}
+
+/** Flags plus the arguments that are not flags (file names), in order. */
+export function parseArguments(command: string, args: readonly string[], spec: Record<string, FlagType>):
+  { flags: FlagValues; positional: string[] } {
   const values: FlagValues = {};
+  const positional: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
-    if (!arg.startsWith('--')) throw new CliError(`${command}: unexpected argument '${arg}'`);
+    if (!arg.startsWith('--')) {
+      positional.push(arg);
+      continue;
+    }
     const [name, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
     const type = spec[name];
     if (!type) {
@@ -31,5 +43,5 @@ export function parseFlags(command: string, args: readonly string[], spec: Recor
       values[name] = raw;
     }
   }
-  return values;
+  return { flags: values, positional };
 }

@@ -8,9 +8,10 @@ import { EVAL_FLAGS, runEval } from './commands/eval.js';
 import { INFO_FLAGS, runInfo } from './commands/info.js';
 import { FORMULA_FLAGS, runFormula } from './commands/formula.js';
 import { PLOT_FLAGS, runPlot } from './commands/plot.js';
+import { PREDICT_FLAGS, runPredict } from './commands/predict.js';
 import { PRUNE_FLAGS, runPrune } from './commands/prune.js';
 import { runTrain, TRAIN_FLAGS } from './commands/train.js';
-import { CliError, parseFlags } from './flags.js';
+import { CliError, parseArguments, parseFlags } from './flags.js';
 import { getBackend } from '../tensor/engine.js';
 
 const USAGE = `usage: kat <command> [flags]
@@ -75,6 +76,11 @@ async function main(argv: string[]): Promise<void> {
     case 'info':
       await runInfo(parseFlags('info', rest, INFO_FLAGS));
       return;
+    case 'predict': {
+      const { flags, positional } = parseArguments('predict', rest, PREDICT_FLAGS);
+      await runPredict(flags, positional);
+      return;
+    }
     case 'plot':
       await runPlot(parseFlags('plot', rest, PLOT_FLAGS));
       return;
@@ -91,7 +97,7 @@ async function main(argv: string[]): Promise<void> {
       await runDemo(parseFlags('demo', rest, { steps: 'number', lr: 'number', seed: 'number', json: 'boolean' }));
       return;
     default:
-      throw new CliError(`unknown command '${command}': expected one of train, eval, info, plot, formula, prune, bench, demo, help, version`);
+      throw new CliError(`unknown command '${command}': expected one of train, eval, predict, info, plot, formula, prune, bench, demo, help, version`);
   }
 }
 

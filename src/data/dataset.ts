@@ -192,3 +192,39 @@ export function* batches(dataset: ImageDataset, batchSize: number, options: Batc
     }
   }
 }
+
+/**
+ * A dataset whose images are made batch by batch (decoded from files and
+ * transformed on demand), so that a folder of 100,000 photos never sits in
+ * memory at once. Labels are known up front; pixels are not.
+ */
+export interface StreamingImageDataset {
+  name: string;
+  count: number;
+  channels: number;
+  height: number;
+  width: number;
+  classes: number;
+  classNames?: string[];
+  /** One integer class id per image, in dataset order. */
+  labels: Float32Array;
+  /**
+   * Batches in the order `batches` would give for the same options. With
+   * `augment`, images get the training transform (random crops, flips),
+   * seeded by (seed, epoch, index) so runs repeat; otherwise the eval transform.
+   */
+  streamBatches(batchSize: number, options: BatchOptions & { augment?: boolean }): AsyncIterable<Batch>;
+}
+
+export type AnyImageDataset = ImageDataset | StreamingImageDataset;
+
+export function isStreamingDataset(dataset: AnyImageDataset): dataset is StreamingImageDataset {
+  return typeof (dataset as StreamingImageDataset).streamBatches === 'function';
+}
+
+/** Batches of either kind of dataset, as one async stream. */
+export async function* datasetBatches(dataset: AnyImageDataset, batchSize: number, options: BatchOptions & { augment?: boolean } = {}):
+  AsyncGenerator<Batch, void, undefined> {
+  if (isStreamingDataset(dataset)) yield* dataset.streamBatches(batchSize, options);
+  else yield* batches(dataset, batchSize, options);
+}

@@ -14,7 +14,7 @@ export * from './cifar10.js';
 export * from './synthetic.js';
 export * from './csv.js';
 
-export const DATASET_SPEC_HELP = 'mnist, cifar10:DIR or synthetic:CxHxW[:classes[:count]]';
+export const DATASET_SPEC_HELP = 'mnist, cifar10:DIR, folder:DIR, synthetic:CxHxW[:classes[:count]] or csv:FILE';
 export const SYNTHETIC_DEFAULT_CLASSES = 10;
 export const SYNTHETIC_DEFAULT_COUNT = 512;
 
@@ -22,7 +22,8 @@ export type DatasetSpec =
   | { kind: 'mnist' }
   | { kind: 'cifar10'; dir: string }
   | { kind: 'synthetic'; channels: number; height: number; width: number; classes: number; count: number }
-  | { kind: 'csv'; path: string };
+  | { kind: 'csv'; path: string }
+  | { kind: 'folder'; dir: string };
 
 export interface LoadDatasetOptions {
   /** Seed of synthetic data and of the csv train/test split (default 0); mnist and cifar10 are fixed. */
@@ -60,6 +61,10 @@ export function parseDatasetSpec(spec: string): DatasetSpec {
     // Everything after the first colon is the directory (it may contain colons).
     if (rest === '') throw new Error(`dataset '${spec}': cifar10 needs a directory: cifar10:DIR (the extracted CIFAR-10 binary version)`);
     return { kind: 'cifar10', dir: rest };
+  }
+  if (head === 'folder') {
+    if (rest === '') throw new Error(`dataset '${spec}': folder needs a directory: folder:DIR (DIR/<class>/<images>, or DIR/train and DIR/val)`);
+    return { kind: 'folder', dir: rest };
   }
   if (head === 'csv') {
     if (rest === '') throw new Error(`dataset '${spec}': csv needs a file: csv:FILE (a CSV file with a header row)`);
@@ -108,6 +113,9 @@ export async function loadDataset(spec = 'mnist', options: LoadDatasetOptions = 
       return loadCifar10(parsed.dir);
     case 'csv':
       return loadCsvDataset(parsed.path, { ...options.csv, seed: options.seed });
+    case 'folder':
+      throw new Error(`dataset '${spec}': image folders are streamed from disk; kat train, eval and predict read them, this command needs ` +
+        'a dataset held in memory (mnist, cifar10, synthetic or csv)');
     case 'synthetic': {
       const testCount = options.testCount ?? Math.ceil(parsed.count / 4);
       return syntheticSplit({

@@ -1,8 +1,10 @@
 // Model checkpoints as safetensors with timm's tensor names. katjs writes its
 // model name and configuration into the metadata; a checkpoint without them
-// (e.g. a real timm KAT checkpoint) has its configuration inferred from shapes.
+// (a real timm KAT checkpoint, as safetensors or as a PyTorch .pth) has its
+// configuration inferred from shapes.
 // Browser-safe: bytes in, bytes out (the CLI adds files).
 
+import { decodePytorchCheckpoint, isPytorchCheckpoint } from '../io/pytorch/index.js';
 import { decodeSafetensors, encodeSafetensors, type SafetensorsContents } from '../io/safetensors.js';
 import type { NamedValues } from '../nn/module.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -27,6 +29,15 @@ export interface LoadedCheckpoint {
   spec: ModelSpec;
   model: Model;
   info: CheckpointInfo;
+  /** What reading it involved (a PyTorch file's chosen weights, stripped prefixes, skipped tensors). */
+  notes: string[];
+}
+
+export interface DecodeCheckpointOptions {
+  /** A training checkpoint's weights: 'default' (state_dict / model) or 'ema' (state_dict_ema). */
+  weights?: 'default' | 'ema';
+  /** Attention heads of a checkpoint without katjs metadata (not stored in the weights; default dim / 64). */
+  heads?: number;
 }
 
 function tensorShape(contents: SafetensorsContents, name: string, source: string): number[] {
@@ -36,7 +47,7 @@ function tensorShape(contents: SafetensorsContents, name: string, source: string
 }
 
 /** The configuration of a timm-layout ViT/KAT checkpoint, from its tensor shapes. */
-function inferSpec(contents: SafetensorsContents, source: string): ModelSpec {
+function inferSpec(contents: SafetensorsContents, source: string, heads?: number): ModelSpec {
   const names = [...contents.tensors.keys()];
   if (names.some((n) => n.startsWith('layers.0.act.'))) {
     throw new Error(`${source}: a kan-mlp checkpoint without katjs metadata cannot be rebuilt (its hidden widths are not stored)`);
@@ -48,6 +59,11 @@ function inferSpec(contents: SafetensorsContents, source: string): ModelSpec {
   const depth = new Set(names.filter((n) => n.startsWith('blocks.')).map((n) => n.split('.')[1])).size;
   const kan = contents.tensors.has('blocks.0.mlp.act1.weight_denominator');
   const hidden = tensorShape(contents, 'blocks.0.mlp.fc1.weight', source)[0]!;
+  // Heads are not stored in the weights; timm's sizes use 64-wide heads.
+  const headCount = heads ?? Math.max(1, Math.round(dim / 64));
+  if (!Number.isInteger(headCount) || headCount < 1 || dim % headCount !== 0) {
+    throw new Error(`${source}: ${headCount} attention heads do not divide the width ${dim}`);
+  }
   const config: VitConfig = {
     imageSize: grid * patchSize,
     patchSize,
@@ -55,7 +71,7 @@ function inferSpec(contents: SafetensorsContents, source: string): ModelSpec {
     classes: tensorShape(contents, 'head.weight', source)[0]!,
     dim,
     depth,
-    heads: Math.max(1, Math.round(dim / 64)), // not stored in weights; timm's sizes use 64-wide heads
+    heads: headCount,
     mlpRatio: hidden / dim,
     mlp: kan ? 'kan' : 'gelu',
     groups: kan ? tensorShape(contents, 'blocks.0.mlp.act1.weight_denominator', source)[0]! : 8,
@@ -80,9 +96,9 @@ function specFromMetadata(contents: SafetensorsContents, source: string): ModelS
  * Rebuilds the model a checkpoint holds and loads its weights. Every weight
  * must be present with the right shape and finite values.
  */
-export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): LoadedCheckpoint {
-  const contents = decodeSafetensors(bytes, source);
-  const spec = specFromMetadata(contents, source) ?? inferSpec(contents, source);
+export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint', options: DecodeCheckpointOptions = {}): LoadedCheckpoint {
+  const { contents, notes } = readCheckpointTensors(bytes, source, options);
+  const spec = specFromMetadata(contents, source) ?? inferSpec(contents, source, options.heads);
   const model = buildModel(spec);
   const values = new Map<string, NamedValues>();
   for (const [name, t] of contents.tensors) values.set(name, { shape: t.shape, values: t.values });
@@ -102,7 +118,20 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Load
     throw error;
   }
   const { format: _format, model: _model, config: _config, ...info } = contents.metadata;
-  return { spec, model, info };
+  return { spec, model, info, notes };
+}
+
+/** Safetensors or a PyTorch file (zip or legacy `torch.save`), told apart by their first bytes. */
+export function readCheckpointTensors(bytes: Uint8Array, source: string, options: DecodeCheckpointOptions = {}):
+  { contents: SafetensorsContents; notes: string[]; format: 'safetensors' | 'pytorch' } {
+  if (isPytorchCheckpoint(bytes)) {
+    const checkpoint = decodePytorchCheckpoint(bytes, { source, weights: options.weights ?? 'default' });
+    // Only katjs's own metadata keys would change how the model is built; a .pth has none of them.
+    const { model: _model, config: _config, ...metadata } = checkpoint.metadata;
+    return { contents: { tensors: checkpoint.tensors, metadata }, notes: checkpoint.notes, format: 'pytorch' };
+  }
+  if (options.weights === 'ema') throw new Error(`${source}: --weights ema needs a PyTorch training checkpoint with EMA weights; this is a safetensors file`);
+  return { contents: decodeSafetensors(bytes, source), notes: [], format: 'safetensors' };
 }
 
 function loadBuffers(buffers: [string, Tensor][], values: ReadonlyMap<string, NamedValues>, source: string): void {

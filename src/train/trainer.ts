@@ -6,9 +6,9 @@
 // those train one output with the mean squared error of standardised targets
 // and report RMSE and R^2 in the target's own units.
 
-import type { ImageDataset } from '../data/dataset.js';
+import type { AnyImageDataset } from '../data/dataset.js';
 import { augmentBatch } from '../data/augment.js';
-import { batches } from '../data/dataset.js';
+import { datasetBatches, isStreamingDataset } from '../data/dataset.js';
 import { isTabularDataset } from '../data/csv.js';
 import type { Model } from '../models/registry.js';
 import { tensor } from '../ops/creation.js';
@@ -109,7 +109,7 @@ export interface TrainResult {
   epochs: EpochEvent[];
 }
 
-function batchTensors(images: Float32Array, labels: Float32Array, size: number, dataset: ImageDataset): [Tensor, Tensor] {
+function batchTensors(images: Float32Array, labels: Float32Array, size: number, dataset: AnyImageDataset): [Tensor, Tensor] {
   return [tensor(images, [size, dataset.channels, dataset.height, dataset.width]), tensor(labels, [size])];
 }
 
@@ -124,13 +124,13 @@ export interface EvaluateResult {
 }
 
 /** The target scale of a regression dataset, null for classification. */
-function regressionScale(dataset: ImageDataset): { mean: number; std: number } | null {
-  if (!isTabularDataset(dataset) || dataset.task !== 'regression') return null;
+function regressionScale(dataset: AnyImageDataset): { mean: number; std: number } | null {
+  if (isStreamingDataset(dataset) || !isTabularDataset(dataset) || dataset.task !== 'regression') return null;
   return { mean: dataset.preprocessing.targetMean!, std: dataset.preprocessing.targetStd! };
 }
 
 /** RMSE and R^2 of a model's predictions, un-standardised, accumulated in float64 on the host. */
-async function evaluateRegression(model: Model, dataset: ImageDataset, batchSize: number, targetScale: { mean: number; std: number }):
+async function evaluateRegression(model: Model, dataset: AnyImageDataset, batchSize: number, targetScale: { mean: number; std: number }):
   Promise<EvaluateResult> {
   let targetSum = 0;
   for (let i = 0; i < dataset.count; i++) targetSum += dataset.labels[i]! * targetScale.std + targetScale.mean;
@@ -138,7 +138,7 @@ async function evaluateRegression(model: Model, dataset: ImageDataset, batchSize
   let standardisedSse = 0;
   let sse = 0;
   let sst = 0;
-  for (const batch of batches(dataset, batchSize, { shuffle: false })) {
+  for await (const batch of datasetBatches(dataset, batchSize, { shuffle: false })) {
     const output = noGrad(() => tidy(() => {
       const [x] = batchTensors(batch.images, batch.labels, batch.size, dataset);
       return reshape(model.forward(x), [batch.size]);
@@ -161,7 +161,7 @@ async function evaluateRegression(model: Model, dataset: ImageDataset, batchSize
  * Accuracy and mean cross-entropy (no smoothing) over a dataset, in eval
  * mode; for a tabular regression dataset RMSE, R^2 and the standardised MSE.
  */
-export async function evaluate(model: Model, dataset: ImageDataset, batchSize = 250): Promise<EvaluateResult> {
+export async function evaluate(model: Model, dataset: AnyImageDataset, batchSize = 250): Promise<EvaluateResult> {
   const wasTraining = model.training;
   model.eval();
   const targetScale = regressionScale(dataset);
@@ -175,7 +175,7 @@ export async function evaluate(model: Model, dataset: ImageDataset, batchSize = 
   let correct = 0;
   let lossSum = 0;
   try {
-    for (const batch of batches(dataset, batchSize, { shuffle: false })) {
+    for await (const batch of datasetBatches(dataset, batchSize, { shuffle: false })) {
       const [hits, loss] = noGrad(() => tidy(() => {
         const [x, y] = batchTensors(batch.images, batch.labels, batch.size, dataset);
         const logits = model.forward(x);
@@ -219,7 +219,7 @@ export interface TrainHooks {
  * Trains `model` on `train`, evaluating on `test` after every epoch. Throws
  * a clear error if the loss becomes NaN or infinite.
  */
-export async function trainModel(model: Model, train: ImageDataset, test: ImageDataset, config: TrainConfig,
+export async function trainModel(model: Model, train: AnyImageDataset, test: AnyImageDataset, config: TrainConfig,
   hooks: TrainHooks = {}): Promise<TrainResult> {
   setSeed(config.seed);
   model.train();
@@ -236,8 +236,13 @@ export async function trainModel(model: Model, train: ImageDataset, test: ImageD
   const augmentRandom = new Random(config.seed + 0x5eed);
   const targetScale = regressionScale(train);
   // Shifting or flipping the features of a table would scramble its columns.
-  const augment = (config.shift > 0 || config.flip || (config.rotate ?? 0) > 0 || (config.scale ?? 0) > 0) && !isTabularDataset(train);
-  const augmentOptions = { shift: config.shift, flip: config.flip, rotate: config.rotate ?? 0, scale: config.scale ?? 0, fill: train.background ?? 0 };
+  // A streaming dataset (image folders) augments as it decodes: random resized crops and flips.
+  const streaming = isStreamingDataset(train);
+  const augment = !streaming && (config.shift > 0 || config.flip || (config.rotate ?? 0) > 0 || (config.scale ?? 0) > 0) &&
+    !isTabularDataset(train);
+  const augmentOptions = {
+    shift: config.shift, flip: config.flip, rotate: config.rotate ?? 0, scale: config.scale ?? 0, fill: streaming ? 0 : train.background ?? 0,
+  };
   const epochs: EpochEvent[] = [];
   let trainSeconds = 0;
   let globalStep = 0;
@@ -248,7 +253,7 @@ export async function trainModel(model: Model, train: ImageDataset, test: ImageD
     let correct = 0;
     let step = 0;
     await hooks.onEpochStart?.(epoch);
-    for (const batch of batches(train, config.batchSize, { shuffle: true, seed: config.seed, epoch, dropLast: true })) {
+    for await (const batch of datasetBatches(train, config.batchSize, { shuffle: true, seed: config.seed, epoch, dropLast: true, augment: true })) {
       optimizer.lr = schedule(globalStep);
       const images = augment
         ? augmentBatch(batch.images, batch.size, train.channels, train.height, train.width, augmentOptions, augmentRandom)

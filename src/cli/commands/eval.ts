@@ -6,31 +6,39 @@ import {
 } from '../../data/index.js';
 import type { VitConfig } from '../../models/vit.js';
 import type { KanMlpConfig } from '../../models/kan_mlp.js';
+import { loadImageFolder } from '../../data/image_folder.js';
+import { CLASS_NAMES_KEY } from '../../models/pretrained.js';
 import { evaluate } from '../../train/trainer.js';
 import { selectBackend } from '../backend.js';
-import { readCheckpointFile } from '../../models/checkpoint_files.js';
+import { checkpointOptions, CHECKPOINT_SOURCE_HELP, loadCheckpointSource } from '../checkpoint_source.js';
 import { CliError, type FlagType, type FlagValues } from '../flags.js';
 import { formatMetric } from './train.js';
 
 export const EVAL_FLAGS: Record<string, FlagType> = {
   checkpoint: 'string', dataset: 'string', 'batch-size': 'number', backend: 'string', json: 'boolean', target: 'string', 'test-fraction': 'number',
+  weights: 'string', heads: 'number', seed: 'number',
 };
 
 export async function runEval(flags: FlagValues): Promise<void> {
   const path = flags.checkpoint as string | undefined;
-  if (!path) throw new CliError('eval: --checkpoint FILE is required');
+  if (!path) throw new CliError(`eval: --checkpoint SRC is required (${CHECKPOINT_SOURCE_HELP})`);
   const batchSize = (flags['batch-size'] as number | undefined) ?? 250;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new CliError(`eval: --batch-size must be a positive integer, got ${batchSize}`);
   const { backend, notes: backendNotes } = await selectBackend((flags.backend as string | undefined) ?? 'auto');
   if (!flags.json) for (const note of backendNotes) process.stderr.write(`backend: ${note}\n`);
-  const { spec, model, info } = await readCheckpointFile(path);
+  const loaded = await loadCheckpointSource(path, { ...checkpointOptions('eval', flags), quiet: Boolean(flags.json) });
+  const { spec, model, info } = loaded;
   const datasetSpec = (flags.dataset as string | undefined) ?? info.dataset ?? 'mnist';
   let tabular = false;
+  let folder = false;
   try {
-    tabular = parseDatasetSpec(datasetSpec).kind === 'csv';
+    const kind = parseDatasetSpec(datasetSpec).kind;
+    tabular = kind === 'csv';
+    folder = kind === 'folder';
   } catch (error) {
     throw new CliError(`eval: ${(error as Error).message}`);
   }
+  if (folder) return evalFolder(flags, loaded, datasetSpec, batchSize, backend.name);
   const stored = info[TABULAR_METADATA_KEY];
   if (tabular !== (stored !== undefined)) {
     throw new CliError(tabular
@@ -78,5 +86,42 @@ export async function runEval(flags: FlagValues): Promise<void> {
   } else {
     process.stdout.write(`${spec.name} on ${datasetSpec} (${test.count} test images): accuracy ${(result.accuracy * 100).toFixed(2)}%, ` +
       `loss ${result.loss.toFixed(4)} (${seconds.toFixed(1)} s, backend ${backend.name})\n`);
+  }
+}
+
+/** Accuracy on an image folder's held-out images (DIR/val, or the split training made with the same seed). */
+async function evalFolder(flags: FlagValues, loaded: Awaited<ReturnType<typeof loadCheckpointSource>>, datasetSpec: string, batchSize: number,
+  backendName: string): Promise<void> {
+  const { spec, model, info, preprocess, labels } = loaded;
+  const { dir } = parseDatasetSpec(datasetSpec) as { dir: string };
+  const seed = (flags.seed as number | undefined) ?? (info.seed !== undefined ? Number(info.seed) : 0);
+  const testFraction = flags['test-fraction'] as number | undefined;
+  if (testFraction !== undefined && !(testFraction > 0 && testFraction < 1)) {
+    throw new CliError(`eval: --test-fraction must be > 0 and < 1 for an image folder (the split training made), got ${testFraction}`);
+  }
+  // Labels follow the model's class names when it has them; otherwise the folder's sorted class folders.
+  const named = info[CLASS_NAMES_KEY] !== undefined || labels.length === 1000 || !labels.every((l, i) => l === `class ${i}`);
+  const split = await loadImageFolder(dir, preprocess, {
+    seed, ...(testFraction === undefined ? {} : { testFraction }), ...(named ? { classNames: labels } : {}),
+  });
+  try {
+    const config = spec.config as Partial<VitConfig>;
+    if (split.test.classes !== config.classes) {
+      throw new CliError(`eval: ${datasetSpec} has ${split.test.classes} classes, the model ${config.classes}`);
+    }
+    const test = split.test;
+    const started = performance.now();
+    const result = await evaluate(model, test, batchSize);
+    const seconds = (performance.now() - started) / 1000;
+    const report = { event: 'eval', checkpoint: loaded.name, model: spec.name, backend: backendName, dataset: datasetSpec,
+      images: test.count, test_acc: result.accuracy, test_loss: result.loss, seconds };
+    if (flags.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+    else {
+      process.stdout.write(`${spec.name} on ${datasetSpec} (${test.count} test images, ${split.scan.split}): accuracy ` +
+        `${(result.accuracy * 100).toFixed(2)}%, loss ${result.loss.toFixed(4)} (${seconds.toFixed(1)} s, backend ${backendName})\n`);
+    }
+  } finally {
+    model.dispose();
+    await split.close();
   }
 }

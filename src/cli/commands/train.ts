@@ -4,8 +4,15 @@
 import { dirname } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import {
-  encodeTabularPreprocessing, isTabularDataset, loadDataset, parseDatasetSpec, TABULAR_METADATA_KEY, type ImageDataset, type TabularTask,
+  encodeTabularPreprocessing, isTabularDataset, loadDataset, parseDatasetSpec, TABULAR_METADATA_KEY, type AnyImageDataset, type ImageDataset,
+  type TabularDataset, type TabularTask,
 } from '../../data/index.js';
+import { loadImageFolder, type ImageFolderSplit } from '../../data/image_folder.js';
+import type { PreprocessConfig } from '../../data/image_transforms.js';
+import { initFromPretrained } from '../../models/finetune.js';
+import { CLASS_NAMES_KEY, defaultPreprocess, PREPROCESS_KEY, type PretrainedModel } from '../../models/pretrained.js';
+import type { VitConfig } from '../../models/vit.js';
+import { checkpointOptions, loadCheckpointSource } from '../checkpoint_source.js';
 import { KanMlp, type KanMlpConfig } from '../../models/kan_mlp.js';
 import { describeSpec } from '../../models/checkpoint.js';
 import { buildModel, modelSpec, type ModelSpec } from '../../models/registry.js';
@@ -24,7 +31,7 @@ export const TRAIN_FLAGS: Record<string, FlagType> = {
   optimizer: 'string', warmup: 'number', 'label-smoothing': 'number', clip: 'number', shift: 'number', flip: 'boolean',
   rotate: 'number', scale: 'number',
   seed: 'number', backend: 'string', target: 'string', task: 'string', 'test-fraction': 'number', basis: 'string',
-  'grid-update': 'number',
+  'grid-update': 'number', init: 'string', 'image-size': 'number', weights: 'string', heads: 'number',
   out: 'string', json: 'boolean', 'max-steps': 'number', 'log-steps': 'boolean',
 };
 
@@ -72,7 +79,24 @@ function gridUpdateSample(data: ImageDataset, seed: number): Tensor {
 }
 
 /** Model inputs follow the data: channels, image size and class count (tabular: features and classes, or 1 regression output). */
-function specFor(model: string, data: ImageDataset, basis?: KanBasis): ModelSpec {
+function specFor(model: string, data: AnyImageDataset, basis?: KanBasis, init?: ModelSpec): ModelSpec {
+  if (init) {
+    // Fine-tuning keeps the pretrained architecture; only the classes and the input size follow the data.
+    if (data.height !== data.width) throw new CliError(`train: images are ${data.height}x${data.width}; models need square images`);
+    const config = init.config as VitConfig;
+    if (config.imageSize === undefined) throw new CliError(`train: --init takes a transformer checkpoint (KAT or ViT), not ${init.name}`);
+    if (data.height % config.patchSize !== 0) {
+      throw new CliError(`train: ${data.height}-pixel images do not split into ${config.patchSize}-pixel patches (pass an --image-size divisible by ${config.patchSize})`);
+    }
+    return { name: init.name, config: { ...config, classes: data.classes, imageSize: data.height, channels: data.channels } };
+  }
+  if (!('images' in data)) {
+    try {
+      return modelSpec(model, { channels: data.channels, imageSize: data.height, classes: data.classes, basis });
+    } catch (error) {
+      throw new CliError(`train: ${(error as Error).message}`);
+    }
+  }
   if (isTabularDataset(data)) {
     const spec = modelSpec(model, { classes: data.classes, channels: 1, imageSize: 1, basis });
     (spec.config as KanMlpConfig).inputs = data.width;
@@ -146,92 +170,148 @@ export async function runTrain(flags: FlagValues): Promise<void> {
   if (!Number.isInteger(config.seed)) throw new CliError(`train: --seed must be an integer, got ${config.seed}`);
   const out = (flags.out as string | undefined) ?? `checkpoints/${modelName}.safetensors`;
   modelSpec(modelName); // an unknown model fails before any data is loaded
+  const datasetKind = parseDatasetSpec(datasetSpec).kind;
+  const folder = datasetKind === 'folder';
+  const imageSizeFlag = flags['image-size'] as number | undefined;
+  if (imageSizeFlag !== undefined && (!Number.isInteger(imageSizeFlag) || imageSizeFlag < 8 || imageSizeFlag > 1024)) {
+    throw new CliError(`train: --image-size must be an integer in [8, 1024], got ${imageSizeFlag}`);
+  }
+  if (imageSizeFlag !== undefined && !folder) throw new CliError('train: --image-size applies to image folders (--dataset folder:DIR); other datasets have fixed sizes');
+  if (folder) {
+    for (const flag of ['shift', 'rotate', 'scale', 'flip']) {
+      if (flags[flag] !== undefined) {
+        throw new CliError(`train: --${flag} does not apply to image folders, which train with timm's RandomResizedCrop and horizontal flips`);
+      }
+    }
+  }
 
   const { backend, notes: backendNotes } = await selectBackend((flags.backend as string | undefined) ?? 'auto');
   if (!flags.json) for (const note of backendNotes) process.stderr.write(`backend: ${note}\n`);
+  const log = (text: string) => { if (!json) process.stderr.write(`${text}\n`); };
+  const initSource = flags.init as string | undefined;
+  let init: (PretrainedModel & { name: string }) | undefined;
+  if (initSource !== undefined) {
+    if (tabular) throw new CliError('train: --init fine-tunes a pretrained image model; tabular data trains from scratch');
+    init = await loadCheckpointSource(initSource, { ...checkpointOptions('train', flags), quiet: json });
+    if (flags.model !== undefined && flags.model !== init.spec.name) {
+      init.model.dispose();
+      throw new CliError(`train: --model ${flags.model} differs from the --init checkpoint's ${init.spec.name}; leave --model out when fine-tuning`);
+    }
+    for (const note of init.notes) log(`init: ${note}`);
+  } else if (flags.weights !== undefined || flags.heads !== undefined) {
+    throw new CliError('train: --weights and --heads describe the --init checkpoint: pass --init SRC');
+  }
   const csv: { target?: string; task?: TabularTask; testFraction?: number } = {};
   if (flags.target !== undefined) csv.target = flags.target as string;
   if (task !== undefined) csv.task = task;
   if (testFraction !== undefined) csv.testFraction = testFraction;
-  const { train, test } = await loadDataset(datasetSpec, { seed: config.seed, csv });
-  const regression = isTabularDataset(train) && train.task === 'regression';
-  const spec = specFor(modelName, train, basis);
-  const model = buildModel(spec, config.seed);
-  const params = model.parameterCount();
-  const log = (text: string) => { if (!json) process.stderr.write(`${text}\n`); };
-  log(`model ${describeSpec(spec)}: ${params.toLocaleString('en-US')} parameters`);
-  if (isTabularDataset(train)) {
-    const p = train.preprocessing;
-    log(`data ${datasetSpec}: ${train.count} train / ${test.count} test rows, ${train.width} inputs from ${p.features.length} columns; ` +
-      `${p.task} of '${p.target}'${p.classes ? ` (${p.classes.length} classes)` : ''}`);
+  let folderSplit: ImageFolderSplit | undefined;
+  let preprocess: PreprocessConfig | undefined;
+  let train: AnyImageDataset;
+  let test: AnyImageDataset;
+  if (folder) {
+    // Photos: timm's preprocessing at the model's input size (the pretrained one's unless --image-size says otherwise).
+    const base = init?.preprocess ?? defaultPreprocess(modelSpec(modelName, { channels: 3 }).config);
+    const size = imageSizeFlag ?? base.inputSize[1];
+    preprocess = { ...base, inputSize: [3, size, size] };
+    const { dir } = parseDatasetSpec(datasetSpec) as { dir: string };
+    folderSplit = await loadImageFolder(dir, preprocess, { seed: config.seed, ...(testFraction === undefined ? {} : { testFraction }) });
+    ({ train, test } = folderSplit);
   } else {
-    log(`data ${datasetSpec}: ${train.count} train / ${test.count} test images ${train.channels}x${train.height}x${train.width}`);
+    ({ train, test } = await loadDataset(datasetSpec, { seed: config.seed, csv }));
+    if (init) preprocess = init.preprocess;
   }
-  log(`backend ${backend.name}: ${backend.description}`);
+  try {
+    const table = !folderSplit && isTabularDataset(train as ImageDataset) ? train as TabularDataset : undefined;
+    const regression = table?.task === 'regression';
+    const spec = specFor(modelName, train, basis, init?.spec);
+    const model = buildModel(spec, config.seed);
+    if (init) for (const note of await initFromPretrained(model, init.model, `--init checkpoint '${init.name}'`)) log(`init: ${note}`);
+    const params = model.parameterCount();
+    log(`model ${describeSpec(spec)}: ${params.toLocaleString('en-US')} parameters${init ? `, from ${init.name}` : ''}`);
+    if (folderSplit) {
+      log(`data ${datasetSpec}: ${train.count} train / ${test.count} test images in ${train.classes} classes (${folderSplit.scan.split}), ` +
+        `decoded in ${folderSplit.train.pool.size} worker threads; eval ${preprocess!.interpolation} resize, crop ${preprocess!.cropPct}, ` +
+        `train RandomResizedCrop + flip at ${train.height}x${train.width}`);
+    } else if (table) {
+      const p = table.preprocessing;
+      log(`data ${datasetSpec}: ${train.count} train / ${test.count} test rows, ${train.width} inputs from ${p.features.length} columns; ` +
+        `${p.task} of '${p.target}'${p.classes ? ` (${p.classes.length} classes)` : ''}`);
+    } else {
+      log(`data ${datasetSpec}: ${train.count} train / ${test.count} test images ${train.channels}x${train.height}x${train.width}`);
+    }
+    log(`backend ${backend.name}: ${backend.description}`);
 
-  const maxSteps = flags['max-steps'] === undefined ? Infinity : positiveInteger(flags, 'max-steps', 0);
-  if (flags['log-steps'] && !json) throw new CliError('train: --log-steps adds step events to the --json output: pass --json too');
-  let stepsDone = 0;
-  const progress = new ProgressLine(process.stderr);
-  const result = await trainModel(model, train, test, config, {
-    shouldStop: () => stepsDone >= maxSteps,
-    onEpochStart: gridUpdates > 0 && model instanceof KanMlp ? async (epoch) => {
-      if (epoch > gridUpdates) return;
-      const sample = gridUpdateSample(train, config.seed + epoch);
-      const updated = await model.updateGrids(sample);
-      if (!json) log(`epoch ${epoch}: grid update of ${updated} B-spline layer${updated === 1 ? '' : 's'} from ${sample.shape[0]} training samples`);
-      sample.dispose();
-    } : undefined,
-    onStep: (e) => {
-      stepsDone++;
-      if (json) {
-        if (flags['log-steps']) {
-          process.stdout.write(`${JSON.stringify({ event: 'step', epoch: e.epoch, step: e.step, loss: e.loss, ...(Number.isNaN(e.accuracy) ? {} : { accuracy: e.accuracy }), lr: e.lr })}\n`);
+    const maxSteps = flags['max-steps'] === undefined ? Infinity : positiveInteger(flags, 'max-steps', 0);
+    if (flags['log-steps'] && !json) throw new CliError('train: --log-steps adds step events to the --json output: pass --json too');
+    let stepsDone = 0;
+    const progress = new ProgressLine(process.stderr);
+    const result = await trainModel(model, train, test, config, {
+      shouldStop: () => stepsDone >= maxSteps,
+      onEpochStart: gridUpdates > 0 && model instanceof KanMlp ? async (epoch) => {
+        if (epoch > gridUpdates) return;
+        const sample = gridUpdateSample(train as ImageDataset, config.seed + epoch);
+        const updated = await model.updateGrids(sample);
+        if (!json) log(`epoch ${epoch}: grid update of ${updated} B-spline layer${updated === 1 ? '' : 's'} from ${sample.shape[0]} training samples`);
+        sample.dispose();
+      } : undefined,
+      onStep: (e) => {
+        stepsDone++;
+        if (json) {
+          if (flags['log-steps']) {
+            process.stdout.write(`${JSON.stringify({ event: 'step', epoch: e.epoch, step: e.step, loss: e.loss, ...(Number.isNaN(e.accuracy) ? {} : { accuracy: e.accuracy }), lr: e.lr })}\n`);
+          }
+          return;
         }
-        return;
-      }
-      progress.update(`epoch ${e.epoch}/${config.epochs} ${bar(e.step, e.steps)} ${e.step}/${e.steps}  loss ${e.loss.toFixed(4)}  ` +
-        `${Number.isNaN(e.accuracy) ? '' : `acc ${(e.accuracy * 100).toFixed(1)}%  `}${e.imagesPerSecond.toFixed(0)} ${tabular ? 'rows' : 'img'}/s`);
-    },
-    onEpoch: (e) => {
-      if (json) {
-        // Accuracy is NaN for regression: leave it out rather than print null.
-        const { train_acc: _trainAcc, test_acc: _testAcc, ...regressionEvent } = e;
-        process.stdout.write(`${JSON.stringify(regression ? regressionEvent : e)}\n`);
-      } else if (regression) {
-        progress.finish(`epoch ${e.epoch}/${e.epochs}  train loss ${e.train_loss.toFixed(4)} rmse ${formatMetric(e.train_rmse!)}  ` +
-          `test loss ${e.test_loss.toFixed(4)} rmse ${formatMetric(e.test_rmse!)} R^2 ${e.test_r2!.toFixed(4)}  ${e.seconds.toFixed(1)} s  ` +
-          `${e.images_per_s.toFixed(0)} rows/s`);
-      } else {
-        progress.finish(`epoch ${e.epoch}/${e.epochs}  train loss ${e.train_loss.toFixed(4)} acc ${(e.train_acc * 100).toFixed(2)}%  ` +
-          `test loss ${e.test_loss.toFixed(4)} acc ${(e.test_acc * 100).toFixed(2)}%  ${e.seconds.toFixed(1)} s  ` +
-          `${e.images_per_s.toFixed(0)} ${tabular ? 'rows' : 'img'}/s`);
-      }
-    },
-  });
+        progress.update(`epoch ${e.epoch}/${config.epochs} ${bar(e.step, e.steps)} ${e.step}/${e.steps}  loss ${e.loss.toFixed(4)}  ` +
+          `${Number.isNaN(e.accuracy) ? '' : `acc ${(e.accuracy * 100).toFixed(1)}%  `}${e.imagesPerSecond.toFixed(0)} ${tabular ? 'rows' : 'img'}/s`);
+      },
+      onEpoch: (e) => {
+        if (json) {
+          // Accuracy is NaN for regression: leave it out rather than print null.
+          const { train_acc: _trainAcc, test_acc: _testAcc, ...regressionEvent } = e;
+          process.stdout.write(`${JSON.stringify(regression ? regressionEvent : e)}\n`);
+        } else if (regression) {
+          progress.finish(`epoch ${e.epoch}/${e.epochs}  train loss ${e.train_loss.toFixed(4)} rmse ${formatMetric(e.train_rmse!)}  ` +
+            `test loss ${e.test_loss.toFixed(4)} rmse ${formatMetric(e.test_rmse!)} R^2 ${e.test_r2!.toFixed(4)}  ${e.seconds.toFixed(1)} s  ` +
+            `${e.images_per_s.toFixed(0)} rows/s`);
+        } else {
+          progress.finish(`epoch ${e.epoch}/${e.epochs}  train loss ${e.train_loss.toFixed(4)} acc ${(e.train_acc * 100).toFixed(2)}%  ` +
+            `test loss ${e.test_loss.toFixed(4)} acc ${(e.test_acc * 100).toFixed(2)}%  ${e.seconds.toFixed(1)} s  ` +
+            `${e.images_per_s.toFixed(0)} ${tabular ? 'rows' : 'img'}/s`);
+        }
+      },
+    });
 
-  await mkdir(dirname(out), { recursive: true });
-  const metrics: Record<string, number> = regression
-    ? { test_rmse: result.testRmse!, test_r2: result.testR2! }
-    : { test_acc: result.testAccuracy };
-  const info: Record<string, string> = {
-    dataset: datasetSpec, epochs: String(config.epochs), ...Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, String(v)])),
-    seed: String(config.seed), trained_at: new Date().toISOString(),
-  };
-  // Tabular models need the column encoding (scaling, categories, classes, split) to read data again.
-  if (isTabularDataset(train)) info[TABULAR_METADATA_KEY] = encodeTabularPreprocessing(train.preprocessing);
-  await writeCheckpointFile(out, model, spec, info);
-  const done = {
-    event: 'done', model: modelName, backend: backend.name, params, ...metrics,
-    train_seconds: result.trainSeconds, images_per_s: result.imagesPerSecond, checkpoint: out,
-  };
-  if (json) process.stdout.write(`${JSON.stringify(done)}\n`);
-  else if (regression) {
-    process.stdout.write(`${modelName}: test RMSE ${formatMetric(result.testRmse!)}, R^2 ${result.testR2!.toFixed(4)} after ${config.epochs} epochs, ` +
-      `${result.trainSeconds.toFixed(1)} s training (${result.imagesPerSecond.toFixed(0)} rows/s); checkpoint ${out}\n`);
-  } else {
-    process.stdout.write(`${modelName}: test accuracy ${(result.testAccuracy * 100).toFixed(2)}% after ${config.epochs} epochs, ` +
-      `${result.trainSeconds.toFixed(1)} s training (${result.imagesPerSecond.toFixed(0)} ${tabular ? 'rows' : 'img'}/s); checkpoint ${out}\n`);
+    await mkdir(dirname(out), { recursive: true });
+    const metrics: Record<string, number> = regression
+      ? { test_rmse: result.testRmse!, test_r2: result.testR2! }
+      : { test_acc: result.testAccuracy };
+    const info: Record<string, string> = {
+      dataset: datasetSpec, epochs: String(config.epochs), ...Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, String(v)])),
+      seed: String(config.seed), trained_at: new Date().toISOString(),
+    };
+    // Tabular models need the column encoding (scaling, categories, classes, split) to read data again.
+    if (table) info[TABULAR_METADATA_KEY] = encodeTabularPreprocessing(table.preprocessing);
+    // Photos need their class names and preprocessing to be classified again (kat predict).
+    if (folderSplit) info[CLASS_NAMES_KEY] = JSON.stringify(folderSplit.scan.classNames);
+    if (preprocess) info[PREPROCESS_KEY] = JSON.stringify(preprocess);
+    await writeCheckpointFile(out, model, spec, info);
+    const done = {
+      event: 'done', model: modelName, backend: backend.name, params, ...metrics,
+      train_seconds: result.trainSeconds, images_per_s: result.imagesPerSecond, checkpoint: out,
+    };
+    if (json) process.stdout.write(`${JSON.stringify(done)}\n`);
+    else if (regression) {
+      process.stdout.write(`${modelName}: test RMSE ${formatMetric(result.testRmse!)}, R^2 ${result.testR2!.toFixed(4)} after ${config.epochs} epochs, ` +
+        `${result.trainSeconds.toFixed(1)} s training (${result.imagesPerSecond.toFixed(0)} rows/s); checkpoint ${out}\n`);
+    } else {
+      process.stdout.write(`${modelName}: test accuracy ${(result.testAccuracy * 100).toFixed(2)}% after ${config.epochs} epochs, ` +
+        `${result.trainSeconds.toFixed(1)} s training (${result.imagesPerSecond.toFixed(0)} ${tabular ? 'rows' : 'img'}/s); checkpoint ${out}\n`);
+    }
+  } finally {
+    init?.model.dispose();
+    await folderSplit?.close();
   }
 }
 

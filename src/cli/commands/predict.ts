@@ -1,0 +1,158 @@
+// `kat predict --checkpoint SRC IMAGE|DIR ...`: the top-k classes of photos,
+// preprocessed as timm's eval transform, decoded in worker threads, batched.
+
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { IMAGE_EXTENSIONS } from '../../data/image_folder.js';
+import { ImageDecodePool } from '../../data/image_pool.js';
+import type { KanMlpConfig } from '../../models/kan_mlp.js';
+import type { VitConfig } from '../../models/vit.js';
+import { tensor } from '../../ops/creation.js';
+import { softmax } from '../../ops/nn.js';
+import { noGrad } from '../../tensor/autograd.js';
+import { tidy } from '../../tensor/scope.js';
+import { selectBackend } from '../backend.js';
+import { checkpointOptions, CHECKPOINT_SOURCE_HELP, loadCheckpointSource } from '../checkpoint_source.js';
+import { CliError, type FlagType, type FlagValues } from '../flags.js';
+import { bar, ProgressLine } from '../progress.js';
+
+export const PREDICT_FLAGS: Record<string, FlagType> = {
+  checkpoint: 'string', top: 'number', json: 'boolean', 'batch-size': 'number', backend: 'string', 'skip-bad': 'boolean',
+  weights: 'string', heads: 'number', logits: 'boolean',
+};
+
+async function imageFiles(dir: string, depth = 0): Promise<string[]> {
+  const entries = (await readdir(dir, { withFileTypes: true })).filter((e) => !e.name.startsWith('.'));
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const files: string[] = [];
+  for (const entry of entries) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory() && depth < 32) files.push(...await imageFiles(path, depth + 1));
+    else if (IMAGE_EXTENSIONS.some((ext) => entry.name.toLowerCase().endsWith(ext))) files.push(path);
+  }
+  return files;
+}
+
+/** The images named on the command line: files as given, directories searched for image files. */
+export async function collectImages(paths: readonly string[]): Promise<string[]> {
+  const files: string[] = [];
+  for (const path of paths) {
+    let info;
+    try {
+      info = await stat(path);
+    } catch {
+      throw new CliError(`predict: image '${path}' does not exist`);
+    }
+    if (info.isDirectory()) {
+      const found = await imageFiles(path);
+      if (found.length === 0) throw new CliError(`predict: directory '${path}' holds no images (${IMAGE_EXTENSIONS.join(', ')})`);
+      files.push(...found);
+    } else if (info.isFile()) {
+      files.push(path);
+    } else {
+      throw new CliError(`predict: '${path}' is not a regular file or a directory`);
+    }
+  }
+  return files;
+}
+
+interface Ranked {
+  label: string;
+  index: number;
+  probability: number;
+}
+
+function topK(probabilities: Float32Array, labels: readonly string[], k: number): Ranked[] {
+  const order = Array.from(probabilities.keys()).sort((a, b) => probabilities[b]! - probabilities[a]! || a - b);
+  return order.slice(0, k).map((index) => ({ label: labels[index]!, index, probability: probabilities[index]! }));
+}
+
+export async function runPredict(flags: FlagValues, paths: string[]): Promise<void> {
+  const source = flags.checkpoint as string | undefined;
+  if (!source) throw new CliError(`predict: --checkpoint SRC is required (${CHECKPOINT_SOURCE_HELP})`);
+  if (paths.length === 0) throw new CliError('predict: name at least one image file or directory');
+  const top = (flags.top as number | undefined) ?? 5;
+  if (!Number.isInteger(top) || top < 1) throw new CliError(`predict: --top must be a positive integer, got ${top}`);
+  const batchSize = (flags['batch-size'] as number | undefined) ?? 16;
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 4096) {
+    throw new CliError(`predict: --batch-size must be an integer in [1, 4096], got ${batchSize}`);
+  }
+  const json = Boolean(flags.json);
+  const skipBad = Boolean(flags['skip-bad']);
+  const files = await collectImages(paths);
+  const { backend, notes: backendNotes } = await selectBackend((flags.backend as string | undefined) ?? 'auto');
+  if (!json) for (const note of backendNotes) process.stderr.write(`backend: ${note}\n`);
+  const loaded = await loadCheckpointSource(source, { ...checkpointOptions('predict', flags), quiet: json });
+  const { model, preprocess, labels } = loaded;
+  const config = loaded.spec.config as Partial<VitConfig & KanMlpConfig>;
+  const [channels, height, width] = preprocess.inputSize;
+  const inputs = config.inputs ?? config.channels! * config.imageSize! * config.imageSize!;
+  if (channels !== 3 || inputs !== channels * height * width) {
+    model.dispose();
+    throw new CliError(`predict: ${loaded.spec.name} from '${loaded.name}' takes ${config.imageSize ? `${config.channels}x${config.imageSize}x${config.imageSize}` : `${inputs}-value`} ` +
+      'inputs; kat predict classifies RGB photos (3 channels)');
+  }
+  if (!json) {
+    for (const note of loaded.notes) process.stderr.write(`checkpoint: ${note}\n`);
+    process.stderr.write(`model ${loaded.spec.name} (${labels.length} classes), input ${preprocess.inputSize.join('x')}, ` +
+      `${preprocess.interpolation} resize, crop ${preprocess.cropMode} ${preprocess.cropPct}; backend ${backend.name}\n`);
+  }
+  model.eval();
+  const pool = new ImageDecodePool();
+  const progress = new ProgressLine(process.stderr);
+  const per = channels * height * width;
+  const k = Math.min(top, labels.length);
+  let done = 0;
+  let skipped = 0;
+  try {
+    for (let start = 0; start < files.length; start += batchSize) {
+      const batchFiles = files.slice(start, start + batchSize);
+      const decoded = await Promise.allSettled(batchFiles.map((file) => pool.decode(file, preprocess)));
+      const good: { file: string; pixels: Float32Array }[] = [];
+      for (const [i, result] of decoded.entries()) {
+        if (result.status === 'fulfilled') good.push({ file: batchFiles[i]!, pixels: result.value });
+        else if (!skipBad) throw new Error(`${(result.reason as Error).message} (--skip-bad goes on past unreadable images)`);
+        else {
+          skipped++;
+          const message = (result.reason as Error).message;
+          if (json) process.stdout.write(`${JSON.stringify({ event: 'skipped', file: batchFiles[i], error: message })}\n`);
+          else process.stderr.write(`skipped: ${message}\n`);
+        }
+      }
+      if (good.length > 0) {
+        const images = new Float32Array(good.length * per);
+        good.forEach((g, i) => images.set(g.pixels, i * per));
+        const [logits, probabilities] = noGrad(() => tidy(() => {
+          const out = model.forward(tensor(images, [good.length, channels, height, width]));
+          return [out, softmax(out, -1)];
+        }));
+        const logitValues = await logits.data();
+        const probabilityValues = await probabilities.data();
+        logits.dispose();
+        probabilities.dispose();
+        const classes = labels.length;
+        for (const [i, { file }] of good.entries()) {
+          const ranked = topK(probabilityValues.subarray(i * classes, (i + 1) * classes), labels, k);
+          if (json) {
+            const record: Record<string, unknown> = { event: 'prediction', file, top: ranked };
+            if (flags.logits) record.logits = Array.from(logitValues.subarray(i * classes, (i + 1) * classes));
+            process.stdout.write(`${JSON.stringify(record)}\n`);
+          } else {
+            if (progress.interactive) process.stderr.write('\r\x1b[K'); // clear the progress line first
+            process.stdout.write(`${file}\n`);
+            const width = Math.max(...ranked.map((r) => r.label.length));
+            for (const [rank, r] of ranked.entries()) {
+              process.stdout.write(`  ${rank + 1}. ${r.label.padEnd(width)}  ${(r.probability * 100).toFixed(2).padStart(6)}%\n`);
+            }
+          }
+        }
+      }
+      done += batchFiles.length;
+      if (!json && files.length > batchSize) progress.update(`${bar(done, files.length)} ${done}/${files.length} images`);
+    }
+  } finally {
+    model.dispose();
+    await pool.close();
+  }
+  if (!json && skipped > 0) process.stderr.write(`${skipped} of ${files.length} images could not be read and were skipped\n`);
+}
