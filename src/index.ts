@@ -40,6 +40,28 @@ export {
 } from './data/csv.js';
 export { MNIST_MEAN, MNIST_STD, splitMnistDigits } from './data/mnist_split.js';
 export { decodeSafetensors, encodeSafetensors } from './io/safetensors.js';
+
+// Pretrained weights and photos (browser-safe: bytes in, tensors out).
+export {
+  decodePytorchCheckpoint, isPytorchCheckpoint, PytorchCheckpointError, type DecodePytorchOptions, type PytorchCheckpoint,
+} from './io/pytorch/index.js';
+export { labelsFor, parseHubConfig, type HubModelConfig } from './io/hub_config.js';
+export { parseCheckpointSource, type CheckpointSource, type ResolvedCheckpoint } from './io/sources.js';
+export { resolveCheckpointBrowser, type BrowserFetchOptions } from './io/sources_browser.js';
+export { IMAGENET_1K_LABELS } from './data/imagenet_labels.js';
+export { decodeImage, ImageDecodeError, imageFormat, type DecodeLimits, type ImageFormat, type RgbImage } from './data/image_decode.js';
+export {
+  centerCrop, evalResizeCrop, evalTransform, flipHorizontal, IMAGENET_DEFAULT_PREPROCESS, normalizeToChw, randomResizedCrop,
+  randomResizedCropParams, resizeImage, type CropMode, type Interpolation, type PreprocessConfig,
+} from './data/image_transforms.js';
+export {
+  CLASS_NAMES_KEY, defaultPreprocess, loadPretrained, PREPROCESS_KEY, type LoadPretrainedOptions, type PretrainedModel,
+} from './models/pretrained.js';
+export { initFromPretrained, resamplePosEmbed } from './models/finetune.js';
+export { readCheckpointTensors, type DecodeCheckpointOptions } from './models/checkpoint.js';
+export {
+  datasetBatches, isStreamingDataset, type AnyImageDataset, type StreamingImageDataset,
+} from './data/dataset.js';
 export {
   evaluateRationalAt, groupCoefficients, groupRationalModules, rationalActivations, rationalFormula, sampleActivation,
   type ActivationSample, type FormulaOptions, type RationalActivation, type SampleOptions,

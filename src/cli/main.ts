@@ -21,7 +21,10 @@ commands:
             --model NAME      kat-{micro,tiny,small,base}, vit-{micro,tiny,small,base}, kan-mlp (default kat-micro)
             --basis B         kan-mlp's layers: rational (GR-KAN, default), bspline (efficient-kan), rbf (FastKAN)
             --grid-update N   bspline: refit the knot grids to 1,024 training rows at the start of the first N epochs (default 0)
-            --dataset SPEC    mnist (default), cifar10:DIR, synthetic:CxHxW[:classes[:count]], csv:FILE
+            --dataset SPEC    mnist (default), cifar10:DIR, folder:DIR, synthetic:CxHxW[:classes[:count]], csv:FILE
+                              folder:DIR: photos in DIR/<class>/ (or DIR/train + DIR/val), streamed; --image-size N
+            --init SRC        fine-tune pretrained weights (a file, hub folder, URL or hf:owner/name[@rev]); a head for
+                              another class count is re-initialised, position embeddings resampled; --weights ema, --heads N
             --target COLUMN   csv: the column to predict (kan-mlp only); --task classification|regression
                               (default: classification for text or <= 20 distinct integers), --test-fraction X (0.2)
             --epochs N --batch-size N --lr X --weight-decay X --optimizer adamw|sgd
@@ -30,9 +33,13 @@ commands:
             --backend auto|cpu|cpu-float64   --out FILE (default checkpoints/MODEL.safetensors)
             --max-steps N     stop after N optimizer steps (then evaluate and save as after an epoch)
             --json            one JSON object per line: epoch events, then a done event; --log-steps adds step events
-  eval      accuracy of a checkpoint on a dataset's test split: --checkpoint FILE [--dataset SPEC] [--json]
+  eval      accuracy of a checkpoint on a dataset's test split: --checkpoint SRC [--dataset SPEC] [--json]
             (RMSE and R^2 for csv regression; the checkpoint's scaling and split: [--target COLUMN] [--test-fraction X, 1: all rows])
-  info      what a checkpoint holds: --checkpoint FILE [--json]
+  predict   top-k classes of photos (JPEG, PNG), preprocessed as timm's eval transform:
+            --checkpoint SRC IMAGE|DIR ... [--top 5] [--json] [--logits] [--batch-size 16] [--skip-bad] [--weights ema]
+            SRC: a .safetensors / .pth / .bin / .pth.tar file, a hub folder, an https:// URL or hf:owner/name[@revision]
+            (downloads are cached in KATJS_CACHE, else $XDG_CACHE_HOME/katjs or ~/.cache/katjs; HF_ENDPOINT, HF_TOKEN)
+  info      what a checkpoint holds: --checkpoint SRC [--json]
   plot      every learned activation per layer and group, over its initial shape and a histogram of the
             inputs it saw: --checkpoint FILE --out FILE.svg|FILE.png [--dataset SPEC] [--images N] [--scale X]
   formula   exact P(x)/Q(x) of every activation (text and LaTeX) and the closest simple functions

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { parentPort } from 'node:worker_threads';
 import { Random } from '../tensor/random.js';
-import { decodeImage } from './image_decode.js';
+import { decodeImage, loadImageDecoders } from './image_decode.js';
 import { evalTransform, normalizeToChw, randomResizedCrop, type PreprocessConfig } from './image_transforms.js';
 
 export interface DecodeRequest {
@@ -18,8 +18,12 @@ export interface DecodeRequest {
 
 export type DecodeReply = { id: number; pixels: Float32Array } | { id: number; error: string };
 
+// libjpeg-turbo loads once per worker; until then nothing is decoded, so every JPEG matches PIL.
+const decodersReady = loadImageDecoders();
+
 async function handle(request: DecodeRequest): Promise<DecodeReply> {
   try {
+    await decodersReady;
     const bytes = await readFile(request.path);
     const image = decodeImage(bytes, `image '${request.path}'`);
     const { preprocess } = request;

@@ -4,10 +4,7 @@
  * preprocessing. Browser-safe: text in, plain objects out.
  */
 import { IMAGENET_1K_LABELS } from '../data/imagenet_labels.js';
-// TEMP until src/data/image_transforms.ts lands: the identical interface.
-export type Interpolation = 'bicubic' | 'bilinear' | 'nearest';
-export type CropMode = 'center' | 'squash' | 'border';
-export interface PreprocessConfig { inputSize: [number, number, number]; interpolation: Interpolation; cropPct: number; cropMode: CropMode; mean: [number, number, number]; std: [number, number, number] }
+import type { PreprocessConfig } from '../data/image_transforms.js';
 
 export interface HubModelConfig {
   architecture?: string;

@@ -2,6 +2,7 @@
 // computes runs in the worker (worker.ts); this thread only draws.
 
 import { DEFAULT_TRAIN_CONFIG, evaluateRationalAt, groupCoefficients, rationalCoefficients, rationalFormula } from 'katjs';
+import { initClassifier, type ClassifierStatus, type ClassifyState } from './classify.js';
 import { DrawPad } from './draw_pad.js';
 import { parseFormula, PRESET_FORMULAS } from './formula.js';
 import { COLORS, drawActivation, drawBars, drawChart, drawHeatmap, smooth } from './plots.js';
@@ -46,6 +47,9 @@ const view = {
   evaluation: null as Extract<FromWorker, { type: 'evaluation' }> | null,
   errors: [] as string[],
   checkpoints: 0,
+  /** The "Classify a photo" panel: its loaded checkpoint and last result, and its worker's state. */
+  classify: null as ClassifyState | null,
+  classifier: { backend: null, loading: null, progress: null } as ClassifierStatus,
 };
 (window as unknown as { katPlayground: typeof view }).katPlayground = view;
 
@@ -461,7 +465,9 @@ $('load').addEventListener('change', async () => {
 });
 $('backend').addEventListener('change', () => {
   clearError();
-  send({ type: 'start-backend', backend: $<HTMLSelectElement>('backend').value as BackendChoice, digitsUrl: digitsUrl() });
+  const backend = $<HTMLSelectElement>('backend').value as BackendChoice;
+  send({ type: 'start-backend', backend, digitsUrl: digitsUrl() });
+  classifier.setBackend(backend);
 });
 $('clear-pad').addEventListener('click', () => {
   pad.clear();
@@ -473,6 +479,9 @@ $('clear-pad').addEventListener('click', () => {
 function digitsUrl(): string {
   return new URL('mnist-digits.bin', document.baseURI).href;
 }
+
+// The classifier follows the page's backend selector (its worker starts on first use).
+const classifier = initClassifier({ view, showError, backendChoice: () => $<HTMLSelectElement>('backend').value as BackendChoice });
 
 /** ?backend=cpu starts on the CPU (WebGPU is the default). */
 const requested = new URLSearchParams(location.search).get('backend') === 'cpu' ? 'cpu' : 'webgpu';

@@ -1,5 +1,8 @@
-// Messages between the page (main thread: controls and drawing) and the
-// training worker (the library, the model, the data).
+// Messages between the page (main thread: controls and drawing) and its
+// workers: the training worker (the library, the model, the data) and the
+// classifier worker (a pretrained checkpoint and photos).
+
+import type { PreprocessConfig } from 'katjs';
 
 export type Task = 'digits' | 'fit';
 export type BackendChoice = 'webgpu' | 'cpu';
@@ -98,3 +101,54 @@ export type FromWorker =
   | { type: 'error'; message: string };
 
 export const FIT_DOMAIN = 2;
+
+// ---------------------------------------------------------------------------
+// The classifier worker
+
+/** Where a checkpoint comes from: picked files (weights, and a hub config.json for labels) or a URL / hf: repo. */
+export type CheckpointPick =
+  | { kind: 'files'; weights: { name: string; bytes: Uint8Array }; config: { name: string; text: string } | null }
+  | { kind: 'remote'; source: string; endpoint: string | null; baseUrl: string };
+
+export interface LoadOptions {
+  weights: 'default' | 'ema';
+  /** Attention heads when neither the checkpoint nor its config says (null: the library's guess). */
+  heads: number | null;
+}
+
+export interface ClassifierModel {
+  /** The file, URL or hf:owner/name@revision/file the weights came from. */
+  checkpoint: string;
+  summary: string;
+  parameters: number;
+  labels: string[];
+  preprocess: PreprocessConfig;
+  /** What reading the file involved (chosen weights, stripped prefixes...). */
+  notes: string[];
+  /** Where the labels came from, for the page to say. */
+  configFrom: string | null;
+}
+
+export interface Classification {
+  image: string;
+  width: number;
+  height: number;
+  /** The model's input, [3, H, W] normalised (the page shows it de-normalised). */
+  input: Float32Array;
+  logits: Float32Array;
+  probabilities: Float32Array;
+  backend: string;
+  milliseconds: number;
+}
+
+export type ToClassifier =
+  | { type: 'start-backend'; backend: BackendChoice }
+  | { type: 'load'; id: number; pick: CheckpointPick; options: LoadOptions }
+  | { type: 'classify'; id: number; name: string; bytes: Uint8Array };
+
+export type FromClassifier =
+  | { type: 'backend'; name: string; description: string; fallback: string | null }
+  | { type: 'progress'; id: number; name: string; received: number; total: number | null }
+  | { type: 'model'; id: number; model: ClassifierModel }
+  | { type: 'result'; id: number; result: Classification }
+  | { type: 'error'; id: number | null; stage: 'backend' | 'load' | 'classify'; message: string };

@@ -9,9 +9,10 @@
 
 import {
   AdamW, buildModel, cosineSchedule, decodeCheckpoint, DEFAULT_TRAIN_CONFIG, describeSpec, encodeCheckpoint, evaluate, mean,
-  MNIST_MEAN, MNIST_STD, modelSpec, noGrad, rationalActivations, Random, reshape, setBackend, setSeed, softmax, square, sub, tensor,
+  MNIST_MEAN, MNIST_STD, modelSpec, noGrad, rationalActivations, Random, reshape, setSeed, softmax, square, sub, tensor,
   tidy, trainModel, type DataSplit, type ImageDataset, type Model, type ModelSpec, type TrainConfig,
 } from 'katjs';
+import { startBackendWithFallback } from './backend.js';
 import { digitsSplit } from './digits.js';
 import { parseFormula, type ParsedFormula } from './formula.js';
 import {
@@ -68,18 +69,7 @@ function yieldToEvents(): Promise<void> {
 }
 
 async function startBackend(choice: BackendChoice): Promise<void> {
-  let fallback: string | null = null;
-  let backend;
-  try {
-    backend = await setBackend(choice);
-  } catch (error) {
-    if (choice === 'cpu') throw error;
-    const message = (error as Error).message;
-    const reason = !('gpu' in navigator) ? 'this browser has no navigator.gpu'
-      : /no adapter/.test(message) ? 'the browser offers no WebGPU adapter' : message;
-    fallback = `WebGPU could not start (${reason}): training on the CPU instead`;
-    backend = await setBackend('cpu');
-  }
+  const { backend, fallback } = await startBackendWithFallback(choice, 'training');
   post({ type: 'backend', name: backend.name, description: backend.description, fallback });
   // A model built on the previous backend moves over with its weights.
   if (session) {

@@ -300,6 +300,7 @@ export async function runTrain(flags: FlagValues): Promise<void> {
     const done = {
       event: 'done', model: modelName, backend: backend.name, params, ...metrics,
       train_seconds: result.trainSeconds, images_per_s: result.imagesPerSecond, checkpoint: out,
+      peak_rss_mib: Math.round(process.resourceUsage().maxRSS / 1024),
     };
     if (json) process.stdout.write(`${JSON.stringify(done)}\n`);
     else if (regression) {
