@@ -98,7 +98,7 @@ describe('image folders', () => {
   it('a 1,000-image folder (PNG and JPEG) trains for an epoch; decoding keeps every core busy', async () => {
     const big = join(root, 'big');
     writeSyntheticFolder(big, { count: 1000, classes: 3, seed: 9 });
-    setBackend('cpu');
+    await setBackend('cpu');
     const split = await loadImageFolder(big, { ...preprocess28, inputSize: [3, 56, 56] }, { seed: 0 });
     try {
       // Decoding alone: the workers should use every core while the main thread only gathers batches.

@@ -1,7 +1,7 @@
 // Running the kat CLI as a user does (a child process), for the CLI tests.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 /** The compiled CLI entry point next to the compiled tests. */
@@ -14,8 +14,26 @@ export interface CliRun {
 }
 
 export function kat(...args: string[]): CliRun {
-  const result = spawnSync(process.execPath, [CLI_PATH, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return katWithEnv(process.env, ...args);
+}
+
+/** `kat` with its own environment (cache folders, hub endpoints). */
+export function katWithEnv(env: NodeJS.ProcessEnv, ...args: string[]): CliRun {
+  const result = spawnSync(process.execPath, [CLI_PATH, ...args], { encoding: 'utf8', timeout: 120_000, env });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** `kat` as a child process that leaves this process's event loop running (for servers started by the test). */
+export function katAsync(env: NodeJS.ProcessEnv, ...args: string[]): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI_PATH, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (text: string) => { stdout += text; });
+    child.stderr.setEncoding('utf8').on('data', (text: string) => { stderr += text; });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }
 
 /** One parsed JSON object per output line. */

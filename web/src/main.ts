@@ -465,9 +465,9 @@ $('load').addEventListener('change', async () => {
 });
 $('backend').addEventListener('change', () => {
   clearError();
-  const backend = $<HTMLSelectElement>('backend').value as BackendChoice;
-  send({ type: 'start-backend', backend, digitsUrl: digitsUrl() });
-  classifier.setBackend(backend);
+  wantedBackend = $<HTMLSelectElement>('backend').value as BackendChoice;
+  send({ type: 'start-backend', backend: wantedBackend, digitsUrl: digitsUrl() });
+  classifier.setBackend(wantedBackend);
 });
 $('clear-pad').addEventListener('click', () => {
   pad.clear();
@@ -480,11 +480,12 @@ function digitsUrl(): string {
   return new URL('mnist-digits.bin', document.baseURI).href;
 }
 
-// The classifier follows the page's backend selector (its worker starts on first use).
-const classifier = initClassifier({ view, showError, backendChoice: () => $<HTMLSelectElement>('backend').value as BackendChoice });
-
 /** ?backend=cpu starts on the CPU (WebGPU is the default). */
 const requested = new URLSearchParams(location.search).get('backend') === 'cpu' ? 'cpu' : 'webgpu';
+/** What the user asked for: the selector shows the CPU after a fallback, but the classifier tries WebGPU itself. */
+let wantedBackend: BackendChoice = requested;
+// The classifier follows the page's backend choice (its worker starts on first use).
+const classifier = initClassifier({ view, showError, backendChoice: () => wantedBackend });
 applyDefaults('digits');
 checkFormula();
 predictDrawing();
