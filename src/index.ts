@@ -50,6 +50,7 @@ export { parseCheckpointSource, type CheckpointSource, type ResolvedCheckpoint }
 export { resolveCheckpointBrowser, type BrowserFetchOptions } from './io/sources_browser.js';
 export { IMAGENET_1K_LABELS } from './data/imagenet_labels.js';
 export { decodeImage, ImageDecodeError, imageFormat, type DecodeLimits, type ImageFormat, type RgbImage } from './data/image_decode.js';
+export { decodeImageExact, exactJpegDecoding, loadImageDecoders } from './data/image_decode.js';
 export {
   centerCrop, evalResizeCrop, evalTransform, flipHorizontal, IMAGENET_DEFAULT_PREPROCESS, normalizeToChw, randomResizedCrop,
   randomResizedCropParams, resizeImage, type CropMode, type Interpolation, type PreprocessConfig,

@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { decodeImage } from '../../src/data/image_decode.js';
+import { decodeImageExact } from '../../src/data/image_decode.js';
 import { evalTransform } from '../../src/data/image_transforms.js';
 import { parseHubConfig } from '../../src/io/hub_config.js';
 import { loadPretrained } from '../../src/models/pretrained.js';
@@ -30,6 +30,7 @@ const CONFIG = join(HUB, 'config.json');
 /** The weights expected.json's `logits` and `logits_32` were computed with (its README names kat_small32.pth, but they are these). */
 const TRAIN_CHECKPOINT = join(FIXTURES, 'torch', 'kat_small32_train_checkpoint.pth.tar');
 const PHOTO = join(FIXTURES, 'images', 'chelsea.png');
+const JPEG = join(FIXTURES, 'images', 'chelsea_q90.jpg');
 const expected = JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8')) as { logits_32: Record<string, number[]>; label_names: string[] };
 
 /** What the page exposes as window.katPlayground (the parts read here). */
@@ -71,12 +72,12 @@ interface Reference {
   probabilities: Float32Array;
 }
 
-/** The same computation in Node on the cpu backend: decodeImage -> evalTransform -> the model -> softmax. */
-async function nodeClassify(weightsFile: string, weights: 'default' | 'ema' = 'default'): Promise<Reference> {
+/** The same computation in Node on the cpu backend: decodeImage (libjpeg-turbo loaded) -> evalTransform -> the model -> softmax. */
+async function nodeClassify(weightsFile: string, weights: 'default' | 'ema' = 'default', photo = PHOTO): Promise<Reference> {
   const config = parseHubConfig(readFileSync(CONFIG, 'utf8'), CONFIG);
   const pretrained = loadPretrained(new Uint8Array(readFileSync(weightsFile)), weightsFile, { config, weights });
   try {
-    const input = evalTransform(decodeImage(new Uint8Array(readFileSync(PHOTO)), PHOTO), pretrained.preprocess);
+    const input = evalTransform(await decodeImageExact(new Uint8Array(readFileSync(photo)), photo), pretrained.preprocess);
     pretrained.model.eval();
     const [c, h, w] = pretrained.preprocess.inputSize;
     const [logits, probabilities] = noGrad(() => tidy(() => {
@@ -249,13 +250,23 @@ describe('the playground classifies a photo', { timeout: 600_000 }, () => {
     // The hub folder's weights are not those logits_32 were made with (a fact of the fixtures).
     console.log(`# hub pytorch_model.bin (node) vs expected.json logits_32: ${relativeToScale(node.logits, torch).toExponential(2)} of max |logit|`);
 
+    // A JPEG: decoded as PIL does (libjpeg-turbo in WebAssembly, in the page's worker too).
+    await page.setInputFiles('#classify-image', JPEG);
+    const jpeg = await waitForResult(page, 'kat_small32_train_checkpoint.pth.tar', 'chelsea_q90.jpg', 'the JPEG\'s classification');
+    const torchJpeg = expected.logits_32['chelsea_q90.jpg']!;
+    const jpegVsTorch = relativeToScale(jpeg.logits, torchJpeg);
+    assert.ok(jpegVsTorch <= 1e-4, `page logits vs expected.json logits_32 of chelsea_q90.jpg: ${jpegVsTorch.toExponential(2)} of max |logit|`);
+    assertMatchesNode(jpeg, await nodeClassify(TRAIN_CHECKPOINT, 'default', JPEG), 'train checkpoint, chelsea_q90.jpg');
+    assert.doesNotMatch((await page.textContent('#classify-summary'))!, /jpeg-js/);
+    console.log(`# train checkpoint, chelsea_q90.jpg: page vs expected.json logits_32 ${jpegVsTorch.toExponential(2)} of max |logit|`);
+
     await page.click('#classify-options summary');
     await page.check('#classify-ema');
-    await waitFor(page, 'v.classify && v.classify.probabilities.length > 0 && v.classify.logits[0] !== ' + JSON.stringify(result.logits[0]), 120_000,
+    await waitFor(page, 'v.classify && v.classify.probabilities.length > 0 && v.classify.logits[0] !== ' + JSON.stringify(jpeg.logits[0]), 120_000,
       'the EMA weights\' classification');
     const ema = (await pageView(page)).classify!;
-    assertMatchesNode(ema, await nodeClassify(TRAIN_CHECKPOINT, 'ema'), 'train checkpoint EMA weights, chelsea.png');
-    assert.ok(relativeToScale(ema.logits, result.logits) > 1e-2, 'the EMA weights gave the same logits');
+    assertMatchesNode(ema, await nodeClassify(TRAIN_CHECKPOINT, 'ema', JPEG), 'train checkpoint EMA weights, chelsea_q90.jpg');
+    assert.ok(relativeToScale(ema.logits, jpeg.logits) > 1e-2, 'the EMA weights gave the same logits');
     assert.deepEqual((await pageView(page)).errors, []);
     await page.close();
   });

@@ -67,7 +67,8 @@ export function initClassifier(host: ClassifyHost): Classifier {
   let model: ClassifierModel | null = null;
   let loadId = 0;
   let loadPending = false;
-  let lastPick: CheckpointPick | null = null;
+  /** The last source asked for, re-read when the options change (files are kept as Files, not bytes). */
+  let lastSource: { name: string; read(): Promise<CheckpointPick> } | null = null;
   let photo: { id: number; name: string; bytes: Uint8Array; url: string } | null = null;
   let photoCount = 0;
   let classifyId = 0;
@@ -75,9 +76,9 @@ export function initClassifier(host: ClassifyHost): Classifier {
   let sentKey = '';
   let modelId = 0;
 
-  const send = (message: ToClassifier) => {
+  const send = (message: ToClassifier, transfer: Transferable[] = []) => {
     worker ??= startWorker();
-    worker.postMessage(message);
+    worker.postMessage(message, transfer);
   };
 
   function startWorker(): Worker {
@@ -104,25 +105,39 @@ export function initClassifier(host: ClassifyHost): Classifier {
     return { weights: $<HTMLInputElement>('classify-ema').checked ? 'ema' : 'default', heads };
   }
 
-  function load(pick: CheckpointPick): void {
+  async function load(source: { name: string; read(): Promise<CheckpointPick> }): Promise<void> {
     $('classify-error').textContent = '';
     let opts: LoadOptions;
     try {
       opts = options();
     } catch (error) {
-      fail((error as Error).message);
+      fail((error as Error).message); // before taking an id: a load in flight stays current
       return;
     }
-    lastPick = pick;
-    loadPending = true;
     const id = ++loadId;
-    const name = pick.kind === 'files' ? pick.weights.name : pick.source;
-    view.classifier.loading = name;
-    view.classifier.progress = null;
-    setStatus(`loading ${name}…`);
-    $('classify-progress').hidden = pick.kind === 'files';
-    $<HTMLProgressElement>('classify-progress').removeAttribute('value');
-    send({ type: 'load', id, pick, options: opts });
+    try {
+      lastSource = source;
+      loadPending = true;
+      view.classifier.loading = source.name;
+      view.classifier.progress = null;
+      setStatus(`loading ${source.name}…`);
+      const pick = await source.read();
+      if (id !== loadId) return; // a newer load took over
+      $('classify-progress').hidden = pick.kind === 'files';
+      $<HTMLProgressElement>('classify-progress').removeAttribute('value');
+      send({ type: 'load', id, pick, options: opts }, pick.kind === 'files' ? [pick.weights.bytes.buffer as ArrayBuffer] : []);
+    } catch (error) {
+      if (id === loadId) loadFailed();
+      fail((error as Error).message);
+    }
+  }
+
+  function loadFailed(): void {
+    loadPending = false;
+    view.classifier.loading = null;
+    $('classify-progress').hidden = true;
+    setStatus(model ? `still using ${model.checkpoint}` : '');
+    classifyIfNew();
   }
 
   /** Weights plus an optional config.json, in any order; or an error saying what is missing. */
@@ -136,8 +151,14 @@ export function initClassifier(host: ClassifyHost): Classifier {
         : `pick one weights file (and at most one config.json), not ${names}`);
     }
     const [file] = weights;
-    const config = configs[0] ? { name: configs[0].name, text: await configs[0].text() } : null;
-    load({ kind: 'files', weights: { name: file!.name, bytes: new Uint8Array(await file!.arrayBuffer()) }, config });
+    const configFile = configs[0];
+    await load({
+      name: file!.name,
+      read: async () => ({
+        kind: 'files', weights: { name: file!.name, bytes: new Uint8Array(await file!.arrayBuffer()) },
+        config: configFile ? { name: configFile.name, text: await configFile.text() } : null,
+      }),
+    });
   }
 
   function loadRemote(): void {
@@ -147,7 +168,8 @@ export function initClassifier(host: ClassifyHost): Classifier {
       return;
     }
     const endpoint = $<HTMLInputElement>('classify-endpoint').value.trim();
-    load({ kind: 'remote', source, endpoint: endpoint === '' ? null : endpoint, baseUrl: document.baseURI });
+    const pick: CheckpointPick = { kind: 'remote', source, endpoint: endpoint === '' ? null : endpoint, baseUrl: document.baseURI };
+    void load({ name: source, read: async () => pick });
   }
 
   async function choosePhoto(file: File): Promise<void> {
@@ -228,7 +250,7 @@ export function initClassifier(host: ClassifyHost): Classifier {
       list.append(row);
     }
     $('classify-summary').textContent = `${result.image} (${result.width} × ${result.height}): top ${top.length} of ${model.labels.length} classes, ` +
-      `${result.backend}, ${result.milliseconds.toFixed(0)} ms`;
+      `${result.backend}, ${result.milliseconds.toFixed(0)} ms` + (result.note ? ` (${result.note})` : '');
     drawInput(canvas, result.input, model);
     setStatus('');
   }
@@ -290,11 +312,7 @@ export function initClassifier(host: ClassifyHost): Classifier {
         return;
       case 'error':
         if (message.stage === 'load' && message.id === loadId) {
-          loadPending = false;
-          view.classifier.loading = null;
-          $('classify-progress').hidden = true;
-          setStatus(model ? `still using ${model.checkpoint}` : '');
-          classifyIfNew();
+          loadFailed();
         } else if (message.stage === 'classify') {
           setStatus('');
         }
@@ -335,7 +353,7 @@ export function initClassifier(host: ClassifyHost): Classifier {
     loadRemote();
   });
   const reload = () => {
-    if (lastPick) load(lastPick);
+    if (lastSource) void load(lastSource);
   };
   $('classify-ema').addEventListener('change', reload);
   $('classify-heads').addEventListener('change', reload);

@@ -6,8 +6,8 @@
 // canvas, whose colour handling differs: the model sees what timm would feed it.
 
 import {
-  buildModel, decodeImage, describeSpec, evalTransform, getBackend, loadPretrained, noGrad, parseHubConfig, resolveCheckpointBrowser,
-  softmax, tensor, tidy, type HubModelConfig, type PretrainedModel,
+  buildModel, decodeImage, describeSpec, evalTransform, getBackend, loadImageDecoders, loadPretrained, noGrad, parseHubConfig,
+  resolveCheckpointBrowser, softmax, tensor, tidy, type HubModelConfig, type PretrainedModel,
 } from 'katjs';
 import { startBackendWithFallback } from './backend.js';
 import type { BackendChoice, CheckpointPick, ClassifierModel, FromClassifier, LoadOptions, ToClassifier } from './protocol.js';
@@ -25,6 +25,14 @@ const PROGRESS_MS = 100;
 let backendChoice: BackendChoice = 'webgpu';
 let backendStarted = false;
 let loaded: (PretrainedModel & { checkpoint: string }) | null = null;
+/** libjpeg-turbo (WebAssembly) decodes JPEGs as PIL does; without it jpeg-js is within ~3 levels. */
+let jpegDecoder: Promise<string | null> | null = null;
+
+function loadJpegDecoder(): Promise<string | null> {
+  jpegDecoder ??= loadImageDecoders().then(() => null, (error: unknown) =>
+    `libjpeg-turbo could not load (${error instanceof Error ? error.message : String(error)}): JPEGs decode with jpeg-js, within ~3 levels of PIL`);
+  return jpegDecoder;
+}
 
 /** Started on first use: a page that never classifies opens no second GPU device. */
 async function ensureBackend(): Promise<void> {
@@ -71,6 +79,7 @@ async function fetchPick(id: number, pick: CheckpointPick): Promise<{ bytes: Uin
 }
 
 async function load(id: number, pick: CheckpointPick, options: LoadOptions): Promise<void> {
+  void loadJpegDecoder(); // meanwhile, for the photos to come
   await ensureBackend();
   const { bytes, name, config, configFrom } = await fetchPick(id, pick);
   const next = loadPretrained(bytes, name, {
@@ -88,7 +97,8 @@ async function load(id: number, pick: CheckpointPick, options: LoadOptions): Pro
 
 async function classify(id: number, name: string, bytes: Uint8Array): Promise<void> {
   if (!loaded) throw new Error('load a checkpoint first: the photo is classified as soon as one is loaded');
-  const started = performance.now();
+  const note = await loadJpegDecoder();
+  const started = performance.now(); // decode, transform and forward: not the one-off decoder load
   const image = decodeImage(bytes, name);
   const input = evalTransform(image, loaded.preprocess);
   const [channels, height, width] = loaded.preprocess.inputSize;
@@ -106,7 +116,7 @@ async function classify(id: number, name: string, bytes: Uint8Array): Promise<vo
     type: 'result', id,
     result: {
       image: name, width: image.width, height: image.height, input: input.slice(), logits: logitValues, probabilities: probabilityValues,
-      backend: getBackend().name, milliseconds: performance.now() - started,
+      backend: getBackend().name, milliseconds: performance.now() - started, note,
     },
   });
 }

@@ -139,6 +139,8 @@ export interface Classification {
   probabilities: Float32Array;
   backend: string;
   milliseconds: number;
+  /** A caveat on how the photo was decoded, or null. */
+  note: string | null;
 }
 
 export type ToClassifier =

@@ -79,11 +79,11 @@ export class CpuBackend implements Backend<HostArray> {
   private pooledBytes = 0;
   private static readonly MAX_POOLED_BYTES = 512 * 1024 * 1024;
 
-  private takePooled(size: number): HostArray | undefined {
+  private takePooled(size: number, zero = true): HostArray | undefined {
     const buffer = this.pool.get(size)?.pop();
     if (!buffer) return undefined;
     this.pooledBytes -= buffer.byteLength;
-    buffer.fill(0);
+    if (zero) buffer.fill(0);
     return buffer;
   }
 
@@ -95,8 +95,11 @@ export class CpuBackend implements Backend<HostArray> {
   }
 
   upload(values: ArrayLike<number>): HostArray {
-    const buffer = this.precision === 'float32' ? new Float32Array(values.length) : new Float64Array(values.length);
-    for (let i = 0; i < values.length; i++) buffer[i] = values[i]!;
+    // From the pool too: a batch uploaded every step would otherwise fill the pool with copies of itself.
+    const buffer = this.takePooled(values.length, false) ??
+      (this.precision === 'float32' ? new Float32Array(values.length) : new Float64Array(values.length));
+    if (values instanceof Float32Array || values instanceof Float64Array) buffer.set(values);
+    else for (let i = 0; i < values.length; i++) buffer[i] = values[i]!;
     return this.track(buffer);
   }
 
