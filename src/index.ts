@@ -49,8 +49,10 @@ export { labelsFor, parseHubConfig, type HubModelConfig } from './io/hub_config.
 export { parseCheckpointSource, type CheckpointSource, type ResolvedCheckpoint } from './io/sources.js';
 export { resolveCheckpointBrowser, type BrowserFetchOptions } from './io/sources_browser.js';
 export { IMAGENET_1K_LABELS } from './data/imagenet_labels.js';
-export { decodeImage, ImageDecodeError, imageFormat, type DecodeLimits, type ImageFormat, type RgbImage } from './data/image_decode.js';
-export { decodeImageExact, exactJpegDecoding, loadImageDecoders } from './data/image_decode.js';
+export {
+  decodeImage, decodeImageExact, exactJpegDecoding, ImageDecodeError, imageFormat, loadImageDecoders,
+  type DecodeLimits, type ImageFormat, type RgbImage,
+} from './data/image_decode.js';
 export {
   centerCrop, evalResizeCrop, evalTransform, flipHorizontal, IMAGENET_DEFAULT_PREPROCESS, normalizeToChw, randomResizedCrop,
   randomResizedCropParams, resizeImage, type CropMode, type Interpolation, type PreprocessConfig,

@@ -62,7 +62,7 @@ describe('kat CLI', () => {
       [['train', '--backend', 'tpu'], /unknown backend 'tpu'/],
       [['train', '--model', 'kan-mlp', '--lr', '1e30', '--epochs', '1', '--out', checkpoint], /loss became (NaN|Infinity)|gradient norm is NaN/],
       [['eval', '--checkpoint', join(dir, 'missing.safetensors')], /checkpoint '.*missing.safetensors' does not exist/],
-      [['eval'], /--checkpoint FILE is required/],
+      [['eval'], /--checkpoint SRC is required/],
       [['train', '--log-steps'], /--log-steps adds step events to the --json output/],
       [['train', '--max-steps', '0'], /--max-steps must be a positive integer/],
       [['frobnicate'], /unknown command 'frobnicate'/],

@@ -411,7 +411,7 @@ describe('loadDataset specs', () => {
   });
 
   it('rejects unknown and malformed specs with clear errors', async () => {
-    const expected = "unknown dataset 'imagenet': expected mnist, cifar10:DIR or synthetic:CxHxW[:classes[:count]]";
+    const expected = "unknown dataset 'imagenet': expected mnist, cifar10:DIR, folder:DIR, synthetic:CxHxW[:classes[:count]] or csv:FILE";
     assert.throws(() => parseDatasetSpec('imagenet'), { message: expected });
     await assert.rejects(loadDataset('imagenet'), { message: expected });
     assert.throws(() => parseDatasetSpec(''), /unknown dataset '': expected mnist/);

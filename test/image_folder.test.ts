@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { shuffledIndices } from '../src/data/dataset.js';
-import { decodeImage } from '../src/data/image_decode.js';
+import { decodeImageExact } from '../src/data/image_decode.js';
 import { augmentSeed, loadImageFolder, scanImageFolder } from '../src/data/image_folder.js';
 import { evalTransform, IMAGENET_DEFAULT_PREPROCESS, type PreprocessConfig } from '../src/data/image_transforms.js';
 import { resamplePosEmbed } from '../src/models/finetune.js';
@@ -76,7 +76,7 @@ describe('image folders', () => {
       for await (const batch of split.test.streamBatches(5, { shuffle: false })) {
         for (let k = 0; k < batch.size; k++) {
           const path = split.test.path(batch.indices[k]!);
-          const expected = evalTransform(decodeImage(readFileSync(path), path), preprocess28);
+          const expected = evalTransform(await decodeImageExact(readFileSync(path), path), preprocess28);
           assert.deepEqual(batch.images.subarray(k * per, (k + 1) * per), expected, path);
           assert.equal(batch.labels[k], split.test.labels[batch.indices[k]!]);
         }
