@@ -46,6 +46,7 @@ export {
   decodePytorchCheckpoint, isPytorchCheckpoint, PytorchCheckpointError, type DecodePytorchOptions, type PytorchCheckpoint,
 } from './io/pytorch/index.js';
 export { labelsFor, parseHubConfig, type HubModelConfig } from './io/hub_config.js';
+export { decodeOnnx, exportOnnx, onnxMetadata, ONNX_INPUT, ONNX_OUTPUT, type ExportOnnxOptions } from './io/onnx.js';
 export { parseCheckpointSource, type CheckpointSource, type ResolvedCheckpoint } from './io/sources.js';
 export { resolveCheckpointBrowser, type BrowserFetchOptions } from './io/sources_browser.js';
 export { IMAGENET_1K_LABELS } from './data/imagenet_labels.js';

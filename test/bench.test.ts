@@ -121,7 +121,8 @@ const jsonLines = (text: string) => text.trim().split('\n').map((line) => JSON.p
 
 describe('kat bench --backend cpu: the TensorFlow.js comparison', () => {
   it('--json prints every row with its fields, comparison rows with impl and a ratio to tfjs-wasm', async () => {
-    const run = bench(['--backend', 'cpu', '--batch', '1', '--runs', '1', '--skip-training', '--json']);
+    // The ONNX Runtime rows (kat-tiny inference) have their own test (onnx_export.test.ts).
+    const run = bench(['--backend', 'cpu', '--batch', '1', '--runs', '1', '--skip-training', '--skip-onnxruntime', '--json']);
     assert.equal(run.code, 0, run.stderr);
     const rows = jsonLines(run.stdout);
     for (const row of rows) {
@@ -163,7 +164,7 @@ describe('kat bench --backend cpu: the TensorFlow.js comparison', () => {
     const hook = 'export async function resolve(specifier, context, next) { if (specifier.startsWith("@tensorflow/")) ' +
       '{ const e = new Error("Cannot find package " + specifier); e.code = "ERR_MODULE_NOT_FOUND"; throw e; } return next(specifier, context); }';
     const register = `import { register } from "node:module"; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hook)}`)});`;
-    const run = bench(['--backend', 'cpu', '--batch', '1', '--runs', '1', '--skip-training'], ['--import', `data:text/javascript,${encodeURIComponent(register)}`]);
+    const run = bench(['--backend', 'cpu', '--batch', '1', '--runs', '1', '--skip-training', '--skip-onnxruntime'], ['--import', `data:text/javascript,${encodeURIComponent(register)}`]);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stderr, /tfjs-wasm rows skipped: TensorFlow\.js is not installed/);
     assert.match(run.stdout, /vs TensorFlow\.js/);

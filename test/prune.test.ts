@@ -249,7 +249,7 @@ describe('kat prune', () => {
     const cases: [string[], RegExp][] = [
       [['prune', '--checkpoint', checkpoint, '--keep', '0', '--out', out], /--keep must be a fraction in \(0, 1\], got 0/],
       [['prune', '--checkpoint', checkpoint, '--keep', '2', '--out', out], /--keep must be a fraction in \(0, 1\], got 2/],
-      [['prune', '--checkpoint', checkpoint, '--epochs', '-1', '--out', out], /--epochs must be an integer >= 0, got -1/],
+      [['prune', '--checkpoint', checkpoint, '--epochs', '-1', '--out', out], /--epochs must be a non-negative integer in \[0, 100,000\], got -1/],
       [['prune', '--keep', '0.5'], /prune: --checkpoint FILE is required/],
       [['prune', '--checkpoint', join(dir, 'nope.safetensors'), '--out', out], /checkpoint '.*nope.safetensors' does not exist/],
       [['prune', '--checkpoint', checkpoint, '--out', out, '--lr', '1e30', '--batch-size', '16'], /loss became|NaN|Infinity/],

@@ -252,7 +252,7 @@ describe('kat plot', () => {
       [['plot', '--out', existing], /plot: --checkpoint FILE is required/],
       [['plot', '--checkpoint', join(dir, 'missing.safetensors'), '--out', existing], /checkpoint '.*missing.safetensors' does not exist/],
       [['plot', '--checkpoint', checkpoint, '--out', existing, '--dataset', 'synthetic:3x8x8:4:16'], /holds kan-mlp for 4 classes of 64-value inputs, but synthetic:3x8x8:4:16 has/],
-      [['plot', '--checkpoint', checkpoint, '--out', existing, '--images', '0'], /--images must be an integer >= 1, got 0/],
+      [['plot', '--checkpoint', checkpoint, '--out', existing, '--images', '0'], /--images must be a positive integer in \[1, 4096\], got 0/],
     ];
     assertBadInputs(cases);
     assert.equal(readFileSync(existing, 'utf8'), 'previous');

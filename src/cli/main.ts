@@ -3,8 +3,9 @@
 
 import { readFileSync } from 'node:fs';
 import { BENCH_FLAGS, runBench } from './commands/bench.js';
-import { runDemo } from './commands/demo.js';
+import { DEMO_FLAGS, runDemo } from './commands/demo.js';
 import { EVAL_FLAGS, runEval } from './commands/eval.js';
+import { EXPORT_FLAGS, runExport } from './commands/export.js';
 import { INFO_FLAGS, runInfo } from './commands/info.js';
 import { FORMULA_FLAGS, runFormula } from './commands/formula.js';
 import { PLOT_FLAGS, runPlot } from './commands/plot.js';
@@ -12,7 +13,12 @@ import { PREDICT_FLAGS, runPredict } from './commands/predict.js';
 import { PRUNE_FLAGS, runPrune } from './commands/prune.js';
 import { runTrain, TRAIN_FLAGS } from './commands/train.js';
 import { CliError, parseArguments, parseFlags } from './flags.js';
+import { removeTempFilesOnInterrupt } from './output.js';
 import { getBackend } from '../tensor/engine.js';
+import { excerpt } from '../util/text.js';
+
+/** The longest error line printed (messages quote input briefly; this catches any that do not). */
+const MESSAGE_LIMIT = 4000;
 
 const USAGE = `usage: kat <command> [flags]
 
@@ -37,19 +43,24 @@ commands:
             (RMSE and R^2 for csv regression; the checkpoint's scaling and split: [--target COLUMN] [--test-fraction X, 1: all rows])
   predict   top-k classes of photos (JPEG, PNG), preprocessed as timm's eval transform:
             --checkpoint SRC IMAGE|DIR ... [--top 5] [--json] [--logits] [--batch-size 16] [--skip-bad] [--weights ema]
+            --engine onnxruntime: run an in-memory ONNX export in ONNX Runtime (needs the optional onnxruntime-node)
             SRC: a .safetensors / .pth / .bin / .pth.tar file, a hub folder, an https:// URL or hf:owner/name[@revision]
             (downloads are cached in KATJS_CACHE, else $XDG_CACHE_HOME/katjs or ~/.cache/katjs; HF_ENDPOINT, HF_TOKEN)
   info      what a checkpoint holds: --checkpoint SRC [--json]
+  export    the model as ONNX (standard operators, opset 17+, dynamic batch; preprocessing and labels in the
+            metadata): --checkpoint SRC --onnx FILE [--opset N] [--verify: check it in ONNX Runtime] [--json]
   plot      every learned activation per layer and group, over its initial shape and a histogram of the
             inputs it saw: --checkpoint FILE --out FILE.svg|FILE.png [--dataset SPEC] [--images N] [--scale X]
   formula   exact P(x)/Q(x) of every activation (text and LaTeX) and the closest simple functions
             a*f(b*x + c) + d with R^2: --checkpoint FILE [--dataset SPEC] [--activation NAME] [--digits N] [--top N] [--json]
+            (plot, formula: --heads N for timm checkpoints, which do not store the attention heads)
   prune     score GR-KAN hidden channels on data, keep a fraction per group, fine-tune, save:
             --checkpoint FILE [--keep 0.5] [--epochs 1] [--lr X] [--out FILE] [--dataset SPEC] [--json]
   bench     GR-KAN forward/backward vs the copy-bandwidth ceiling at KAT's widths, matmul TFLOP/s,
             KAN layers by basis (rational, bspline, rbf; time and memory at 256 -> 256),
             kat-tiny / vit-tiny training img/s: --backend B --json --batch N --runs N --skip-training;
             on the CPU also matmul, group rational and a kat-micro step vs TensorFlow.js (--skip-compare)
+            and kat-tiny inference at batch 1 and 16 vs ONNX Runtime (needs onnxruntime-node; --skip-onnxruntime)
   demo      train a small GR-KAN (rational -> linear -> rational -> linear) to fit
             sin(3x) exp(-x^2) with autograd; flags: --steps N --lr X --seed N --json
   help      show this text
@@ -83,6 +94,9 @@ async function main(argv: string[]): Promise<void> {
     case 'info':
       await runInfo(parseFlags('info', rest, INFO_FLAGS));
       return;
+    case 'export':
+      await runExport(parseFlags('export', rest, EXPORT_FLAGS));
+      return;
     case 'predict': {
       const { flags, positional } = parseArguments('predict', rest, PREDICT_FLAGS);
       await runPredict(flags, positional);
@@ -101,16 +115,18 @@ async function main(argv: string[]): Promise<void> {
       await runBench(parseFlags('bench', rest, BENCH_FLAGS));
       return;
     case 'demo':
-      await runDemo(parseFlags('demo', rest, { steps: 'number', lr: 'number', seed: 'number', json: 'boolean' }));
+      await runDemo(parseFlags('demo', rest, DEMO_FLAGS));
       return;
     default:
-      throw new CliError(`unknown command '${command}': expected one of train, eval, predict, info, plot, formula, prune, bench, demo, help, version`);
+      throw new CliError(`unknown command '${command}': expected one of train, eval, predict, info, export, plot, formula, prune, bench, demo, help, version`);
   }
 }
 
+removeTempFilesOnInterrupt();
 main(process.argv.slice(2)).catch((error: unknown) => {
   const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`kat: ${message}\n`);
+  // Last line of defence for text from files: escaped (one error, one line, no terminal escapes) and bounded.
+  process.stderr.write(`kat: ${excerpt(message, MESSAGE_LIMIT)}\n`);
   process.exitCode = error instanceof CliError ? 2 : 1;
 }).finally(() => {
   // A live GPU device keeps Node from exiting cleanly.

@@ -8,8 +8,9 @@
 // Nothing is downloaded: fetch and extract the archive yourself, then pass
 // the cifar-10-batches-bin directory (or its parent).
 
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readRegularFile } from '../io/sources_node.js';
 import type { DataSplit, ImageDataset } from './dataset.js';
 
 export const CIFAR10_MEAN = [0.4914, 0.4822, 0.4465] as const;
@@ -19,6 +20,10 @@ export const CIFAR10_TRAIN_FILES = ['data_batch_1.bin', 'data_batch_2.bin', 'dat
 export const CIFAR10_TEST_FILES = ['test_batch.bin'];
 /** Bytes per record: 1 label byte + 3 x 32 x 32 pixel bytes. */
 export const CIFAR10_RECORD_BYTES = 3073;
+/** Records per batch file at most (twice the official 10,000): each becomes 12 KiB of floats, so the six files stay under 1.5 GiB. */
+export const CIFAR10_MAX_RECORDS = 20_000;
+/** batches.meta.txt: ten class names. */
+const MAX_META_BYTES = 64 * 1024;
 
 const SIDE = 32;
 const PLANE = SIDE * SIDE;
@@ -56,12 +61,8 @@ function normalisationTables(): Float32Array[] {
 }
 
 async function readBatch(path: string): Promise<Uint8Array> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (err) {
-    throw new Error(`CIFAR-10: cannot read '${path}': ${err instanceof Error ? err.message : String(err)}`);
-  }
+  // Regular files only, size-capped: a FIFO or a device named like a batch must not hang or fill memory.
+  const bytes = await readRegularFile(path, CIFAR10_MAX_RECORDS * CIFAR10_RECORD_BYTES, 'CIFAR-10 batch');
   if (bytes.length === 0 || bytes.length % CIFAR10_RECORD_BYTES !== 0) {
     throw new Error(
       `CIFAR-10: '${path}' is ${bytes.length} bytes: expected a non-zero multiple of ${CIFAR10_RECORD_BYTES} bytes ` +
@@ -102,7 +103,7 @@ async function loadSplit(dir: string, files: string[], name: string, classNames:
 async function readClassNames(dir: string): Promise<string[]> {
   const path = join(dir, 'batches.meta.txt');
   if ((await kind(path)) !== 'file') return [...CIFAR10_CLASS_NAMES];
-  const names = (await readFile(path, 'utf8'))
+  const names = new TextDecoder().decode(await readRegularFile(path, MAX_META_BYTES, 'CIFAR-10 class list'))
     .split(/\r?\n/)
     .map((s) => s.trim())
     .filter((s) => s !== '');
@@ -122,7 +123,11 @@ export async function loadCifar10(dir: string): Promise<DataSplit> {
   const root = await resolveDir(dir);
   const all = [...CIFAR10_TRAIN_FILES, ...CIFAR10_TEST_FILES];
   const missing: string[] = [];
-  for (const f of all) if ((await kind(join(root, f))) !== 'file') missing.push(f);
+  for (const f of all) {
+    const k = await kind(join(root, f));
+    if (k === 'dir' || k === 'other') throw new Error(`CIFAR-10: '${join(root, f)}' is not a regular file: expected ${EXPECTED}`);
+    if (k === null) missing.push(f);
+  }
   if (missing.length > 0) {
     throw new Error(`CIFAR-10: missing ${missing.join(', ')} in '${root}': expected ${EXPECTED}`);
   }

@@ -2,8 +2,8 @@
 // decodes it and applies the eval or the training transform, so the main
 // thread only ever sees finished float32 tensors.
 
-import { readFile } from 'node:fs/promises';
 import { parentPort } from 'node:worker_threads';
+import { readRegularFile } from '../io/sources_node.js';
 import { Random } from '../tensor/random.js';
 import { decodeImage, loadImageDecoders } from './image_decode.js';
 import { evalTransform, normalizeToChw, randomResizedCrop, type PreprocessConfig } from './image_transforms.js';
@@ -16,6 +16,9 @@ export interface DecodeRequest {
   augmentSeed?: number;
 }
 
+/** Largest image file read (a 100-megapixel JPEG is about 50 MiB). */
+export const MAX_IMAGE_BYTES = 256 * 1024 ** 2;
+
 export type DecodeReply = { id: number; pixels: Float32Array } | { id: number; error: string };
 
 // libjpeg-turbo loads once per worker; until then nothing is decoded, so every JPEG matches PIL.
@@ -24,7 +27,8 @@ const decodersReady = loadImageDecoders();
 async function handle(request: DecodeRequest): Promise<DecodeReply> {
   try {
     await decodersReady;
-    const bytes = await readFile(request.path);
+    // Regular files only: a FIFO named x.jpg would block this worker forever, /dev/zero fill its memory.
+    const bytes = await readRegularFile(request.path, MAX_IMAGE_BYTES, 'image');
     const image = decodeImage(bytes, `image '${request.path}'`);
     const { preprocess } = request;
     if (request.augmentSeed === undefined) return { id: request.id, pixels: evalTransform(image, preprocess) };

@@ -1,9 +1,9 @@
 // The data layer: image datasets, mini-batches and the dataset loaders,
 // selected by a spec string (the `--data` of the CLI).
 
-import { readFile, stat } from 'node:fs/promises';
+import { readRegularFile } from '../io/sources_node.js';
 import { loadCifar10 } from './cifar10.js';
-import { parseCsv, tabularSplit, type TabularOptions, type TabularSplit } from './csv.js';
+import { decodeCsvBytes, MAX_CSV_BYTES, parseCsv, tabularSplit, type TabularOptions, type TabularSplit } from './csv.js';
 import type { DataSplit } from './dataset.js';
 import { loadMnist } from './mnist.js';
 import { syntheticSplit } from './synthetic.js';
@@ -90,16 +90,8 @@ export function parseDatasetSpec(spec: string): DatasetSpec {
 /** A CSV file's train/test split (see data/csv.ts); errors name the file. */
 export async function loadCsvDataset(path: string, options: TabularOptions = {}): Promise<TabularSplit> {
   const source = options.source ?? `csv file '${path}'`;
-  let text: string;
-  try {
-    if ((await stat(path)).isDirectory()) throw new Error(`${source} is a directory: expected a CSV file`);
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new Error(`${source} does not exist`);
-    if (code !== undefined) throw new Error(`${source} cannot be read: ${(error as Error).message}`);
-    throw error;
-  }
+  // Regular files only, size-capped: /dev/zero or a FIFO must not grow or hang.
+  const text = decodeCsvBytes(await readRegularFile(path, MAX_CSV_BYTES, 'csv file'), source);
   return tabularSplit(parseCsv(text, { source }), { ...options, source });
 }
 

@@ -26,6 +26,9 @@ export interface SyntheticOptions {
   name?: string;
 }
 
+/** Most float32 values one synthetic array may hold (4 GiB); a larger request is an error, not an 'Invalid typed array length'. */
+export const MAX_SYNTHETIC_VALUES = 2 ** 30;
+
 function checkPositive(what: string, v: number, allowZero = false): void {
   if (!Number.isInteger(v) || v < (allowZero ? 0 : 1)) {
     throw new Error(`syntheticImages: ${what} ${v} is not valid: expected a ${allowZero ? 'non-negative' : 'positive'} integer`);
@@ -49,6 +52,12 @@ export function syntheticImages(options: SyntheticOptions): ImageDataset {
   checkPositive('classes', classes);
   if (!Number.isFinite(noise) || noise < 0) throw new Error(`syntheticImages: noise ${noise} is not valid: expected a finite number >= 0`);
   const size = channels * height * width;
+  for (const [what, n] of [['images', count], ['class templates', classes]] as const) {
+    if (n * size > MAX_SYNTHETIC_VALUES) {
+      throw new Error(`syntheticImages: ${n} ${what} of ${channels}x${height}x${width} are ${n * size} values, more than the ` +
+        `${MAX_SYNTHETIC_VALUES} (4 GiB of float32) one dataset may hold`);
+    }
+  }
   const tpl = templates(classes, size, seed);
   const rng = new Random(epochSeed(options.sampleSeed ?? seed, 0x5a3e));
   const labels = new Float32Array(count);

@@ -16,6 +16,8 @@
  * and the last ends at the end of the file.
  */
 
+import { excerpt, quote } from '../util/text.js';
+
 /** A tensor to write: row-major float32 values with the given shape. */
 export interface SafetensorsInput {
   shape: number[];
@@ -43,25 +45,29 @@ export class SafetensorsError extends Error {
   }
 }
 
-/** Byte size of one element of each dtype this module can read. */
-const DTYPE_SIZES: Readonly<Record<string, number>> = {
-  F64: 8,
-  F32: 4,
-  F16: 2,
-  BF16: 2,
-  I64: 8,
-  I32: 4,
-  I16: 2,
-  I8: 1,
-  U64: 8,
-  U32: 4,
-  U16: 2,
-  U8: 1,
-  BOOL: 1,
-};
+/**
+ * Byte size of one element of each dtype this module can read. A Map: dtype
+ * names come from the file, and a plain object would answer '__proto__' or
+ * 'constructor' from its prototype.
+ */
+const DTYPE_SIZES: ReadonlyMap<string, number> = new Map([
+  ['F64', 8],
+  ['F32', 4],
+  ['F16', 2],
+  ['BF16', 2],
+  ['I64', 8],
+  ['I32', 4],
+  ['I16', 2],
+  ['I8', 1],
+  ['U64', 8],
+  ['U32', 4],
+  ['U16', 2],
+  ['U8', 1],
+  ['BOOL', 1],
+]);
 
 /** The dtypes `decodeSafetensors` understands. */
-export const SAFETENSORS_DTYPES: readonly string[] = Object.freeze(Object.keys(DTYPE_SIZES));
+export const SAFETENSORS_DTYPES: readonly string[] = Object.freeze([...DTYPE_SIZES.keys()]);
 
 /** The reference implementation refuses headers larger than this (100 MB). */
 const MAX_HEADER_BYTES = 100_000_000;
@@ -109,16 +115,51 @@ export function bf16BitsToFloat(bits: number): number {
 // Encoding
 // ---------------------------------------------------------------------------
 
+/** A value from the header for a message: JSON, short, control characters escaped. */
 function describe(value: unknown): string {
   if (value === undefined) return 'undefined';
   if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
   try {
     const text = JSON.stringify(value);
     if (text === undefined) return typeof value;
-    return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+    return excerpt(text);
   } catch {
     return typeof value;
   }
+}
+
+/**
+ * The first key that occurs twice in one object of a JSON text that
+ * JSON.parse accepted (which keeps the last silently): a header two readers
+ * could read differently, such as two __metadata__ entries, is refused.
+ */
+function duplicateKey(text: string): string | null {
+  const open: (Set<string> | null)[] = [];
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      const start = i;
+      for (i++; text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++;
+      const keys = open[open.length - 1];
+      if (expectKey && keys) {
+        const key = JSON.parse(text.slice(start, i + 1)) as string;
+        if (keys.has(key)) return key;
+        keys.add(key);
+      }
+      expectKey = false;
+    } else if (c === 0x7b) {
+      open.push(new Set());
+      expectKey = true;
+    } else if (c === 0x5b) {
+      open.push(null);
+    } else if (c === 0x7d || c === 0x5d) {
+      open.pop();
+    } else if (c === 0x2c) {
+      expectKey = open[open.length - 1] !== null && open.length > 0;
+    }
+  }
+  return null;
 }
 
 function elementCount(shape: number[]): number {
@@ -244,7 +285,7 @@ function convert(
   dtype: string,
   count: number,
 ): Float32Array {
-  const byteLength = count * DTYPE_SIZES[dtype]!;
+  const byteLength = count * DTYPE_SIZES.get(dtype)!;
   if (dtype === 'F32' && LITTLE_ENDIAN) {
     // Copying into a fresh buffer also fixes any misalignment.
     const from = bytes.byteOffset + start;
@@ -348,7 +389,7 @@ export function decodeSafetensors(
     header = JSON.parse(headerText);
   } catch (err) {
     fail(
-      `header is not valid JSON (${err instanceof Error ? err.message : String(err)}); ` +
+      `header is not valid JSON (${excerpt(err instanceof Error ? err.message : String(err), 160)}); ` +
         `expected a JSON object`,
     );
   }
@@ -356,6 +397,8 @@ export function decodeSafetensors(
     fail(`header is ${describe(header)}, not a JSON object; expected an object mapping tensor names to entries`);
   }
   const headerObject = header as Record<string, unknown>;
+  const twice = duplicateKey(headerText);
+  if (twice !== null) fail(`header has the key ${quote(twice)} twice in one object; expected each name once`);
 
   const metadata: Record<string, string> = {};
   const entries: Entry[] = [];
@@ -368,24 +411,24 @@ export function decodeSafetensors(
       }
       for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
         if (typeof value !== 'string') {
-          fail(`"${METADATA_KEY}" value for '${key}' is ${describe(value)}; expected a string`);
+          fail(`"${METADATA_KEY}" value for ${quote(key)} is ${describe(value)}; expected a string`);
         }
         metadata[key] = value as string;
       }
       continue;
     }
-    const where = `tensor '${name}'`;
+    const where = `tensor ${quote(name)}`;
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
       fail(`${where} entry is ${describe(raw)}; expected an object with dtype, shape and data_offsets`);
     }
     const info = raw as Record<string, unknown>;
     for (const field of ['dtype', 'shape', 'data_offsets']) {
-      if (!(field in info)) {
+      if (!Object.hasOwn(info, field)) {
         fail(`${where} is missing "${field}"; expected an object with dtype, shape and data_offsets`);
       }
     }
     const { dtype, shape, data_offsets: offsets } = info;
-    if (typeof dtype !== 'string' || !(dtype in DTYPE_SIZES)) {
+    if (typeof dtype !== 'string' || !DTYPE_SIZES.has(dtype)) {
       fail(`${where} has unknown dtype ${describe(dtype)}; expected one of ${SAFETENSORS_DTYPES.join(', ')}`);
     }
     if (!isValidShape(shape)) {
@@ -405,11 +448,12 @@ export function decodeSafetensors(
     }
     const dtypeName = dtype as string;
     const count = elementCount(validShape);
-    const expectedBytes = count * DTYPE_SIZES[dtypeName]!;
+    const size = DTYPE_SIZES.get(dtypeName)!;
+    const expectedBytes = count * size;
     if (end - begin !== expectedBytes) {
       fail(
         `${where} has data_offsets [${begin}, ${end}] spanning ${end - begin} bytes, but shape ` +
-          `[${validShape.join(', ')}] of ${dtypeName} needs ${count} x ${DTYPE_SIZES[dtypeName]} = ${expectedBytes} bytes`,
+          `[${validShape.join(', ')}] of ${dtypeName} needs ${count} x ${size} = ${expectedBytes} bytes`,
       );
     }
     if (end > dataLength) {
@@ -428,13 +472,13 @@ export function decodeSafetensors(
   for (const entry of entries) {
     if (entry.begin < cursor) {
       fail(
-        `tensor '${entry.name}' data_offsets [${entry.begin}, ${entry.end}] overlap tensor ` +
-          `'${previous!.name}' which ends at ${cursor}; expected contiguous, non-overlapping ranges`,
+        `tensor ${quote(entry.name)} data_offsets [${entry.begin}, ${entry.end}] overlap tensor ` +
+          `${quote(previous!.name)} which ends at ${cursor}; expected contiguous, non-overlapping ranges`,
       );
     }
     if (entry.begin > cursor) {
       fail(
-        `tensor '${entry.name}' begins at data offset ${entry.begin} but the previous data ends at ${cursor}, ` +
+        `tensor ${quote(entry.name)} begins at data offset ${entry.begin} but the previous data ends at ${cursor}, ` +
           `leaving a ${entry.begin - cursor}-byte hole; expected contiguous ranges tiling the data buffer`,
       );
     }

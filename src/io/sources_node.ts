@@ -90,9 +90,10 @@ async function isRegularFile(path: string): Promise<boolean> {
 /**
  * Reads a regular file of at most maxBytes. Anything else is refused before
  * it is opened: reading a FIFO blocks, a device may never end, and opening
- * some devices has side effects.
+ * some devices has side effects. Shared by every command that reads a file
+ * (checkpoints, CSV tables, CIFAR-10 batches); `what` names it in errors.
  */
-async function readRegularFile(path: string, maxBytes: number, what: string): Promise<Uint8Array> {
+export async function readRegularFile(path: string, maxBytes: number, what: string): Promise<Uint8Array> {
   let st: Stats;
   try {
     st = await stat(path);

@@ -10,6 +10,7 @@ import {
 } from '../nn/kan_bases.js';
 import { Dropout } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
+import { checkKanMlpConfig } from './config_check.js';
 
 export interface KanMlpConfig {
   /** Flattened input size (C * H * W for images). */
@@ -34,6 +35,7 @@ export class KanMlp extends Module {
 
   constructor(readonly config: KanMlpConfig, seed = 0) {
     super();
+    checkKanMlpConfig(config, 'KanMlp');
     const rng = new Random(seed);
     this.basis = config.basis ?? 'rational';
     const widths = [config.inputs, ...config.hidden, config.classes];

@@ -4,6 +4,7 @@
 import { isKanBasis, KAN_BASES, type KanBasis } from '../nn/kan_bases.js';
 import type { Module } from '../nn/module.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { checkModelSpec, countLayout, tensorLayout } from './config_check.js';
 import { KanMlp, type KanMlpConfig } from './kan_mlp.js';
 import { VisionTransformer, type VitConfig } from './vit.js';
 
@@ -89,9 +90,25 @@ export function modelSpec(name: string, options: ModelOptions = {}): ModelSpec {
   return { name, config };
 }
 
-/** Builds a model from a spec (as returned by modelSpec or read from a checkpoint). */
+/**
+ * A spec checked completely (name, every field's type and range, divisibility,
+ * size) without building anything; throws `where: ...` naming what is wrong.
+ */
+export function validateModelSpec(spec: unknown, where = 'model'): ModelSpec {
+  if (spec === null || typeof spec !== 'object') throw new Error(`${where}: the spec is not an object`);
+  const { name, config } = spec as Partial<ModelSpec>;
+  return checkModelSpec(name, config, where);
+}
+
+/** Parameters of the model a spec describes, computed from the config alone (nothing is allocated). */
+export function countParameters(spec: ModelSpec): number {
+  return countLayout(tensorLayout(validateModelSpec(spec)).parameters);
+}
+
+/** Builds a model from a spec (as returned by modelSpec or read from a checkpoint); the spec is validated first. */
 export function buildModel(spec: ModelSpec, seed = 0): Model {
-  if (spec.name === 'kan-mlp') return new KanMlp(spec.config as KanMlpConfig, seed);
+  const checked = validateModelSpec(spec);
+  if (checked.name === 'kan-mlp') return new KanMlp(spec.config as KanMlpConfig, seed);
   return new VisionTransformer(spec.config as VitConfig, seed);
 }
 

@@ -9,6 +9,7 @@ import { normal, truncNormal } from '../nn/init.js';
 import { Dropout, LayerNorm, Linear } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import { Block, PatchEmbed, type BlockOptions } from '../nn/transformer.js';
+import { checkVitConfig } from './config_check.js';
 
 /** A block's options ('kan' MLPs make KAT, 'gelu' ViT) plus the model's; dropPath is the last block's rate. */
 export interface VitConfig extends BlockOptions {
@@ -30,6 +31,8 @@ export class VisionTransformer extends Module {
 
   constructor(readonly config: VitConfig, seed = 0) {
     super();
+    // Checked whole before the first allocation: depth 1e9 must not start building.
+    checkVitConfig(config, 'VisionTransformer');
     const rng = new Random(seed);
     const { dim } = config;
     // Registration order gives timm's names: cls_token, pos_embed, patch_embed.*, blocks.*, norm.*, head.*.

@@ -7,6 +7,7 @@ import type { Random } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Dropout, Linear } from './layers.js';
 import { Module } from './module.js';
+import { checkSize } from './sizes.js';
 import { rationalCoefficients, rationalGain } from './rational_init.js';
 
 export interface GroupRationalOptions {
@@ -27,6 +28,7 @@ export class GroupRational extends Module {
 
   constructor(readonly channels: number, options: GroupRationalOptions = {}) {
     super();
+    checkSize('GroupRational', 'channels', channels);
     this.groups = options.groups ?? 8;
     this.mode = options.mode ?? 'identity';
     if (!Number.isInteger(this.groups) || this.groups < 1 || channels % this.groups !== 0) {
@@ -71,6 +73,8 @@ export class KatMlp extends Module {
 
   constructor(dim: number, options: KatMlpOptions, rng: Random) {
     super();
+    checkSize('KatMlp', 'dim', dim);
+    checkSize('KatMlp', 'hidden width', options.hidden);
     const groups = options.groups ?? 8;
     this.act1 = this.module('act1', new GroupRational(dim, { groups, mode: 'identity' }));
     this.fc1 = this.module('fc1', new Linear(dim, options.hidden, rng, { std: this.act1.initialGain() / Math.sqrt(dim), untruncated: true }));

@@ -21,6 +21,7 @@ import { uniform } from './init.js';
 import { GroupRational } from './kan.js';
 import { LayerNorm, Linear } from './layers.js';
 import { Module } from './module.js';
+import { checkSize, checkValues } from './sizes.js';
 
 /** The KAN bases a layer (and kan-mlp) can use. */
 export const KAN_BASES = ['rational', 'bspline', 'rbf'] as const;
@@ -67,6 +68,8 @@ export class RationalKanLayer extends Module {
 
   constructor(readonly inFeatures: number, readonly outFeatures: number, rng: Random, options: RationalKanOptions = {}) {
     super();
+    checkSize('RationalKanLayer', 'inFeatures', inFeatures);
+    checkSize('RationalKanLayer', 'outFeatures', outFeatures);
     this.act = this.module('act', new GroupRational(inFeatures, { groups: divisorGroups(inFeatures, options.groups ?? 8), mode: options.mode ?? 'swish' }));
     this.fc = this.module('fc', new Linear(inFeatures, outFeatures, rng, { std: this.act.initialGain() / Math.sqrt(inFeatures), untruncated: true }));
   }
@@ -106,6 +109,8 @@ export class BSplineKanLayer extends Module implements HasBuffers {
 
   constructor(readonly inFeatures: number, readonly outFeatures: number, rng: Random, options: BSplineKanOptions = {}) {
     super();
+    checkSize('BSplineKanLayer', 'inFeatures', inFeatures);
+    checkSize('BSplineKanLayer', 'outFeatures', outFeatures);
     this.gridSize = options.gridSize ?? 5;
     this.order = options.order ?? 3;
     this.gridEps = options.gridEps ?? 0.02;
@@ -116,6 +121,7 @@ export class BSplineKanLayer extends Module implements HasBuffers {
     if (!(this.gridEps >= 0 && this.gridEps <= 1)) throw new Error(`BSplineKanLayer: gridEps ${this.gridEps} must be in [0, 1]`);
     const knots = uniformKnots(this.gridSize, this.order, low, high);
     const bases = this.gridSize + this.order;
+    checkValues('BSplineKanLayer', [outFeatures, inFeatures, bases]);
     // kaiming_uniform(a = sqrt 5), PyTorch's Linear default: bound 1 / sqrt(in).
     this.baseWeight = this.parameter('base_weight', uniform(rng, [outFeatures, inFeatures], 1 / Math.sqrt(inFeatures)));
     this.splineWeight = this.parameter('spline_weight',
@@ -314,6 +320,8 @@ export class RbfKanLayer extends Module {
 
   constructor(readonly inFeatures: number, readonly outFeatures: number, rng: Random, options: RbfKanOptions = {}) {
     super();
+    checkSize('RbfKanLayer', 'inFeatures', inFeatures);
+    checkSize('RbfKanLayer', 'outFeatures', outFeatures);
     const { low, high, centers, width } = radialBasisSpec(options);
     this.basis = { low, high, centers, width };
     this.layernorm = (options.layerNorm ?? true) ? this.module('layernorm', new LayerNorm(inFeatures, 1e-5)) : null;

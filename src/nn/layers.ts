@@ -10,6 +10,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { formatShape } from '../util/shape.js';
 import { constant, truncNormal } from './init.js';
 import { Module } from './module.js';
+import { checkRate, checkSize, checkValues } from './sizes.js';
 
 export interface LinearOptions {
   bias?: boolean;
@@ -26,6 +27,9 @@ export class Linear extends Module {
 
   constructor(readonly inFeatures: number, readonly outFeatures: number, rng: Random, options: LinearOptions = {}) {
     super();
+    checkSize('Linear', 'inFeatures', inFeatures);
+    checkSize('Linear', 'outFeatures', outFeatures);
+    checkValues(`Linear(${inFeatures} -> ${outFeatures})`, [outFeatures, inFeatures]);
     const std = options.std ?? 0.02;
     const init = options.untruncated
       ? tensor(Float32Array.from({ length: inFeatures * outFeatures }, () => rng.normal() * std), [outFeatures, inFeatures])
@@ -52,6 +56,8 @@ export class LayerNorm extends Module {
 
   constructor(readonly dim: number, readonly eps = 1e-6) {
     super();
+    checkSize('LayerNorm', 'dim', dim);
+    if (!(eps > 0 && Number.isFinite(eps))) throw new Error(`LayerNorm: eps must be a finite number > 0, got ${eps}`);
     this.weight = this.parameter('weight', constant([dim], 1));
     this.bias = this.parameter('bias', constant([dim], 0));
   }
@@ -64,6 +70,7 @@ export class LayerNorm extends Module {
 export class Dropout extends Module {
   constructor(readonly p: number) {
     super();
+    checkRate('Dropout', 'p', p);
   }
 
   forward(x: Tensor): Tensor {
@@ -75,6 +82,7 @@ export class Dropout extends Module {
 export class DropPath extends Module {
   constructor(readonly p: number) {
     super();
+    checkRate('DropPath', 'p', p);
   }
 
   forward(x: Tensor): Tensor {

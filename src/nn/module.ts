@@ -5,6 +5,7 @@
 import { keep } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { formatShape } from '../util/shape.js';
+import { excerpt, quote } from '../util/text.js';
 
 /** Host values of one named tensor, as read from or written to a checkpoint. */
 export interface NamedValues {
@@ -86,7 +87,7 @@ export abstract class Module {
       const entry = values.get(name);
       if (!entry) problems.push(`missing '${name}' ${formatShape(tensor.shape)}`);
       else if (entry.shape.join() !== tensor.shape.join()) {
-        problems.push(`'${name}' has shape ${formatShape(entry.shape)}, the model expects ${formatShape(tensor.shape)}`);
+        problems.push(`'${name}' has shape ${excerpt(formatShape(entry.shape))}, the model expects ${formatShape(tensor.shape)}`);
       } else {
         for (let i = 0; i < entry.values.length; i++) {
           if (!Number.isFinite(entry.values[i]!)) {
@@ -99,7 +100,8 @@ export abstract class Module {
     if (options.strict ?? true) {
       const known = new Set(params.map(([n]) => n));
       const unexpected = [...values.keys()].filter((n) => !known.has(n));
-      if (unexpected.length > 0) problems.push(`unexpected ${unexpected.slice(0, 5).map((n) => `'${n}'`).join(', ')}${unexpected.length > 5 ? ` and ${unexpected.length - 5} more` : ''}`);
+      // Names from a file: quoted short and escaped.
+      if (unexpected.length > 0) problems.push(`unexpected ${unexpected.slice(0, 5).map((n) => quote(n)).join(', ')}${unexpected.length > 5 ? ` and ${unexpected.length - 5} more` : ''}`);
     }
     if (problems.length > 0) {
       throw new Error(`${source} does not fit this model: ${problems.slice(0, 6).join('; ')}${problems.length > 6 ? `; and ${problems.length - 6} more problems` : ''}`);

@@ -12,6 +12,7 @@ import { uniform } from './init.js';
 import { KatMlp } from './kan.js';
 import { Dropout, DropPath, LayerNorm, Linear } from './layers.js';
 import { Module } from './module.js';
+import { checkSize, checkValues } from './sizes.js';
 
 /** A linear map of each flattened p x p patch (a stride-p convolution), weight [D, C, p, p]. */
 export class PatchEmbed extends Module {
@@ -21,8 +22,12 @@ export class PatchEmbed extends Module {
 
   constructor(readonly imageSize: number, readonly patchSize: number, readonly channels: number, readonly dim: number, rng: Random) {
     super();
+    for (const [what, size] of [['imageSize', imageSize], ['patchSize', patchSize], ['channels', channels], ['dim', dim]] as const) {
+      checkSize('PatchEmbed', what, size);
+    }
     if (imageSize % patchSize !== 0) throw new Error(`PatchEmbed: image size ${imageSize} is not a multiple of patch size ${patchSize}`);
     this.patches = (imageSize / patchSize) ** 2;
+    checkValues('PatchEmbed', [dim, channels, patchSize, patchSize]);
     const fanIn = channels * patchSize * patchSize;
     // PyTorch's Conv2d default (kaiming-uniform with a = sqrt(5)): U(+-1/sqrt(fan_in)).
     this.weight = this.parameter('proj.weight', uniform(rng, [dim, channels, patchSize, patchSize], 1 / Math.sqrt(fanIn)));
@@ -52,6 +57,8 @@ export class Attention extends Module {
 
   constructor(readonly dim: number, readonly heads: number, rng: Random, dropout = 0) {
     super();
+    checkSize('Attention', 'dim', dim);
+    checkSize('Attention', 'heads', heads);
     if (dim % heads !== 0) throw new Error(`Attention: dim ${dim} is not divisible by ${heads} heads`);
     this.headDim = dim / heads;
     this.qkv = this.module('qkv', new Linear(dim, 3 * dim, rng));
@@ -114,6 +121,8 @@ export class Block extends Module {
   constructor(options: BlockOptions, rng: Random) {
     super();
     const hidden = Math.round(options.dim * options.mlpRatio);
+    checkSize('Block', `MLP width (dim ${options.dim} x mlpRatio ${options.mlpRatio})`, hidden);
+    if (options.mlp !== 'kan' && options.mlp !== 'gelu') throw new Error(`Block: mlp must be 'kan' or 'gelu', got ${String(options.mlp)}`);
     this.norm1 = this.module('norm1', new LayerNorm(options.dim));
     this.attn = this.module('attn', new Attention(options.dim, options.heads, rng, options.dropout));
     this.norm2 = this.module('norm2', new LayerNorm(options.dim));

@@ -1,7 +1,7 @@
 // Optimisers, learning-rate schedules and gradient clipping.
 
 export { Optimizer } from './optimizer.js';
-export type { LrSchedule, OptimizerOptions, OptimizerState, ParamGroup, Params, ParamState, ResolvedParamGroup } from './optimizer.js';
+export type { LrSchedule, OptimizerOptions, OptimizerSnapshot, OptimizerState, ParamGroup, Params, ParamState, ResolvedParamGroup } from './optimizer.js';
 export { AdamW } from './adamw.js';
 export type { AdamWOptions } from './adamw.js';
 export { SGD } from './sgd.js';

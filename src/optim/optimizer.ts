@@ -54,6 +54,12 @@ export interface OptimizerState {
   scalars: Record<string, number>;
 }
 
+/** OptimizerState with copies of the values on the host (float32): what exportState() returns and importState() takes. */
+export interface OptimizerSnapshot {
+  tensors: Map<string, { shape: number[]; values: Float32Array }>;
+  scalars: Record<string, number>;
+}
+
 export function checkNonNegative(owner: string, name: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
     throw new Error(`${owner}: ${name} must be a finite number >= 0, got ${String(value)}`);
@@ -259,6 +265,34 @@ export abstract class Optimizer {
     }
     this.stepCount = stepCount;
     this.currentLr = lr;
+  }
+
+  /** A host copy of state() (e.g. to write to a file): later steps do not change it. */
+  async exportState(): Promise<OptimizerSnapshot> {
+    const { tensors, scalars } = this.state();
+    const copies = new Map<string, { shape: number[]; values: Float32Array }>();
+    // slice(): a backend may hand out its live buffer, which the next step() overwrites.
+    for (const [key, t] of tensors) copies.set(key, { shape: [...t.shape], values: (await t.data()).slice() });
+    return { tensors: copies, scalars: { ...scalars } };
+  }
+
+  /** Restores a snapshot from exportState(), checked as loadState() checks it, on the parameters' backend. */
+  importState(saved: OptimizerSnapshot): void {
+    if (!saved || !(saved.tensors instanceof Map)) throw new Error(`${this.name}.importState(): expected { tensors: Map, scalars }`);
+    const uploaded = new Map<string, Tensor>();
+    try {
+      for (const [key, { shape, values }] of saved.tensors) {
+        if (!(values instanceof Float32Array) || !Array.isArray(shape) || shape.reduce((a, b) => a * b, 1) !== values.length) {
+          throw new Error(`${this.name}.importState(): tensor '${key}' holds ${String(values?.length)} values for shape ${formatShape(shape ?? [])}`);
+        }
+        const backend = (this.ordered[Number(key.split('.')[0])] ?? this.ordered[0]!).backend;
+        uploaded.set(key, Tensor.fromBuffer(backend, backend.upload(values), shape));
+      }
+      this.loadState({ tensors: uploaded, scalars: saved.scalars });
+    } finally {
+      // loadState keeps views of its own.
+      for (const t of uploaded.values()) t.dispose();
+    }
   }
 
   /** Frees the optimiser's state tensors (not the parameters or their gradients). */

@@ -1,6 +1,12 @@
 // A small seeded generator for host-side randomness (initialisation, data
 // shuffling, dropout seeds): the same seed gives the same numbers everywhere.
 
+/** Everything a Random draws from next (JSON-safe). */
+export interface RandomState {
+  s: [number, number, number, number];
+  spareNormal: number | null;
+}
+
 /** xoshiro128** (Blackman & Vigna): 128-bit state, good statistics, 32-bit ops only. */
 export class Random {
   private s0 = 0;
@@ -28,6 +34,27 @@ export class Random {
     this.s2 = next();
     this.s3 = next();
     this.spareNormal = null;
+  }
+
+  /** The generator's full state (for resumable training): four 32-bit words and the cached normal, if any. */
+  getState(): RandomState {
+    return { s: [this.s0 >>> 0, this.s1 >>> 0, this.s2 >>> 0, this.s3 >>> 0], spareNormal: this.spareNormal };
+  }
+
+  /** Restores a state from getState(): the same numbers follow as after that call. */
+  setState(state: RandomState): void {
+    const words = (state as Partial<RandomState> | null)?.s;
+    const spare = (state as Partial<RandomState> | null)?.spareNormal;
+    if (!Array.isArray(words) || words.length !== 4 || !words.every((w) => Number.isInteger(w) && w >= 0 && w <= 0xffffffff)) {
+      throw new Error('Random.setState(): expected { s: four 32-bit unsigned integers, spareNormal: number | null }');
+    }
+    // An all-zero state never leaves zero (seed() cannot produce it).
+    if (words.every((w) => w === 0)) throw new Error('Random.setState(): the all-zero state is not valid');
+    if (spare !== null && (typeof spare !== 'number' || !Number.isFinite(spare))) {
+      throw new Error(`Random.setState(): spareNormal must be a finite number or null, got ${String(spare)}`);
+    }
+    [this.s0, this.s1, this.s2, this.s3] = words as [number, number, number, number];
+    this.spareNormal = spare;
   }
 
   /** Uniform 32-bit unsigned integer. */

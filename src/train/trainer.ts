@@ -16,13 +16,14 @@ import { equal } from '../ops/elementwise.js';
 import { reshape } from '../ops/layout.js';
 import { argmax, sum } from '../ops/reduce.js';
 import { meanSquaredError, softmaxCrossEntropy } from '../ops/nn.js';
-import { AdamW, SGD, type Optimizer } from '../optim/index.js';
+import { AdamW, SGD, type Optimizer, type OptimizerSnapshot } from '../optim/index.js';
 import { clipGradNorm } from '../optim/clip.js';
 import { cosineSchedule } from '../optim/schedule.js';
 import { noGrad } from '../tensor/autograd.js';
-import { Random, setSeed } from '../tensor/random.js';
+import { globalRandom, Random, setSeed, type RandomState } from '../tensor/random.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { quote } from '../util/text.js';
 
 export interface TrainConfig {
   epochs: number;
@@ -132,12 +133,12 @@ function regressionScale(dataset: AnyImageDataset): { mean: number; std: number 
 /** RMSE and R^2 of a model's predictions, un-standardised, accumulated in float64 on the host. */
 async function evaluateRegression(model: Model, dataset: AnyImageDataset, batchSize: number, targetScale: { mean: number; std: number }):
   Promise<EvaluateResult> {
-  let targetSum = 0;
-  for (let i = 0; i < dataset.count; i++) targetSum += dataset.labels[i]! * targetScale.std + targetScale.mean;
-  const targetMean = targetSum / dataset.count;
+  // Sums in standardised units, scaled once at the end: in target units a huge target's squares overflow float64.
+  let labelSum = 0;
+  for (let i = 0; i < dataset.count; i++) labelSum += dataset.labels[i]!;
+  const labelMean = labelSum / dataset.count;
   let standardisedSse = 0;
-  let sse = 0;
-  let sst = 0;
+  let standardisedSst = 0;
   for await (const batch of datasetBatches(dataset, batchSize, { shuffle: false })) {
     const output = noGrad(() => tidy(() => {
       const [x] = batchTensors(batch.images, batch.labels, batch.size, dataset);
@@ -149,12 +150,30 @@ async function evaluateRegression(model: Model, dataset: AnyImageDataset, batchS
       const p = predictions[k]!;
       const y = batch.labels[k]!;
       standardisedSse += (p - y) ** 2;
-      const error = (p * targetScale.std + targetScale.mean) - (y * targetScale.std + targetScale.mean);
-      sse += error * error;
-      sst += (y * targetScale.std + targetScale.mean - targetMean) ** 2;
+      standardisedSst += (y - labelMean) ** 2;
     }
   }
-  return { accuracy: Number.NaN, loss: standardisedSse / dataset.count, rmse: Math.sqrt(sse / dataset.count), r2: 1 - sse / sst };
+  // R^2 is scale-free; with constant targets (no variance) it is 1 for a perfect fit, else 0, as in scikit-learn.
+  const r2 = standardisedSst > 0 ? 1 - standardisedSse / standardisedSst : standardisedSse === 0 ? 1 : 0;
+  return { accuracy: Number.NaN, loss: standardisedSse / dataset.count, rmse: Math.sqrt(standardisedSse / dataset.count) * targetScale.std, r2 };
+}
+
+/** Overflow or NaN in a metric is an error, not a number to print and save. */
+function checkFinite(what: string, value: number, hint: string): number {
+  if (!Number.isFinite(value)) throw new Error(`${what} came out ${value}: ${hint}; nothing is reported or saved`);
+  return value;
+}
+
+function checkEvaluation(result: EvaluateResult, dataset: AnyImageDataset): EvaluateResult {
+  const on = `evaluating on ${dataset.name}, the`;
+  const scale = regressionScale(dataset);
+  checkFinite(`${on} loss`, result.loss, 'the model\'s outputs overflowed');
+  if (scale) {
+    const hint = `the target's spread (standard deviation ${scale.std}) is beyond float64's range`;
+    checkFinite(`${on} RMSE`, result.rmse!, hint);
+    checkFinite(`${on} R^2`, result.r2!, hint);
+  } else checkFinite(`${on} accuracy`, result.accuracy, `it has ${dataset.count} examples`);
+  return result;
 }
 
 /**
@@ -167,7 +186,7 @@ export async function evaluate(model: Model, dataset: AnyImageDataset, batchSize
   const targetScale = regressionScale(dataset);
   if (targetScale) {
     try {
-      return await evaluateRegression(model, dataset, batchSize, targetScale);
+      return checkEvaluation(await evaluateRegression(model, dataset, batchSize, targetScale), dataset);
     } finally {
       model.train(wasTraining);
     }
@@ -189,7 +208,7 @@ export async function evaluate(model: Model, dataset: AnyImageDataset, batchSize
   } finally {
     model.train(wasTraining);
   }
-  return { accuracy: correct / dataset.count, loss: lossSum / dataset.count };
+  return checkEvaluation({ accuracy: correct / dataset.count, loss: lossSum / dataset.count }, dataset);
 }
 
 function makeOptimizer(model: Model, config: TrainConfig): Optimizer {
@@ -216,11 +235,66 @@ export interface TrainHooks {
 }
 
 /**
+ * Everything besides the weights that the rest of a run depends on, at the
+ * end of an epoch. The batch order and image-folder augmentation are pure
+ * functions of (seed, epoch), so the epoch number stands for the data order.
+ */
+export interface TrainState {
+  /** Epochs completed. */
+  epoch: number;
+  /** Optimizer steps taken: the schedule's position. */
+  globalStep: number;
+  /** The optimizer's moments / momentum and step counts, keyed by parameter name (`NAME.SLOT`, `NAME.step`). */
+  optimizer: OptimizerSnapshot;
+  /** The global generator (dropout seeds, drop-path masks). */
+  random: RandomState;
+  /** The generator of the in-memory image augmentation. */
+  augmentRandom: RandomState;
+  /** The completed epochs' events, so the result covers the whole run. */
+  epochs: EpochEvent[];
+  trainSeconds: number;
+}
+
+export interface TrainOptions {
+  /** Continue from this state (the model must already hold the weights saved with it). */
+  resume?: TrainState;
+  /** Call onCheckpoint after every this many epochs (not after the last one, nor after a run stopped early). */
+  checkpointEvery?: number;
+  onCheckpoint?: (state: TrainState) => void | Promise<void>;
+}
+
+/** The optimizer's state with parameter names in place of its indices, so a file does not depend on the grouping order. */
+async function exportOptimizer(optimizer: Optimizer, names: Map<Tensor, string>): Promise<OptimizerSnapshot> {
+  const saved = await optimizer.exportState();
+  const named = (key: string) => {
+    const dot = key.indexOf('.');
+    return `${names.get(optimizer.params[Number(key.slice(0, dot))]!)!}${key.slice(dot)}`;
+  };
+  const scalars: Record<string, number> = {};
+  for (const [key, value] of Object.entries(saved.scalars)) scalars[key.includes('.') ? named(key) : key] = value;
+  return { tensors: new Map([...saved.tensors].map(([key, v]) => [named(key), v])), scalars };
+}
+
+function importOptimizer(optimizer: Optimizer, saved: OptimizerSnapshot, names: Map<Tensor, string>): void {
+  const indices = new Map(optimizer.params.map((p, i) => [names.get(p)!, i]));
+  // NAME.SLOT: parameter names have dots, slots do not.
+  const indexed = (key: string) => {
+    const dot = key.lastIndexOf('.');
+    const index = indices.get(key.slice(0, dot));
+    if (index === undefined) throw new Error(`the saved optimizer state names ${quote(key.slice(0, dot))}, which this model does not have`);
+    return `${index}${key.slice(dot)}`;
+  };
+  const scalars: Record<string, number> = {};
+  for (const [key, value] of Object.entries(saved.scalars)) scalars[key.includes('.') ? indexed(key) : key] = value;
+  optimizer.importState({ tensors: new Map([...saved.tensors].map(([key, v]) => [indexed(key), v])), scalars });
+}
+
+/**
  * Trains `model` on `train`, evaluating on `test` after every epoch. Throws
  * a clear error if the loss becomes NaN or infinite.
  */
 export async function trainModel(model: Model, train: AnyImageDataset, test: AnyImageDataset, config: TrainConfig,
-  hooks: TrainHooks = {}): Promise<TrainResult> {
+  hooks: TrainHooks = {}, options: TrainOptions = {}): Promise<TrainResult> {
   setSeed(config.seed);
   model.train();
   const optimizer = makeOptimizer(model, config);
@@ -246,12 +320,35 @@ export async function trainModel(model: Model, train: AnyImageDataset, test: Any
   const epochs: EpochEvent[] = [];
   let trainSeconds = 0;
   let globalStep = 0;
-  for (let epoch = 1; epoch <= config.epochs; epoch++) {
+  const names = new Map(model.namedParameters().map(([name, p]) => [p, name]));
+  const resume = options.resume;
+  if (resume) {
+    if (!(Number.isInteger(resume.epoch) && resume.epoch >= 1 && resume.epoch < config.epochs)) {
+      throw new Error(`cannot resume after epoch ${resume.epoch} of ${config.epochs}: nothing or everything would be left to train`);
+    }
+    // Checkpoints land only after whole epochs: another step count means other data or another batch size.
+    if (resume.globalStep !== resume.epoch * stepsPerEpoch) {
+      throw new Error(`the saved state took ${resume.globalStep} steps in ${resume.epoch} epochs, but this data and batch size make ` +
+        `${stepsPerEpoch} steps per epoch`);
+    }
+    importOptimizer(optimizer, resume.optimizer, names);
+    globalRandom.setState(resume.random);
+    augmentRandom.setState(resume.augmentRandom);
+    epochs.push(...resume.epochs);
+    trainSeconds = resume.trainSeconds;
+    globalStep = resume.globalStep;
+  }
+  const checkpointEvery = options.checkpointEvery ?? 0;
+  if (options.onCheckpoint && !(Number.isInteger(checkpointEvery) && checkpointEvery >= 1)) {
+    throw new Error(`checkpointEvery must be a positive integer number of epochs, got ${checkpointEvery}`);
+  }
+  for (let epoch = (resume?.epoch ?? 0) + 1; epoch <= config.epochs; epoch++) {
     const started = performance.now();
     let seen = 0;
     let lossSum = 0;
     let correct = 0;
     let step = 0;
+    let cut = false;
     await hooks.onEpochStart?.(epoch);
     for await (const batch of datasetBatches(train, config.batchSize, { shuffle: true, seed: config.seed, epoch, dropLast: true, augment: true })) {
       optimizer.lr = schedule(globalStep);
@@ -276,7 +373,9 @@ export async function trainModel(model: Model, train: AnyImageDataset, test: Any
       hits?.dispose();
       if (!Number.isFinite(lossValue)) {
         optimizer.zeroGrad();
-        throw new Error(`the training loss became ${lossValue} at epoch ${epoch}, step ${step + 1}; lower --lr (now ${config.lr}) or check the data`);
+        throw new Error(`the training loss became ${lossValue} at epoch ${epoch}, step ${step + 1}; ` +
+          `lower --lr (now ${config.lr})${config.weightDecay > 0 ? ` or --weight-decay (now ${config.weightDecay})` : ''}, ` +
+          `${config.clipNorm > 0 ? `lower --clip (now ${config.clipNorm})` : 'set --clip (gradient clipping is off)'}, or check the data`);
       }
       if (config.clipNorm > 0) await clipGradNorm(params, config.clipNorm);
       optimizer.step();
@@ -291,7 +390,10 @@ export async function trainModel(model: Model, train: AnyImageDataset, test: Any
         event: 'step', epoch, step, steps: stepsPerEpoch, loss: lossValue, accuracy: targetScale ? Number.NaN : hitCount / batch.size,
         imagesPerSecond: seen / elapsed, lr: optimizer.lr,
       });
-      if (hooks.shouldStop?.()) break;
+      if (hooks.shouldStop?.()) {
+        cut = true;
+        break;
+      }
     }
     const seconds = (performance.now() - started) / 1000;
     trainSeconds += seconds;
@@ -302,13 +404,21 @@ export async function trainModel(model: Model, train: AnyImageDataset, test: Any
       test_loss: evaluation.loss, test_acc: evaluation.accuracy, seconds, images_per_s: seen / seconds,
     };
     if (targetScale) {
-      event.train_rmse = Math.sqrt(trainLoss) * targetScale.std;
+      event.train_rmse = checkFinite(`at epoch ${epoch}, the training RMSE`, Math.sqrt(trainLoss) * targetScale.std,
+        `the target's spread (standard deviation ${targetScale.std}) is beyond float64's range`);
       event.test_rmse = evaluation.rmse!;
       event.test_r2 = evaluation.r2!;
     }
     epochs.push(event);
     await hooks.onEpoch?.(event);
     if (hooks.shouldStop?.()) break;
+    // Only whole epochs: resuming starts the next epoch's batch order from its first batch.
+    if (options.onCheckpoint && !cut && epoch < config.epochs && epoch % checkpointEvery === 0) {
+      await options.onCheckpoint({
+        epoch, globalStep, optimizer: await exportOptimizer(optimizer, names), random: globalRandom.getState(),
+        augmentRandom: augmentRandom.getState(), epochs: epochs.map((e) => ({ ...e })), trainSeconds,
+      });
+    }
   }
   const last = epochs[epochs.length - 1]!;
   const images = epochs.reduce((n, e) => n + e.images_per_s * e.seconds, 0);

@@ -6,14 +6,17 @@
 import {
   benchCopy, benchGroupRational, benchGroupRationalRate, benchKanLayers, benchMatmul, benchTraining, type BenchOptions, type BenchRow,
 } from '../../bench/bench.js';
+import { benchInferenceVsOnnxRuntime } from '../../bench/onnxruntime.js';
 import { tfjsBenchGroupRational, tfjsBenchMatmul, tfjsBenchTraining, tfjsStatus, type TfjsBackendName } from '../../bench/tfjs.js';
 import type { Backend } from '../../backends/backend.js';
 import { selectBackend } from '../backend.js';
-import { CliError, type FlagType, type FlagValues } from '../flags.js';
+import { CliError, integerIn, type FlagType, type FlagValues } from '../flags.js';
+import { loadOnnxRuntime } from '../onnxruntime.js';
 
 export const BENCH_FLAGS: Record<string, FlagType> = {
-  backend: 'string', json: 'boolean', batch: 'number', runs: 'number', 'train-steps': 'number', 'skip-training': 'boolean',
-  compare: 'boolean', 'skip-compare': 'boolean',
+  // batch x 197 tokens per tensor: 1024 already needs gigabytes at KAT-B's widths.
+  backend: 'string', json: 'boolean', batch: integerIn(1, 1024), runs: integerIn(1, 1000), 'train-steps': integerIn(1, 10_000), 'skip-training': 'boolean',
+  compare: 'boolean', 'skip-compare': 'boolean', 'skip-onnxruntime': 'boolean',
 };
 
 /** Width (in = out) of the KAN layers whose bases are compared: GR-KAN, B-spline, RBF. */
@@ -101,6 +104,23 @@ export async function runBench(flags: FlagValues): Promise<void> {
       runs, callsPerRun: gpu ? 20 : 1, maxMs: COMPARE_MAX_MS,
     }, (batchFlag ?? COMPARE_RATIONAL_IMAGES) * 197, trainSteps ?? 3);
   }
+  if (compare && !flags['skip-onnxruntime']) await compareWithOnnxRuntime(backend, flags, emit, { runs, callsPerRun: gpu ? 20 : 1 });
+}
+
+/** kat-tiny inference at these batches: katjs vs ONNX Runtime on the exported model (skipped with a note without onnxruntime-node). */
+const ONNX_BATCHES = [1, 16];
+
+async function compareWithOnnxRuntime(backend: Backend, flags: FlagValues, emit: (row: BenchRow) => void, options: BenchOptions): Promise<void> {
+  const ort = await loadOnnxRuntime();
+  if (!ort) {
+    process.stderr.write('bench: onnxruntime rows skipped: the optional package onnxruntime-node is not installed (npm install onnxruntime-node)\n');
+    return;
+  }
+  if (!flags.json) {
+    process.stdout.write(`\nvs ONNX Runtime ${ort.env.versions.common} (kat-tiny exported by katjs, CPU provider, graph optimisations on; ` +
+      'ratio = rate / onnxruntime\'s rate)\n');
+  }
+  for (const row of await benchInferenceVsOnnxRuntime(ort, backend, 'kat-tiny', ONNX_BATCHES, options)) emit(row);
 }
 
 /**

@@ -1,13 +1,15 @@
 // `kat demo`: a two-layer GR-KAN fits a 1-D function in about a second, end to
 // end through the library's modules, autograd and optimiser.
 
-import { CliError, type FlagValues } from '../flags.js';
+import { CliError, integerIn, SEED_RANGE, type FlagType, type FlagValues } from '../flags.js';
 import { GroupRational } from '../../nn/kan.js';
 import { Linear } from '../../nn/layers.js';
 import { Module } from '../../nn/module.js';
 import { AdamW } from '../../optim/index.js';
 import { mean, square, sub, tensor, tidy, type Tensor } from '../../index.js';
 import { Random } from '../../tensor/random.js';
+
+export const DEMO_FLAGS: Record<string, FlagType> = { steps: integerIn(1, 1_000_000), lr: 'number', seed: SEED_RANGE, json: 'boolean' };
 
 const target = (x: number) => Math.sin(3 * x) * Math.exp(-x * x);
 

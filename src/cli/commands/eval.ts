@@ -11,12 +11,12 @@ import { CLASS_NAMES_KEY } from '../../models/pretrained.js';
 import { evaluate } from '../../train/trainer.js';
 import { selectBackend } from '../backend.js';
 import { checkpointOptions, CHECKPOINT_SOURCE_HELP, loadCheckpointSource } from '../checkpoint_source.js';
-import { CliError, type FlagType, type FlagValues } from '../flags.js';
+import { BATCH_SIZE_RANGE, CliError, HEADS_RANGE, SEED_RANGE, type FlagType, type FlagValues } from '../flags.js';
 import { formatMetric } from './train.js';
 
 export const EVAL_FLAGS: Record<string, FlagType> = {
-  checkpoint: 'string', dataset: 'string', 'batch-size': 'number', backend: 'string', json: 'boolean', target: 'string', 'test-fraction': 'number',
-  weights: 'string', heads: 'number', seed: 'number',
+  checkpoint: 'string', dataset: 'string', 'batch-size': BATCH_SIZE_RANGE, backend: 'string', json: 'boolean', target: 'string', 'test-fraction': 'number',
+  weights: 'string', heads: HEADS_RANGE, seed: SEED_RANGE, 'max-memory': 'string',
 };
 
 export async function runEval(flags: FlagValues): Promise<void> {

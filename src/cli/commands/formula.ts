@@ -5,12 +5,12 @@
 import { groupCoefficients, rationalActivations, rationalFormula, evaluateRationalAt } from '../../viz/activations.js';
 import { captureActivationTraffic, groupValues } from '../../viz/capture.js';
 import { fitSymbolic } from '../../viz/symbolic.js';
-import { CliError, type FlagType, type FlagValues } from '../flags.js';
+import { CliError, HEADS_RANGE, IMAGES_RANGE, integerIn, type FlagType, type FlagValues } from '../flags.js';
 import { integerFlag, loadAnalysisInputs } from './plot.js';
 
 export const FORMULA_FLAGS: Record<string, FlagType> = {
-  checkpoint: 'string', dataset: 'string', images: 'number', digits: 'number', top: 'number', activation: 'string',
-  backend: 'string', json: 'boolean',
+  checkpoint: 'string', dataset: 'string', images: IMAGES_RANGE, digits: integerIn(1, 21), top: integerIn(1, 100), activation: 'string',
+  backend: 'string', json: 'boolean', heads: HEADS_RANGE,
 };
 
 /** The q-quantile of sorted finite values (nearest rank). */

@@ -2,9 +2,24 @@
 
 import { describeSpec } from '../../models/checkpoint.js';
 import { checkpointOptions, CHECKPOINT_SOURCE_HELP, loadCheckpointSource } from '../checkpoint_source.js';
-import { CliError, type FlagType, type FlagValues } from '../flags.js';
+import { escapeControl, excerpt } from '../../util/text.js';
+import { CliError, HEADS_RANGE, type FlagType, type FlagValues } from '../flags.js';
 
-export const INFO_FLAGS: Record<string, FlagType> = { checkpoint: 'string', json: 'boolean', weights: 'string', heads: 'number' };
+export const INFO_FLAGS: Record<string, FlagType> = {
+  checkpoint: 'string', json: 'boolean', weights: 'string', heads: HEADS_RANGE, 'max-memory': 'string',
+};
+
+/** A metadata value shown in full up to this many characters, then cut short. */
+const VALUE_LIMIT = 400;
+
+/**
+ * JSON with the characters JSON.stringify leaves raw that a terminal may act
+ * on (DEL, C1 controls such as CSI, line separators) written as \u escapes:
+ * the same value for a parser, inert on a screen.
+ */
+export function inertJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
 
 export async function runInfo(flags: FlagValues): Promise<void> {
   const path = flags.checkpoint as string | undefined;
@@ -14,14 +29,15 @@ export async function runInfo(flags: FlagValues): Promise<void> {
   const params = model.parameterCount();
   model.dispose();
   if (flags.json) {
-    process.stdout.write(`${JSON.stringify({ event: 'info', checkpoint: name, model: spec.name, config: spec.config, params, info, notes, labels, preprocess, tensors })}\n`);
+    process.stdout.write(`${inertJson({ event: 'info', checkpoint: name, model: spec.name, config: spec.config, params, info, notes, labels, preprocess, tensors })}\n`);
     return;
   }
-  const lines = [`checkpoint ${name}`, `model      ${describeSpec(spec)}`, `parameters ${params.toLocaleString('en-US')} in ${tensors.length} tensors`];
-  for (const note of notes) lines.push(`note       ${note}`);
-  lines.push(`classes    ${labels.length}: ${labels.slice(0, 5).join(', ')}${labels.length > 5 ? ', ...' : ''}`);
+  // Everything below came from the file: control characters escaped (an ANSI / OSC sequence must not reach the terminal).
+  const lines = [`checkpoint ${escapeControl(name)}`, `model      ${escapeControl(describeSpec(spec))}`, `parameters ${params.toLocaleString('en-US')} in ${tensors.length} tensors`];
+  for (const note of notes) lines.push(`note       ${excerpt(note, VALUE_LIMIT)}`);
+  lines.push(`classes    ${labels.length}: ${labels.slice(0, 5).map((label) => excerpt(label)).join(', ')}${labels.length > 5 ? ', ...' : ''}`);
   if ('imageSize' in spec.config) lines.push(`input      ${preprocess.inputSize.join('x')}, ${preprocess.interpolation} resize, crop ${preprocess.cropMode} ${preprocess.cropPct}, ` +
     `mean ${preprocess.mean.join('/')}, std ${preprocess.std.join('/')}`);
-  for (const [key, value] of Object.entries(info)) lines.push(`${key.padEnd(10)} ${value}`);
+  for (const [key, value] of Object.entries(info)) lines.push(`${excerpt(key).padEnd(10)} ${excerpt(value, VALUE_LIMIT)}`);
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -2,7 +2,11 @@
 // checkpoint, per layer and group, over its initial shape and the histogram of
 // the inputs it saw on a batch of training images.
 
-import { loadDataset, parseDatasetSpec, type DataSplit } from '../../data/index.js';
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import {
+  decodeTabularPreprocessing, loadDataset, parseDatasetSpec, TABULAR_METADATA_KEY, type DataSplit, type LoadDatasetOptions,
+} from '../../data/index.js';
 import type { LoadedCheckpoint } from '../../models/checkpoint.js';
 import { readCheckpointFile } from '../../models/checkpoint_files.js';
 import type { KanMlpConfig } from '../../models/kan_mlp.js';
@@ -13,11 +17,12 @@ import { captureActivationTraffic } from '../../viz/capture.js';
 import { svgToPng } from '../../viz/png.js';
 import { activationPanels, renderActivationSvg } from '../../viz/svg_plot.js';
 import { selectBackend } from '../backend.js';
-import { CliError, type FlagType, type FlagValues } from '../flags.js';
+import { CliError, HEADS_RANGE, IMAGES_RANGE, integerIn, type FlagType, type FlagValues } from '../flags.js';
+import { checkOutput } from '../output.js';
 
 export const PLOT_FLAGS: Record<string, FlagType> = {
-  checkpoint: 'string', out: 'string', dataset: 'string', images: 'number', points: 'number', bins: 'number', scale: 'number',
-  backend: 'string', json: 'boolean',
+  checkpoint: 'string', out: 'string', dataset: 'string', images: IMAGES_RANGE, points: integerIn(2, 10_000), bins: integerIn(1, 1000), scale: 'number',
+  backend: 'string', json: 'boolean', heads: HEADS_RANGE,
 };
 
 export interface AnalysisInputs extends LoadedCheckpoint {
@@ -47,14 +52,24 @@ export async function loadAnalysisInputs(command: string, flags: FlagValues): Pr
   const images = integerFlag(command, flags, 'images', 256);
   const { backend, notes } = await selectBackend((flags.backend as string | undefined) ?? 'auto');
   if (!flags.json) for (const note of notes) process.stderr.write(`backend: ${note}\n`);
-  const loaded = await readCheckpointFile(path);
+  // --heads: timm checkpoints do not store the attention heads (plot and formula read the weights of `train.py` runs too).
+  const loaded = await readCheckpointFile(path, flags.heads === undefined ? {} : { heads: flags.heads as number });
   const datasetSpec = (flags.dataset as string | undefined) ?? loaded.info.dataset ?? 'mnist';
+  let tabular: boolean;
   try {
-    parseDatasetSpec(datasetSpec);
+    tabular = parseDatasetSpec(datasetSpec).kind === 'csv';
   } catch (error) {
     throw new CliError(`${command}: ${(error as Error).message}`);
   }
-  const data = await loadDataset(datasetSpec);
+  // A table is read with the encoding and split the model was trained with (its target, scaling, categories), as eval does.
+  const stored = loaded.info[TABULAR_METADATA_KEY];
+  if (tabular !== (stored !== undefined)) {
+    throw new CliError(tabular
+      ? `${command}: checkpoint '${path}' was not trained on tabular data (it has no '${TABULAR_METADATA_KEY}' metadata), so it cannot read ${datasetSpec}`
+      : `${command}: checkpoint '${path}' holds a model for tabular data: pass --dataset csv:FILE`);
+  }
+  const options: LoadDatasetOptions = stored === undefined ? {} : { csv: { preprocessing: decodeTabularPreprocessing(stored, `checkpoint '${path}'`) } };
+  const data = await loadDataset(datasetSpec, options);
   const { test } = data;
   const config = loaded.spec.config as Partial<VitConfig & KanMlpConfig>;
   const inputs = config.inputs ?? config.channels! * config.imageSize! * config.imageSize!;
@@ -76,6 +91,7 @@ export async function runPlot(flags: FlagValues): Promise<void> {
   const bins = integerFlag('plot', flags, 'bins', 30);
   const scale = (flags.scale as number | undefined) ?? 2;
   if (!(scale > 0 && scale <= 16)) throw new CliError(`plot: --scale must be in (0, 16], got ${scale}`);
+  await checkOutput('plot', out, flags.checkpoint ? [flags.checkpoint as string] : []); // before the model runs
   const inputs = await loadAnalysisInputs('plot', flags);
   const { model, spec, data } = inputs;
   const activations = await rationalActivations(model);
@@ -93,6 +109,7 @@ export async function runPlot(flags: FlagValues): Promise<void> {
     bytes = rendered.png;
     size = { width: rendered.width, height: rendered.height };
   }
+  await mkdir(dirname(out), { recursive: true });
   await writeFileAtomic(out, bytes);
   const report = {
     event: 'plot', checkpoint: inputs.path, model: spec.name, out, format, activations: activations.length, panels: panels.length,

@@ -5,6 +5,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IMAGE_EXTENSIONS } from '../../data/image_folder.js';
 import { ImageDecodePool } from '../../data/image_pool.js';
+import { exportOnnx } from '../../io/onnx.js';
 import type { KanMlpConfig } from '../../models/kan_mlp.js';
 import type { VitConfig } from '../../models/vit.js';
 import { tensor } from '../../ops/creation.js';
@@ -13,12 +14,13 @@ import { noGrad } from '../../tensor/autograd.js';
 import { tidy } from '../../tensor/scope.js';
 import { selectBackend } from '../backend.js';
 import { checkpointOptions, CHECKPOINT_SOURCE_HELP, loadCheckpointSource } from '../checkpoint_source.js';
-import { CliError, type FlagType, type FlagValues } from '../flags.js';
+import { CliError, HEADS_RANGE, integerIn, type FlagType, type FlagValues } from '../flags.js';
+import { createSession, requireOnnxRuntime, runSession } from '../onnxruntime.js';
 import { bar, ProgressLine } from '../progress.js';
 
 export const PREDICT_FLAGS: Record<string, FlagType> = {
-  checkpoint: 'string', top: 'number', json: 'boolean', 'batch-size': 'number', backend: 'string', 'skip-bad': 'boolean',
-  weights: 'string', heads: 'number', logits: 'boolean',
+  checkpoint: 'string', top: integerIn(1, 100_000), json: 'boolean', 'batch-size': integerIn(1, 4096), backend: 'string', 'skip-bad': 'boolean',
+  weights: 'string', heads: HEADS_RANGE, logits: 'boolean', 'max-memory': 'string', engine: 'string',
 };
 
 async function imageFiles(dir: string, depth = 0): Promise<string[]> {
@@ -79,8 +81,13 @@ export async function runPredict(flags: FlagValues, paths: string[]): Promise<vo
   }
   const json = Boolean(flags.json);
   const skipBad = Boolean(flags['skip-bad']);
+  // --engine onnxruntime: the model is exported to ONNX in memory and run by onnxruntime-node (native CPU kernels).
+  const engine = (flags.engine as string | undefined) ?? 'katjs';
+  if (engine !== 'katjs' && engine !== 'onnxruntime') throw new CliError(`predict: --engine must be katjs or onnxruntime, got '${engine}'`);
+  if (engine === 'onnxruntime' && flags.backend !== undefined) throw new CliError('predict: --backend applies to --engine katjs only');
+  const ort = engine === 'onnxruntime' ? await requireOnnxRuntime('predict --engine onnxruntime') : null;
   const files = await collectImages(paths);
-  const { backend, notes: backendNotes } = await selectBackend((flags.backend as string | undefined) ?? 'auto');
+  const { backend, notes: backendNotes } = await selectBackend(ort ? 'cpu' : (flags.backend as string | undefined) ?? 'auto');
   if (!json) for (const note of backendNotes) process.stderr.write(`backend: ${note}\n`);
   const loaded = await loadCheckpointSource(source, { ...checkpointOptions('predict', flags), quiet: json });
   const { model, preprocess, labels } = loaded;
@@ -95,9 +102,18 @@ export async function runPredict(flags: FlagValues, paths: string[]): Promise<vo
   if (!json) {
     for (const note of loaded.notes) process.stderr.write(`checkpoint: ${note}\n`);
     process.stderr.write(`model ${loaded.spec.name} (${labels.length} classes), input ${preprocess.inputSize.join('x')}, ` +
-      `${preprocess.interpolation} resize, crop ${preprocess.cropMode} ${preprocess.cropPct}; backend ${backend.name}\n`);
+      `${preprocess.interpolation} resize, crop ${preprocess.cropMode} ${preprocess.cropPct}; ${ort ? `engine onnxruntime ${ort.env.versions.common}` : `backend ${backend.name}`}\n`);
   }
   model.eval();
+  let session: Awaited<ReturnType<typeof createSession>> | null = null;
+  if (ort) {
+    try {
+      session = await createSession(ort, await exportOnnx(model, loaded.spec, { labels, preprocess }));
+    } catch (error) {
+      model.dispose();
+      throw error;
+    }
+  }
   const pool = new ImageDecodePool();
   const progress = new ProgressLine(process.stderr);
   const per = channels * height * width;
@@ -122,8 +138,11 @@ export async function runPredict(flags: FlagValues, paths: string[]): Promise<vo
       if (good.length > 0) {
         const images = new Float32Array(good.length * per);
         good.forEach((g, i) => images.set(g.pixels, i * per));
+        const shape = [good.length, channels, height, width];
+        // ONNX Runtime's logits go through the same softmax op as katjs's.
+        const onnxLogits = session ? tensor(await runSession(ort!, session, images, shape), [good.length, labels.length]) : null;
         const [logits, probabilities] = noGrad(() => tidy(() => {
-          const out = model.forward(tensor(images, [good.length, channels, height, width]));
+          const out = onnxLogits ?? model.forward(tensor(images, shape));
           return [out, softmax(out, -1)];
         }));
         const logitValues = await logits.data();
@@ -152,6 +171,7 @@ export async function runPredict(flags: FlagValues, paths: string[]): Promise<vo
     }
   } finally {
     model.dispose();
+    await session?.release();
     await pool.close();
   }
   if (!json && skipped > 0) process.stderr.write(`${skipped} of ${files.length} images could not be read and were skipped\n`);

@@ -9,12 +9,13 @@ import { pruneChannels, scoreChannels } from '../../analysis/prune.js';
 import { describeSpec } from '../../models/checkpoint.js';
 import { writeCheckpointFile } from '../../models/checkpoint_files.js';
 import { DEFAULT_TRAIN_CONFIG, evaluate, trainModel, type EvaluateResult } from '../../train/trainer.js';
-import { CliError, type FlagType, type FlagValues } from '../flags.js';
+import { BATCH_SIZE_RANGE, CliError, EPOCHS_RANGE, IMAGES_RANGE, integerIn, SEED_RANGE, type FlagType, type FlagValues } from '../flags.js';
+import { checkOutput } from '../output.js';
 import { integerFlag, loadAnalysisInputs } from './plot.js';
 
 export const PRUNE_FLAGS: Record<string, FlagType> = {
-  checkpoint: 'string', keep: 'number', dataset: 'string', images: 'number', epochs: 'number', lr: 'number', 'batch-size': 'number',
-  seed: 'number', out: 'string', backend: 'string', json: 'boolean',
+  checkpoint: 'string', keep: 'number', dataset: 'string', images: IMAGES_RANGE, epochs: integerIn(0, EPOCHS_RANGE.max), lr: 'number',
+  'batch-size': BATCH_SIZE_RANGE, seed: SEED_RANGE, out: 'string', backend: 'string', json: 'boolean',
 };
 
 /** Accuracy for classification; RMSE and R^2 for regression data. */
@@ -43,6 +44,9 @@ export async function runPrune(flags: FlagValues): Promise<void> {
   const json = Boolean(flags.json);
   const log = (text: string) => { if (!json) process.stderr.write(`${text}\n`); };
 
+  const source = flags.checkpoint as string | undefined;
+  // Before scoring and fine-tuning; and never the checkpoint being pruned.
+  if (source) await checkOutput('prune', (flags.out as string | undefined) ?? defaultOut(source), [source]);
   const inputs = await loadAnalysisInputs('prune', flags);
   const out = (flags.out as string | undefined) ?? defaultOut(inputs.path);
   const { model, spec, data, info } = inputs;

@@ -23,16 +23,29 @@ import { Random } from '../../tensor/random.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { selectBackend } from '../backend.js';
 import { writeCheckpointFile } from '../../models/checkpoint_files.js';
-import { CliError, type FlagType, type FlagValues } from '../flags.js';
+import {
+  BATCH_SIZE_RANGE, CliError, EPOCHS_RANGE, HEADS_RANGE, integerIn, SEED_RANGE, STEPS_RANGE, type FlagType, type FlagValues,
+} from '../flags.js';
 import { bar, ProgressLine } from '../progress.js';
+import { writeFileAtomic } from '../../io/files.js';
+import { decodeResumeCheckpoint, encodeResumeCheckpoint, loadResumeWeights } from '../../train/resume.js';
+import type { TrainState } from '../../train/trainer.js';
+import {
+  checkResumeModel, checkResumeSettings, checkResumeTarget, dataSummary, readResumeFile, recordedFlags, resumeFlags, resumePathFor,
+  trainingSettings,
+} from '../resume.js';
+import { checkOutput } from '../output.js';
+import { checkTrainingMemory, datasetBytes, datasetShape, datasetShapeBytes, maxMemoryFlag } from '../memory.js';
+import { EVAL_BATCH_SIZE } from '../../models/memory_estimate.js';
 
 export const TRAIN_FLAGS: Record<string, FlagType> = {
-  model: 'string', dataset: 'string', epochs: 'number', 'batch-size': 'number', lr: 'number', 'weight-decay': 'number',
-  optimizer: 'string', warmup: 'number', 'label-smoothing': 'number', clip: 'number', shift: 'number', flip: 'boolean',
+  model: 'string', dataset: 'string', epochs: EPOCHS_RANGE, 'batch-size': BATCH_SIZE_RANGE, lr: 'number', 'weight-decay': 'number',
+  optimizer: 'string', warmup: 'number', 'label-smoothing': 'number', clip: 'number', shift: integerIn(0, 1024), flip: 'boolean',
   rotate: 'number', scale: 'number',
-  seed: 'number', backend: 'string', target: 'string', task: 'string', 'test-fraction': 'number', basis: 'string',
-  'grid-update': 'number', init: 'string', 'image-size': 'number', weights: 'string', heads: 'number',
-  out: 'string', json: 'boolean', 'max-steps': 'number', 'log-steps': 'boolean',
+  seed: SEED_RANGE, backend: 'string', target: 'string', task: 'string', 'test-fraction': 'number', basis: 'string',
+  'grid-update': integerIn(0, EPOCHS_RANGE.max), init: 'string', 'image-size': 'number', weights: 'string', heads: HEADS_RANGE,
+  out: 'string', json: 'boolean', 'max-steps': STEPS_RANGE, 'log-steps': 'boolean',
+  resume: 'string', 'checkpoint-every': integerIn(1, EPOCHS_RANGE.max), 'max-memory': 'string',
 };
 
 export const DEFAULT_MODEL = 'kat-micro';
@@ -110,7 +123,10 @@ function specFor(model: string, data: AnyImageDataset, basis?: KanBasis, init?: 
   }
 }
 
-export async function runTrain(flags: FlagValues): Promise<void> {
+export async function runTrain(givenFlags: FlagValues): Promise<void> {
+  // A resumed run takes the flags it is not given from the file.
+  const resumed = givenFlags.resume === undefined ? undefined : await readResumeFile(givenFlags.resume as string);
+  const flags = resumed ? resumeFlags(givenFlags, resumed) : givenFlags;
   const json = Boolean(flags.json);
   const datasetSpec = (flags.dataset as string | undefined) ?? 'mnist';
   let tabular = false;
@@ -168,8 +184,20 @@ export async function runTrain(flags: FlagValues): Promise<void> {
     seed: (flags.seed as number | undefined) ?? DEFAULT_TRAIN_CONFIG.seed,
   };
   if (!Number.isInteger(config.seed)) throw new CliError(`train: --seed must be an integer, got ${config.seed}`);
+  // Each step multiplies a decayed weight by 1 - lr x wd: at >= 1 weights are zeroed or flip sign, and training diverges.
+  if (config.lr * config.weightDecay >= 1) {
+    throw new CliError(`train: --lr ${config.lr} x --weight-decay ${config.weightDecay} = ${config.lr * config.weightDecay}: ` +
+      'weight decay would zero or flip the weights every step; the product must be below 1 (lower --weight-decay)');
+  }
   const out = (flags.out as string | undefined) ?? `checkpoints/${modelName}.safetensors`;
+  await checkOutput('train', out); // before the run, not after it
   modelSpec(modelName); // an unknown model fails before any data is loaded
+  const memoryLimit = maxMemoryFlag('train', flags);
+  const settings = trainingSettings(flags, { model: modelName, dataset: datasetSpec, gridUpdates, config });
+  if (resumed) checkResumeSettings(resumed, settings);
+  const checkpointEvery = flags['checkpoint-every'] as number | undefined;
+  const resumePath = resumePathFor(out);
+  if (checkpointEvery !== undefined) await checkResumeTarget(resumePath, out);
   const datasetKind = parseDatasetSpec(datasetSpec).kind;
   const folder = datasetKind === 'folder';
   const imageSizeFlag = flags['image-size'] as number | undefined;
@@ -186,7 +214,21 @@ export async function runTrain(flags: FlagValues): Promise<void> {
   }
 
   const { backend, notes: backendNotes } = await selectBackend((flags.backend as string | undefined) ?? 'auto');
+  if ((checkpointEvery !== undefined || resumed) && backend.name === 'cpu-float64') {
+    throw new CliError(`train: --${resumed ? 'resume' : 'checkpoint-every'} needs a float32 backend: checkpoints hold float32, ` +
+      'so a float64 run could not continue bit for bit');
+  }
   if (!flags.json) for (const note of backendNotes) process.stderr.write(`backend: ${note}\n`);
+  // The model's memory, estimated from its spec, is checked before the data is made or the model built.
+  const memoryOptions = { batchSize: config.batchSize, optimizer: config.optimizer, bytesPerValue: backend.bytesPerElement };
+  const knownShape = flags.init === undefined && !tabular && !folder ? datasetShape(parseDatasetSpec(datasetSpec)) : undefined;
+  if (knownShape && knownShape.height === knownShape.width) {
+    const early = specFor(modelName, { ...knownShape, name: datasetSpec } as unknown as AnyImageDataset, basis);
+    checkTrainingMemory('train', early, {
+      ...memoryOptions, batchSize: Math.min(config.batchSize, knownShape.trainCount), evalBatchSize: Math.min(EVAL_BATCH_SIZE, knownShape.testCount),
+      dataBytes: datasetShapeBytes(knownShape),
+    }, memoryLimit);
+  }
   const log = (text: string) => { if (!json) process.stderr.write(`${text}\n`); };
   const initSource = flags.init as string | undefined;
   let init: (PretrainedModel & { name: string }) | undefined;
@@ -225,7 +267,12 @@ export async function runTrain(flags: FlagValues): Promise<void> {
     const table = !folderSplit && isTabularDataset(train as ImageDataset) ? train as TabularDataset : undefined;
     const regression = table?.task === 'regression';
     const spec = specFor(modelName, train, basis, init?.spec);
+    checkTrainingMemory('train', spec, {
+      ...memoryOptions, batchSize: Math.min(config.batchSize, train.count), evalBatchSize: Math.min(EVAL_BATCH_SIZE, test.count),
+      dataBytes: datasetBytes(train, test),
+    }, memoryLimit);
     const model = buildModel(spec, config.seed);
+    const data = dataSummary(train, test);
     if (init) for (const note of await initFromPretrained(model, init.model, `--init checkpoint '${init.name}'`)) log(`init: ${note}`);
     const params = model.parameterCount();
     log(`model ${describeSpec(spec)}: ${params.toLocaleString('en-US')} parameters${init ? `, from ${init.name}` : ''}`);
@@ -244,7 +291,29 @@ export async function runTrain(flags: FlagValues): Promise<void> {
 
     const maxSteps = flags['max-steps'] === undefined ? Infinity : positiveInteger(flags, 'max-steps', 0);
     if (flags['log-steps'] && !json) throw new CliError('train: --log-steps adds step events to the --json output: pass --json too');
-    let stepsDone = 0;
+    if (resumed) {
+      checkResumeModel(resumed, spec, data);
+      loadResumeWeights(model, resumed.weights, `checkpoint '${resumed.path}'`);
+      log(`resuming ${resumed.path} after epoch ${resumed.state.epoch} of ${config.epochs} (step ${resumed.state.globalStep})`);
+    }
+    // Weights, optimizer and RNG state at an epoch's end in one file, written atomically.
+    const onCheckpoint = async (state: TrainState) => {
+      const last = state.epochs[state.epochs.length - 1]!;
+      const info: Record<string, string> = {
+        dataset: datasetSpec, epochs: String(state.epoch), seed: String(config.seed), trained_at: new Date().toISOString(),
+        ...(regression ? { test_rmse: String(last.test_rmse), test_r2: String(last.test_r2) } : { test_acc: String(last.test_acc) }),
+      };
+      if (table) info[TABULAR_METADATA_KEY] = encodeTabularPreprocessing(table.preprocessing);
+      if (folderSplit) info[CLASS_NAMES_KEY] = JSON.stringify(folderSplit.scan.classNames);
+      if (preprocess) info[PREPROCESS_KEY] = JSON.stringify(preprocess);
+      const bytes = await encodeResumeCheckpoint(model, spec, info, state, { flags: recordedFlags(flags), settings, data });
+      decodeResumeCheckpoint(bytes, 'the new resumable checkpoint'); // it must read back before it replaces the last one
+      await mkdir(dirname(resumePath), { recursive: true });
+      await writeFileAtomic(resumePath, bytes);
+      if (json) process.stdout.write(`${JSON.stringify({ event: 'checkpoint', epoch: state.epoch, step: state.globalStep, path: resumePath })}\n`);
+      else log(`epoch ${state.epoch}: resumable checkpoint ${resumePath}`);
+    };
+    let stepsDone = resumed?.state.globalStep ?? 0;
     const progress = new ProgressLine(process.stderr);
     const result = await trainModel(model, train, test, config, {
       shouldStop: () => stepsDone >= maxSteps,
@@ -281,14 +350,15 @@ export async function runTrain(flags: FlagValues): Promise<void> {
             `${e.images_per_s.toFixed(0)} ${tabular ? 'rows' : 'img'}/s`);
         }
       },
-    });
+    }, { resume: resumed?.state, checkpointEvery, onCheckpoint: checkpointEvery === undefined ? undefined : onCheckpoint });
 
     await mkdir(dirname(out), { recursive: true });
     const metrics: Record<string, number> = regression
       ? { test_rmse: result.testRmse!, test_r2: result.testR2! }
       : { test_acc: result.testAccuracy };
     const info: Record<string, string> = {
-      dataset: datasetSpec, epochs: String(config.epochs), ...Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, String(v)])),
+      // The epochs actually run: --max-steps may stop long before --epochs.
+      dataset: datasetSpec, epochs: String(result.epochs.length), ...Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, String(v)])),
       seed: String(config.seed), trained_at: new Date().toISOString(),
     };
     // Tabular models need the column encoding (scaling, categories, classes, split) to read data again.
@@ -304,10 +374,10 @@ export async function runTrain(flags: FlagValues): Promise<void> {
     };
     if (json) process.stdout.write(`${JSON.stringify(done)}\n`);
     else if (regression) {
-      process.stdout.write(`${modelName}: test RMSE ${formatMetric(result.testRmse!)}, R^2 ${result.testR2!.toFixed(4)} after ${config.epochs} epochs, ` +
+      process.stdout.write(`${modelName}: test RMSE ${formatMetric(result.testRmse!)}, R^2 ${result.testR2!.toFixed(4)} after ${result.epochs.length} epochs, ` +
         `${result.trainSeconds.toFixed(1)} s training (${result.imagesPerSecond.toFixed(0)} rows/s); checkpoint ${out}\n`);
     } else {
-      process.stdout.write(`${modelName}: test accuracy ${(result.testAccuracy * 100).toFixed(2)}% after ${config.epochs} epochs, ` +
+      process.stdout.write(`${modelName}: test accuracy ${(result.testAccuracy * 100).toFixed(2)}% after ${result.epochs.length} epochs, ` +
         `${result.trainSeconds.toFixed(1)} s training (${result.imagesPerSecond.toFixed(0)} ${tabular ? 'rows' : 'img'}/s); checkpoint ${out}\n`);
     }
   } finally {
