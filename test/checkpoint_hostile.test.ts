@@ -204,7 +204,9 @@ describe('a checkpoint\'s metadata config is checked before any model is built',
       assert.doesNotMatch(message, /NaN/);
     }
     // Shapes that infer a consistent but different model still have to match every tensor.
-    refuses(encodeSafetensors(tensorsOf((t) => { t['blocks.0.mlp.fc1.weight']!.shape = [128, 128]; })), /does not fit this model|groups do not divide|the model its tensors describe/);
+    refuses(encodeSafetensors(tensorsOf((t) => { t['blocks.0.mlp.fc1.weight']!.shape = [128, 128]; })), /^hostile does not fit this model: 'blocks\.0\.mlp\.fc1\.weight' has shape \[128, 128\], the model expects \[128, 64\]; /);
+    refuses(encodeSafetensors(tensorsOf((t) => { t['blocks.0.mlp.act1.weight_denominator'] = { shape: [3, 4], values: new Float32Array(12) }; })),
+      /^hostile: the model inferred from its tensors: 3 rational groups do not divide the widths 64 and 256 of the KAT MLP$/);
   });
 });
 

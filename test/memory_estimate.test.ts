@@ -160,7 +160,10 @@ describe('loading a checkpoint under --max-memory', () => {
     assert.equal(info.code, 1);
     assert.equal(info.stderr, `kat: checkpoint '${path}': its model kat-micro needs about 607 KiB (parameters 607 KiB), over the --max-memory limit of 100 KiB\n`);
     assert.equal(kat('info', '--checkpoint', path, '--max-memory', '1MiB').code, 0);
-    const evaluated = kat('eval', '--checkpoint', path, '--max-memory', '100KiB', '--backend', 'cpu');
-    assert.match(evaluated.stderr, /over the --max-memory limit of 100 KiB\n$/);
+    for (const command of ['eval', 'formula', 'plot', 'prune']) {
+      const refused = kat(command, '--checkpoint', path, '--max-memory', '100KiB', '--backend', 'cpu', ...(command === 'plot' ? ['--out', join(dir, 'p.svg')] : []));
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /^kat: checkpoint '[^']+': its model kat-micro needs about 607 KiB \(parameters 607 KiB\), over the --max-memory limit of 100 KiB\n$/, command);
+    }
   });
 });

@@ -17,6 +17,8 @@ import { evalTransform, IMAGENET_DEFAULT_PREPROCESS, type PreprocessConfig } fro
 import { decodeOnnx, exportOnnx, onnxMetadata } from '../src/io/onnx.js';
 import { encodeCheckpoint } from '../src/models/checkpoint.js';
 import { KanMlp } from '../src/models/kan_mlp.js';
+import { GroupRational } from '../src/nn/kan.js';
+import type { RationalKanLayer } from '../src/nn/kan_bases.js';
 import { loadPretrained } from '../src/models/pretrained.js';
 import { buildModel, modelSpec, type Model, type ModelOptions, type ModelSpec } from '../src/models/registry.js';
 import { tensor } from '../src/ops/creation.js';
@@ -162,6 +164,28 @@ describe('ONNX export runs in ONNX Runtime with katjs\'s logits', async () => {
       }
     });
   }
+
+  it('a per-group numerator ([G, 6], not shared): parity within 1e-5', async () => {
+    const rng = new Random(17);
+    const spec = modelSpec('kan-mlp', { basis: 'rational' });
+    const model = buildModel(spec, 5) as KanMlp;
+    // No built-in model has per-group numerators (KAT shares one): swap one in, as the op and the exporter support them.
+    const layer = model.layers[1] as RationalKanLayer;
+    const act = new GroupRational(layer.inFeatures, { groups: 8, mode: 'swish', sharedNumerator: false });
+    try {
+      // (The replaced one stays registered as the layer's child, so model.dispose() frees it.)
+      (layer as { act: GroupRational }).act = act;
+      await perturb(model, rng);
+      for (const p of [act.numerator, act.denominator]) p.assignValues((await p.dataFloat64()).map((v) => v + 0.1 * rng.normal()));
+      assert.deepEqual(act.numerator.shape, [8, 6]);
+      const bytes = await checkParity('kan-mlp rational, per-group numerator', model, spec, [1, 28, 28], rng);
+      const init = (decodeOnnx(bytes).graph as { initializer: { name: string; dims: number[] }[] }).initializer;
+      assert.deepEqual(init.find((i) => i.name === 'layers.1.act.weight_numerator')?.dims, [8, 6]);
+    } finally {
+      model.dispose();
+      act.dispose();
+    }
+  });
 
   it('the KAT of a timm train checkpoint (.pth.tar): parity on photos and random inputs, metadata', async () => {
     const file = 'kat_small32_train_checkpoint.pth.tar';

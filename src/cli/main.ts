@@ -38,6 +38,9 @@ commands:
             --shift PIXELS --rotate DEGREES --scale X --flip   random image augmentation
             --backend auto|cpu|cpu-float64   --out FILE (default checkpoints/MODEL.safetensors)
             --max-steps N     stop after N optimizer steps (then evaluate and save as after an epoch)
+            --max-memory SIZE refuse, before allocating, a run estimated to need more (parameters, gradients, AdamW
+                              moments, one batch's activations, data); 512MiB, 4GiB or bytes; default half the RAM.
+                              Every command that loads a checkpoint takes it too (parameters and buffers)
             --json            one JSON object per line: epoch events, then a done event; --log-steps adds step events
   eval      accuracy of a checkpoint on a dataset's test split: --checkpoint SRC [--dataset SPEC] [--json]
             (RMSE and R^2 for csv regression; the checkpoint's scaling and split: [--target COLUMN] [--test-fraction X, 1: all rows])

@@ -8,7 +8,7 @@ import { MNIST_TEST_COUNT, MNIST_TRAIN_COUNT } from '../data/mnist_split.js';
 import {
   checkMemoryLimit, estimateTrainingMemory, formatBytes, MemoryLimitError, type TrainingEstimateOptions,
 } from '../models/memory_estimate.js';
-import type { ModelSpec } from '../models/registry.js';
+import { validateModelSpec, type ModelSpec } from '../models/registry.js';
 import { excerpt, quote } from '../util/text.js';
 import { CliError, type FlagValues } from './flags.js';
 
@@ -56,7 +56,11 @@ export function maxMemoryFlag(command: string, flags: FlagValues): MemoryLimit {
   return { bytes, text: `the --max-memory limit of ${formatBytes(bytes)}` };
 }
 
-/** The images (and labels) a dataset spec will load, when the spec alone says: synthetic, mnist, cifar10. */
+/**
+ * The images (and labels) a dataset spec will make, when the spec alone says
+ * and nothing can fail first: synthetic (generated: its size is the risk) and
+ * the embedded mnist. Files and folders are sized once read.
+ */
 export interface DatasetShape {
   channels: number;
   height: number;
@@ -77,8 +81,6 @@ export function datasetShape(spec: DatasetSpec): DatasetShape | undefined {
     }
     case 'mnist':
       return { channels: 1, height: 28, width: 28, classes: 10, count: MNIST_TRAIN_COUNT + MNIST_TEST_COUNT, trainCount: MNIST_TRAIN_COUNT, testCount: MNIST_TEST_COUNT };
-    case 'cifar10':
-      return { channels: 3, height: 32, width: 32, classes: 10, count: 60_000, trainCount: 50_000, testCount: 10_000 };
     default:
       return undefined;
   }
@@ -105,6 +107,7 @@ export function datasetBytes(...datasets: object[]): number {
  */
 export function checkTrainingMemory(command: string, spec: ModelSpec, options: TrainingEstimateOptions, limit: MemoryLimit): void {
   try {
+    validateModelSpec(spec, excerpt(spec.name)); // "kat-micro config: image size 32 is not a multiple of patch size 7"
     checkMemoryLimit(estimateTrainingMemory(spec, options), limit.bytes, `${command}: training ${excerpt(spec.name)}`, limit.text);
   } catch (error) {
     if (error instanceof MemoryLimitError) {

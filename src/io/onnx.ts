@@ -1,5 +1,5 @@
 // ONNX export: a katjs model as an ONNX graph of standard operators only
-// (default domain, opset 17), serialised by protobufjs from the official
+// (default domain, opset 17 to 21), serialised by protobufjs from the official
 // onnx.proto (io/onnx_schema.ts). Browser-safe: model in, bytes out.
 //
 // Lowering, layer by layer (eval mode: dropout and drop-path are identities):
@@ -32,8 +32,8 @@ export const ONNX_INPUT = 'pixel_values';
 export const ONNX_OUTPUT = 'logits';
 /** Opset 17: the first with LayerNormalization; ONNX Runtime (node and web) runs it. */
 export const DEFAULT_OPSET = 17;
-/** IR version 8 goes with opset 17. */
-const IR_VERSION = 8;
+/** The IR version each opset came with (onnx/helper.py's VERSION_TABLE). */
+const IR_VERSIONS: Record<number, number> = { 17: 8, 18: 8, 19: 9, 20: 9, 21: 10 };
 
 export interface ExportOnnxOptions {
   /** Class names, stored as metadata 'labels' (JSON). */
@@ -371,7 +371,7 @@ export async function exportOnnx(model: Model, spec: ModelSpec, options: ExportO
 
   const type = modelProto();
   const message = type.fromObject({
-    ir_version: IR_VERSION,
+    ir_version: IR_VERSIONS[opset],
     opset_import: [{ domain: '', version: opset }],
     producer_name: 'katjs',
     model_version: 1,

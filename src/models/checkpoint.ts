@@ -95,7 +95,7 @@ function inferSpec(contents: SafetensorsContents, source: string, heads?: number
     dropPath: 0,
   };
   const size = new Map([[192, 'tiny'], [384, 'small'], [768, 'base']]).get(dim) ?? `d${dim}`;
-  return checkModelSpec(`${kan ? 'kat' : 'vit'}-${size}`, config, `${source}: the model its tensors describe`);
+  return checkModelSpec(`${kan ? 'kat' : 'vit'}-${size}`, config, `${source}: the model inferred from its tensors`, `${source}: the model inferred from its tensors`);
 }
 
 /** The spec in katjs's metadata, checked completely (it is untrusted input); null when there is none. */

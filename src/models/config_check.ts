@@ -17,8 +17,10 @@ import type { VitConfig } from './vit.js';
  */
 export const MODEL_LIMITS = Object.freeze({
   depth: 1024,
-  /** dim, hidden widths, classes, heads, groups. */
+  /** dim, hidden widths, classes, heads. */
   width: 1 << 20,
+  /** Rational groups (KAT uses 8). */
+  groups: 1 << 16,
   /** kan-mlp inputs (C * H * W). */
   inputs: 1 << 26,
   imageSize: 16384,
@@ -120,7 +122,7 @@ export function checkVitConfig(raw: unknown, where = 'model config'): VitConfig 
   }
   const mlp = c.mlp;
   if (mlp !== 'kan' && mlp !== 'gelu') fail(where, `mlp is ${show(mlp)}: expected "kan" (KAT) or "gelu" (ViT)`);
-  const groups = integer(c, 'groups', 1, MODEL_LIMITS.width, where);
+  const groups = integer(c, 'groups', 1, MODEL_LIMITS.groups, where);
   if (mlp === 'kan' && (dim % groups !== 0 || hidden % groups !== 0)) {
     fail(where, `${groups} rational groups do not divide the widths ${dim} and ${hidden} of the KAT MLP`);
   }
@@ -139,7 +141,7 @@ export function checkKanMlpConfig(raw: unknown, where = 'model config'): KanMlpC
   }
   const hidden = rawHidden.map((width: unknown, i) => integer({ [`hidden[${i}]`]: width }, `hidden[${i}]`, 1, MODEL_LIMITS.width, where));
   const classes = integer(c, 'classes', 1, MODEL_LIMITS.width, where);
-  const groups = integer(c, 'groups', 1, MODEL_LIMITS.width, where);
+  const groups = integer(c, 'groups', 1, MODEL_LIMITS.groups, where);
   const dropout = probability(c, 'dropout', where);
   const config: KanMlpConfig = { inputs, hidden, classes, groups, dropout };
   if (has(c, 'basis')) {
@@ -189,15 +191,15 @@ export function checkKanMlpConfig(raw: unknown, where = 'model config'): KanMlpC
  * MLP; the config is complete, in range and consistent; the model it describes
  * has at most MODEL_LIMITS.parameters parameters. Throws `where: ...` otherwise.
  */
-export function checkModelSpec(name: unknown, config: unknown, where = 'model'): ModelSpec {
+export function checkModelSpec(name: unknown, config: unknown, where = 'model', configWhere = `${where} config`): ModelSpec {
   if (typeof name !== 'string') fail(where, `the model name is ${show(name)}, not a string`);
   let spec: ModelSpec;
   if (name === 'kan-mlp') {
-    spec = { name, config: checkKanMlpConfig(config, `${where} config`) };
+    spec = { name, config: checkKanMlpConfig(config, configWhere) };
   } else {
     const match = TRANSFORMER_NAME.exec(name);
     if (!match) fail(where, `unknown model '${excerpt(name, 40)}': expected kat-*, vit-* or kan-mlp`);
-    const vit = checkVitConfig(config, `${where} config`);
+    const vit = checkVitConfig(config, configWhere);
     const family = match[1]!.toLowerCase();
     if ((family === 'kat') !== (vit.mlp === 'kan')) {
       fail(where, `'${name}' is a ${family === 'kat' ? 'KAT (mlp "kan")' : 'ViT (mlp "gelu")'}, but its config says mlp "${vit.mlp}"`);

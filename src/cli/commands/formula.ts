@@ -10,7 +10,7 @@ import { integerFlag, loadAnalysisInputs } from './plot.js';
 
 export const FORMULA_FLAGS: Record<string, FlagType> = {
   checkpoint: 'string', dataset: 'string', images: IMAGES_RANGE, digits: integerIn(1, 21), top: integerIn(1, 100), activation: 'string',
-  backend: 'string', json: 'boolean', heads: HEADS_RANGE,
+  backend: 'string', json: 'boolean', heads: HEADS_RANGE, 'max-memory': 'string',
 };
 
 /** The q-quantile of sorted finite values (nearest rank). */

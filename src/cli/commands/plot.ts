@@ -19,10 +19,11 @@ import { activationPanels, renderActivationSvg } from '../../viz/svg_plot.js';
 import { selectBackend } from '../backend.js';
 import { CliError, HEADS_RANGE, IMAGES_RANGE, integerIn, type FlagType, type FlagValues } from '../flags.js';
 import { checkOutput } from '../output.js';
+import { maxMemoryFlag } from '../memory.js';
 
 export const PLOT_FLAGS: Record<string, FlagType> = {
   checkpoint: 'string', out: 'string', dataset: 'string', images: IMAGES_RANGE, points: integerIn(2, 10_000), bins: integerIn(1, 1000), scale: 'number',
-  backend: 'string', json: 'boolean', heads: HEADS_RANGE,
+  backend: 'string', json: 'boolean', heads: HEADS_RANGE, 'max-memory': 'string',
 };
 
 export interface AnalysisInputs extends LoadedCheckpoint {
@@ -50,10 +51,13 @@ export async function loadAnalysisInputs(command: string, flags: FlagValues): Pr
   const path = flags.checkpoint as string | undefined;
   if (!path) throw new CliError(`${command}: --checkpoint FILE is required`);
   const images = integerFlag(command, flags, 'images', 256);
+  const memory = maxMemoryFlag(command, flags);
   const { backend, notes } = await selectBackend((flags.backend as string | undefined) ?? 'auto');
   if (!flags.json) for (const note of notes) process.stderr.write(`backend: ${note}\n`);
   // --heads: timm checkpoints do not store the attention heads (plot and formula read the weights of `train.py` runs too).
-  const loaded = await readCheckpointFile(path, flags.heads === undefined ? {} : { heads: flags.heads as number });
+  const loaded = await readCheckpointFile(path, {
+    ...(flags.heads === undefined ? {} : { heads: flags.heads as number }), maxMemory: memory.bytes, maxMemoryText: memory.text,
+  });
   const datasetSpec = (flags.dataset as string | undefined) ?? loaded.info.dataset ?? 'mnist';
   let tabular: boolean;
   try {

@@ -14,6 +14,7 @@ import { noGrad } from '../../tensor/autograd.js';
 import { tidy } from '../../tensor/scope.js';
 import { selectBackend } from '../backend.js';
 import { checkpointOptions, CHECKPOINT_SOURCE_HELP, loadCheckpointSource } from '../checkpoint_source.js';
+import { excerpt } from '../../util/text.js';
 import { CliError, HEADS_RANGE, integerIn, type FlagType, type FlagValues } from '../flags.js';
 import { createSession, requireOnnxRuntime, runSession } from '../onnxruntime.js';
 import { bar, ProgressLine } from '../progress.js';
@@ -100,7 +101,8 @@ export async function runPredict(flags: FlagValues, paths: string[]): Promise<vo
       'inputs; kat predict classifies RGB photos (3 channels)');
   }
   if (!json) {
-    for (const note of loaded.notes) process.stderr.write(`checkpoint: ${note}\n`);
+    // Notes quote tensor names from the file: escaped and cut short.
+    for (const note of loaded.notes) process.stderr.write(`checkpoint: ${excerpt(note, 400)}\n`);
     process.stderr.write(`model ${loaded.spec.name} (${labels.length} classes), input ${preprocess.inputSize.join('x')}, ` +
       `${preprocess.interpolation} resize, crop ${preprocess.cropMode} ${preprocess.cropPct}; ${ort ? `engine onnxruntime ${ort.env.versions.common}` : `backend ${backend.name}`}\n`);
   }

@@ -15,7 +15,7 @@ import { integerFlag, loadAnalysisInputs } from './plot.js';
 
 export const PRUNE_FLAGS: Record<string, FlagType> = {
   checkpoint: 'string', keep: 'number', dataset: 'string', images: IMAGES_RANGE, epochs: integerIn(0, EPOCHS_RANGE.max), lr: 'number',
-  'batch-size': BATCH_SIZE_RANGE, seed: SEED_RANGE, out: 'string', backend: 'string', json: 'boolean',
+  'batch-size': BATCH_SIZE_RANGE, seed: SEED_RANGE, out: 'string', backend: 'string', json: 'boolean', 'max-memory': 'string',
 };
 
 /** Accuracy for classification; RMSE and R^2 for regression data. */

@@ -36,6 +36,7 @@ import {
 } from '../resume.js';
 import { checkOutput } from '../output.js';
 import { checkTrainingMemory, datasetBytes, datasetShape, datasetShapeBytes, maxMemoryFlag } from '../memory.js';
+import { excerpt } from '../../util/text.js';
 import { EVAL_BATCH_SIZE } from '../../models/memory_estimate.js';
 
 export const TRAIN_FLAGS: Record<string, FlagType> = {
@@ -239,7 +240,8 @@ export async function runTrain(givenFlags: FlagValues): Promise<void> {
       init.model.dispose();
       throw new CliError(`train: --model ${flags.model} differs from the --init checkpoint's ${init.spec.name}; leave --model out when fine-tuning`);
     }
-    for (const note of init.notes) log(`init: ${note}`);
+    // Notes quote tensor names from the file: escaped and cut short.
+    for (const note of init.notes) log(`init: ${excerpt(note, 400)}`);
   } else if (flags.weights !== undefined || flags.heads !== undefined) {
     throw new CliError('train: --weights and --heads describe the --init checkpoint: pass --init SRC');
   }
