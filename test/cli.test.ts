@@ -60,7 +60,7 @@ describe('kat CLI', () => {
       [['train', '--dataset', 'cifar10:/nonexistent/dir', '--out', checkpoint], /\/nonexistent\/dir/],
       [['train', '--dataset', 'imagenet'], /unknown dataset 'imagenet'/],
       [['train', '--backend', 'tpu'], /unknown backend 'tpu'/],
-      [['train', '--model', 'kan-mlp', '--lr', '1e30', '--epochs', '1', '--out', checkpoint], /loss became (NaN|Infinity)|gradient norm is NaN/],
+      [['train', '--model', 'kan-mlp', '--lr', '1e30', '--weight-decay', '0', '--epochs', '1', '--out', checkpoint], /loss became (NaN|Infinity)|gradient norm is NaN/],
       [['eval', '--checkpoint', join(dir, 'missing.safetensors')], /checkpoint '.*missing.safetensors' does not exist/],
       [['eval'], /--checkpoint SRC is required/],
       [['train', '--log-steps'], /--log-steps adds step events to the --json output/],

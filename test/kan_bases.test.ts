@@ -693,7 +693,7 @@ describe('kat train --grid-update (efficient-kan grid update during training)', 
     assert.match(transformer.stderr, /^kat: train: --grid-update .*got --model kat-micro, no --basis\)\n$/);
     const negative = kat('train', '--model', 'kan-mlp', '--basis', 'bspline', '--grid-update', '-1', '--dataset', data, '--out', out);
     assert.equal(negative.code, 2);
-    assert.match(negative.stderr, /^kat: train: --grid-update must be a non-negative integer, got -1\n$/);
+    assert.match(negative.stderr, /^kat: train: --grid-update must be a non-negative integer in \[0, 100,000\], got -1\n$/);
     assert.ok(!existsSync(out));
   });
 });

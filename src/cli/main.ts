@@ -41,6 +41,9 @@ commands:
             --max-memory SIZE refuse, before allocating, a run estimated to need more (parameters, gradients, AdamW
                               moments, one batch's activations, data); 512MiB, 4GiB or bytes; default half the RAM.
                               Every command that loads a checkpoint takes it too (parameters and buffers)
+            --checkpoint-every N  every N epochs, write OUT.resume.safetensors: the weights plus optimizer state,
+                              schedule position, RNG states and data order (atomically)
+            --resume FILE     continue such a run bit for bit (flags left out come from the file)
             --json            one JSON object per line: epoch events, then a done event; --log-steps adds step events
   eval      accuracy of a checkpoint on a dataset's test split: --checkpoint SRC [--dataset SPEC] [--json]
             (RMSE and R^2 for csv regression; the checkpoint's scaling and split: [--target COLUMN] [--test-fraction X, 1: all rows])

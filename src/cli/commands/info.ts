@@ -3,6 +3,7 @@
 import { describeSpec } from '../../models/checkpoint.js';
 import { checkpointOptions, CHECKPOINT_SOURCE_HELP, loadCheckpointSource } from '../checkpoint_source.js';
 import { escapeControl, excerpt } from '../../util/text.js';
+import { TRAIN_STATE_KEY } from '../../train/resume.js';
 import { CliError, HEADS_RANGE, type FlagType, type FlagValues } from '../flags.js';
 
 export const INFO_FLAGS: Record<string, FlagType> = {
@@ -38,6 +39,19 @@ export async function runInfo(flags: FlagValues): Promise<void> {
   lines.push(`classes    ${labels.length}: ${labels.slice(0, 5).map((label) => excerpt(label)).join(', ')}${labels.length > 5 ? ', ...' : ''}`);
   if ('imageSize' in spec.config) lines.push(`input      ${preprocess.inputSize.join('x')}, ${preprocess.interpolation} resize, crop ${preprocess.cropMode} ${preprocess.cropPct}, ` +
     `mean ${preprocess.mean.join('/')}, std ${preprocess.std.join('/')}`);
-  for (const [key, value] of Object.entries(info)) lines.push(`${excerpt(key).padEnd(10)} ${excerpt(value, VALUE_LIMIT)}`);
+  for (const [key, value] of Object.entries(info)) {
+    // A resume file's training state is a long JSON blob: one summary line says what it holds.
+    const shown = key === TRAIN_STATE_KEY ? trainStateSummary(value) : value;
+    lines.push(`${excerpt(key).padEnd(10)} ${excerpt(shown, VALUE_LIMIT)}`);
+  }
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+function trainStateSummary(text: string): string {
+  try {
+    const state = JSON.parse(text) as { epoch?: unknown; globalStep?: unknown };
+    return `training state for --resume: after epoch ${String(state.epoch)}, step ${String(state.globalStep)} (optimizer, schedule, RNG, data order)`;
+  } catch {
+    return 'training state for --resume (unreadable)';
+  }
 }
