@@ -315,6 +315,8 @@ describe('interrupted writes leave no temporary file', () => {
       // KATJS_TEST_SLOW_WRITE holds the write open halfway, with its temp file on disk, long enough to signal it.
       const { child, done } = startKat({ KATJS_TEST_SLOW_WRITE: '30000' }, ...trainArgs(dir, out));
       await waitFor('the temp file', child, () => tmpFiles(dir).length > 0);
+      // The handler is installed just after the temp file appears; a loaded machine can pause the child in between.
+      await new Promise((resolve) => setTimeout(resolve, 300));
       child.kill(signal);
       const run = await done;
       assert.equal(run.code, code, run.stderr);
