@@ -8,11 +8,10 @@
 import { Random } from '../tensor/random.js';
 import { mix32 } from '../util/hash.js';
 
-export interface ImageDataset {
+/** What every image dataset knows up front: its name, sizes and labels. */
+export interface LabelledImages {
   /** Shown in error messages and logs, e.g. 'mnist/train'. */
   name: string;
-  /** [count, channels, height, width], row-major, normalised. */
-  images: Float32Array;
   /** One integer class id in [0, classes) per image. */
   labels: Float32Array;
   count: number;
@@ -22,6 +21,11 @@ export interface ImageDataset {
   classes: number;
   /** Optional human-readable class names, `classes` of them. */
   classNames?: string[];
+}
+
+export interface ImageDataset extends LabelledImages {
+  /** [count, channels, height, width], row-major, normalised. */
+  images: Float32Array;
   /** The normalised value of an empty pixel (what augmentation shifts in); default 0. */
   background?: number;
 }
@@ -198,16 +202,7 @@ export function* batches(dataset: ImageDataset, batchSize: number, options: Batc
  * transformed on demand), so that a folder of 100,000 photos never sits in
  * memory at once. Labels are known up front; pixels are not.
  */
-export interface StreamingImageDataset {
-  name: string;
-  count: number;
-  channels: number;
-  height: number;
-  width: number;
-  classes: number;
-  classNames?: string[];
-  /** One integer class id per image, in dataset order. */
-  labels: Float32Array;
+export interface StreamingImageDataset extends LabelledImages {
   /**
    * Batches in the order `batches` would give for the same options. With
    * `augment`, images get the training transform (random crops, flips),

@@ -93,7 +93,8 @@ export function f16BitsToFloat(bits: number): number {
   return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
 }
 
-function getF16Table(): Float32Array {
+/** Every binary16 bit pattern as float32, built on first use (shared by the checkpoint readers). */
+export function getF16Table(): Float32Array {
   if (f16Table === null) {
     const table = new Float32Array(65536);
     for (let i = 0; i < 65536; i++) table[i] = f16BitsToFloat(i);

@@ -15,7 +15,7 @@
  * state dict is then picked out of it and only its tensors are converted.
  */
 
-import { bf16BitsToFloat, f16BitsToFloat, type SafetensorsTensor } from '../safetensors.js';
+import { bf16BitsToFloat, getF16Table, type SafetensorsTensor } from '../safetensors.js';
 import {
   describeValue,
   ForbiddenGlobalError,
@@ -461,17 +461,6 @@ function extractStateDict(root: unknown, weights: 'default' | 'ema', context: Co
 // ---------------------------------------------------------------------------
 // Converting one tensor
 // ---------------------------------------------------------------------------
-
-let f16Table: Float32Array | null = null;
-
-function getF16Table(): Float32Array {
-  if (f16Table === null) {
-    const table = new Float32Array(65536);
-    for (let i = 0; i < 65536; i++) table[i] = f16BitsToFloat(i);
-    f16Table = table;
-  }
-  return f16Table;
-}
 
 /** The storage's bytes, read (and checked) on first use. */
 function storageBytes(storage: Storage, context: Context): Uint8Array {
