@@ -245,8 +245,8 @@ describe('bad input names the problem', () => {
     assert.throws(() => layer.forward(x), /BSplineKanLayer: input \[2, 2\] has 2 features, expected 3/);
     assert.throws(() => new RbfKanLayer(3, 2, new Random(1)).forward(x), /RbfKanLayer: input \[2, 2\] has 2 features, expected 3/);
     assert.throws(() => new BSplineKanLayer(3, 2, new Random(1), { order: 0 }), /spline order 0 must be an integer in \[1, 8\]/);
-    assert.throws(() => createKanLayer('chebyshev' as 'rbf', 3, 2, new Random(1)), /unknown KAN basis 'chebyshev': expected one of rational, bspline, rbf/);
-    assert.throws(() => modelSpec('kan-mlp', { basis: 'spline' as 'rbf' }), /unknown basis 'spline': expected one of rational, bspline, rbf/);
+    assert.throws(() => createKanLayer('chebyshev' as 'rbf', 3, 2, new Random(1)), /unknown KAN basis 'chebyshev': expected one of rational, bspline, rbf, af, relu/);
+    assert.throws(() => modelSpec('kan-mlp', { basis: 'spline' as 'rbf' }), /unknown basis 'spline': expected one of rational, bspline, rbf, af, relu/);
     assert.throws(() => modelSpec('kat-micro', { basis: 'bspline' }), /basis 'bspline' applies to kan-mlp only/);
   });
 
@@ -600,7 +600,7 @@ describe('kat train --basis, eval and info', () => {
   it('an unknown basis, or a basis for a transformer: one kat: line, exit 2', () => {
     const unknown = kat('train', '--model', 'kan-mlp', '--basis', 'wavelet', '--dataset', data);
     assert.equal(unknown.code, 2);
-    assert.equal(unknown.stderr, "kat: train: unknown basis 'wavelet': expected one of rational, bspline, rbf\n");
+    assert.equal(unknown.stderr, "kat: train: unknown basis 'wavelet': expected one of rational, bspline, rbf, af, relu\n");
     const transformer = kat('train', '--model', 'kat-micro', '--basis', 'rbf', '--dataset', data);
     assert.equal(transformer.code, 2);
     assert.match(transformer.stderr, /^kat: train: --basis applies to --model kan-mlp only \(kat-micro has GR-KAN rational layers\)\n$/);
@@ -612,7 +612,7 @@ describe('bench: KAN layers of each basis at equal widths', () => {
     const backend = (await startBackend('cpu'))!;
     const [rows, width] = [48, 16];
     const results = await onBackendAsync(backend, () => benchKanLayers(backend, rows, width, width, { runs: 1, callsPerRun: 1 }));
-    assert.deepEqual(results.map((r) => r.op), ['rational', 'bspline', 'rbf'].flatMap((b) => [`kan layer ${b} fwd`, `kan layer ${b} fwd+bwd`]));
+    assert.deepEqual(results.map((r) => r.op), ['rational', 'bspline', 'rbf', 'af', 'relu'].flatMap((b) => [`kan layer ${b} fwd`, `kan layer ${b} fwd+bwd`]));
     for (const row of results) {
       assert.equal(row.shape, `[${rows}, ${width}] -> ${width}`);
       assert.ok(row.median_ms > 0 && row.elements_per_s! > 0 && row.ratio! > 0);
@@ -624,13 +624,16 @@ describe('bench: KAN layers of each basis at equal widths', () => {
     const expansion = rows * width * 8 * 4;
     assert.ok(get('kan layer bspline fwd').live_bytes! >= expansion + rows * width * 4, `${get('kan layer bspline fwd').live_bytes}`);
     assert.ok(get('kan layer rbf fwd').live_bytes! >= expansion + rows * width * 4);
-    for (const basis of ['rational', 'bspline', 'rbf']) {
+    for (const basis of ['rational', 'bspline', 'rbf', 'af', 'relu']) {
       assert.ok(get(`kan layer ${basis} fwd+bwd`).peak_bytes! >= get(`kan layer ${basis} fwd`).live_bytes!, basis);
     }
     // Parameters at equal widths: B-spline (8 + 1) x 256, RBF 8 x 256 + 256 + bias and layernorm; GR-KAN 256 + bias + 10 per group.
     assert.equal(get('kan layer bspline fwd').parameters, width * width * 9);
     assert.equal(get('kan layer rbf fwd').parameters, width * width * 9 + width + 2 * width);
     assert.equal(get('kan layer rational fwd').parameters, width * width + width + 6 + 8 * 4);
+    // AF-KAN: W, layernorm, grid 2 x 6, attention 6 + 1, tau; ReLU-KAN: layernorm, grids 2 x 6 per input, fc over 6 bases + bias.
+    assert.equal(get('kan layer af fwd').parameters, width * width + 2 * width + 12 + 7 + 1);
+    assert.equal(get('kan layer relu fwd').parameters, 2 * width + 12 * width + width * width * 6 + width);
   });
 });
 

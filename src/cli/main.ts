@@ -25,7 +25,8 @@ const USAGE = `usage: kat <command> [flags]
 commands:
   train     train a model (default kat-micro on the embedded MNIST digits) and save a checkpoint
             --model NAME      kat-{micro,tiny,small,base}, vit-{micro,tiny,small,base}, kan-mlp (default kat-micro)
-            --basis B         kan-mlp's layers: rational (GR-KAN, default), bspline (efficient-kan), rbf (FastKAN)
+            --basis B         kan-mlp's layers: rational (GR-KAN, default), bspline (efficient-kan), rbf (FastKAN),
+                              af (AF-KAN), relu (ReLU-KAN)
             --grid-update N   bspline: refit the knot grids to 1,024 training rows at the start of the first N epochs (default 0)
             --dataset SPEC    mnist (default), cifar10:DIR, folder:DIR, synthetic:CxHxW[:classes[:count]], csv:FILE
                               folder:DIR: photos in DIR/<class>/ (or DIR/train + DIR/val), streamed; --image-size N
@@ -63,7 +64,7 @@ commands:
   prune     score GR-KAN hidden channels on data, keep a fraction per group, fine-tune, save:
             --checkpoint FILE [--keep 0.5] [--epochs 1] [--lr X] [--out FILE] [--dataset SPEC] [--json]
   bench     GR-KAN forward/backward vs the copy-bandwidth ceiling at KAT's widths, matmul TFLOP/s,
-            KAN layers by basis (rational, bspline, rbf; time and memory at 256 -> 256),
+            KAN layers by basis (rational, bspline, rbf, af, relu; time and memory at 256 -> 256),
             kat-tiny / vit-tiny training img/s: --backend B --json --batch N --runs N --skip-training;
             on the CPU also matmul, group rational and a kat-micro step vs TensorFlow.js (--skip-compare)
             and kat-tiny inference at batch 1 and 16 vs ONNX Runtime (needs onnxruntime-node; --skip-onnxruntime)

@@ -308,7 +308,7 @@ class Lowering {
       if (layer instanceof RationalKanLayer) h = await this.linear(await this.rational(h, layer.act, 2, `${name}.act`), layer.fc, `${name}.fc`);
       else if (layer instanceof BSplineKanLayer) h = await this.bspline(h, layer, name);
       else if (layer instanceof RbfKanLayer) h = await this.rbf(h, layer, name);
-      else throw new Error(`exportOnnx: ${name} has an unknown KAN basis`);
+      else throw new Error(`exportOnnx: ${name} has basis '${model.basis}', which ONNX export does not support (it covers rational, bspline and rbf)`);
     }
     return h;
   }

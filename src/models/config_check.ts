@@ -4,7 +4,7 @@
 // checkpoint of a few hundred KB cannot ask for gigabytes or a billion blocks.
 // Browser-safe.
 
-import { divisorGroups, isKanBasis, KAN_BASES } from '../nn/kan_bases.js';
+import { AF_ACTIVATIONS, AF_COMBINATIONS, AF_MAX_GRID, divisorGroups, isKanBasis, KAN_BASES } from '../nn/kan_bases.js';
 import { MAX_SPLINE_ORDER } from '../ops/kan_bases.js';
 import { excerpt } from '../util/text.js';
 import type { KanMlpConfig } from './kan_mlp.js';
@@ -36,7 +36,9 @@ export const MODEL_LIMITS = Object.freeze({
 const TRANSFORMER_NAME = /^(kat|vit)-[a-z0-9][a-z0-9._-]{0,62}$/i;
 
 const VIT_KEYS = ['imageSize', 'patchSize', 'channels', 'classes', 'dim', 'depth', 'heads', 'mlpRatio', 'mlp', 'groups', 'dropout', 'dropPath'];
-const KAN_MLP_KEYS = ['inputs', 'hidden', 'classes', 'groups', 'dropout', 'basis', 'bspline', 'rbf'];
+const KAN_MLP_KEYS = ['inputs', 'hidden', 'classes', 'groups', 'dropout', 'basis', 'bspline', 'rbf', 'af', 'relu'];
+const AF_KEYS = ['gridSize', 'order', 'activation', 'combination'];
+const RELU_KEYS = ['gridSize', 'order'];
 const BSPLINE_KEYS = ['gridSize', 'order', 'gridRange', 'gridEps', 'noiseScale'];
 const RBF_KEYS = ['low', 'high', 'centers', 'width', 'layerNorm', 'baseUpdate', 'splineInitScale'];
 
@@ -101,6 +103,14 @@ function boolean(fields: Fields, key: string, where: string): boolean {
   const value = fields[key];
   if (typeof value !== 'boolean') fail(where, `${key} is ${show(value)}: expected true or false`);
   return value;
+}
+
+function oneOf<T extends string>(fields: Fields, key: string, choices: readonly T[], where: string): T {
+  const value = fields[key];
+  if (typeof value !== 'string' || !(choices as readonly string[]).includes(value)) {
+    fail(where, `${key} is ${show(value)}: expected one of ${choices.join(', ')}`);
+  }
+  return value as T;
 }
 
 /** A checked ViT / KAT configuration (a fresh object holding only the known fields). */
@@ -183,6 +193,30 @@ export function checkKanMlpConfig(raw: unknown, where = 'model config'): KanMlpC
     if (centers === 1 && rbf.width === undefined) fail(at, 'a single centre needs a width (it has no spacing)');
     config.rbf = rbf;
   }
+  if (has(c, 'af')) {
+    const a = fieldsOf(c.af, 'af', AF_KEYS, where);
+    const at = `${where}: af`;
+    const af: NonNullable<KanMlpConfig['af']> = {};
+    if (has(a, 'gridSize')) af.gridSize = integer(a, 'gridSize', 1, AF_MAX_GRID, at);
+    if (has(a, 'order')) af.order = integer(a, 'order', 0, AF_MAX_GRID, at);
+    if (has(a, 'activation')) af.activation = oneOf(a, 'activation', AF_ACTIVATIONS, at);
+    if (has(a, 'combination')) af.combination = oneOf(a, 'combination', AF_COMBINATIONS, at);
+    config.af = af;
+  }
+  if (has(c, 'relu')) {
+    const r = fieldsOf(c.relu, 'relu', RELU_KEYS, where);
+    const at = `${where}: relu`;
+    const relu: NonNullable<KanMlpConfig['relu']> = {};
+    if (has(r, 'gridSize')) relu.gridSize = integer(r, 'gridSize', 1, AF_MAX_GRID, at);
+    if (has(r, 'order')) relu.order = integer(r, 'order', 0, AF_MAX_GRID, at);
+    config.relu = relu;
+  }
+  // Only the new bases' settings: older checkpoints may carry others unused.
+  for (const key of ['af', 'relu'] as const) {
+    if (config[key] !== undefined && key !== (config.basis ?? 'rational')) {
+      fail(where, `${key} settings are given, but the basis is '${config.basis ?? 'rational'}'`);
+    }
+  }
   return config;
 }
 
@@ -246,6 +280,25 @@ export function tensorLayout(spec: ModelSpec): TensorLayout {
         add(`${at}base_weight`, [output, input]);
         add(`${at}spline_weight`, [output, input, gridSize + order]);
         buffers.push([`${at}grid`, [input, gridSize + 2 * order + 1]]);
+      } else if (basis === 'af') {
+        const bases = (c.af?.gridSize ?? 3) + (c.af?.order ?? 3);
+        // Own parameters first, then submodules' (Module.namedParameters' order).
+        add(`${at}grid_start`, [bases]);
+        add(`${at}grid_end`, [bases]);
+        add(`${at}temperature`, [1]);
+        add(`${at}weight`, [output, input]);
+        add(`${at}attention.weight`, [1, bases]);
+        add(`${at}attention.bias`, [1]);
+        add(`${at}layernorm.weight`, [input]);
+        add(`${at}layernorm.bias`, [input]);
+      } else if (basis === 'relu') {
+        const bases = (c.relu?.gridSize ?? 3) + (c.relu?.order ?? 3);
+        add(`${at}grid_start`, [input, bases]);
+        add(`${at}grid_end`, [input, bases]);
+        add(`${at}layernorm.weight`, [input]);
+        add(`${at}layernorm.bias`, [input]);
+        add(`${at}fc.weight`, [output, input * bases]);
+        add(`${at}fc.bias`, [output]);
       } else {
         if (c.rbf?.layerNorm ?? true) {
           add(`${at}layernorm.weight`, [input]);

@@ -1,12 +1,14 @@
 // KAN-MLP: KAN layers on flattened inputs. The basis is GR-KAN's group
 // rational (fc(act(x)), the default), efficient-kan's B-splines or FastKAN's
-// Gaussian radial basis functions (nn/kan_bases.ts).
+// Gaussian radial basis functions, AF-KAN's activation bases or ReLU-KAN's
+// squared ReLU bumps (nn/kan_bases.ts).
 
 import { reshape } from '../ops/layout.js';
 import { Random } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import {
-  BSplineKanLayer, createKanLayer, forwardNoGrad, type BSplineKanOptions, type KanBasis, type KanLayer, type RbfKanOptions,
+  BSplineKanLayer, createKanLayer, forwardNoGrad, type AfKanOptions, type BSplineKanOptions, type KanBasis, type KanLayer, type RbfKanOptions,
+  type ReluKanOptions,
 } from '../nn/kan_bases.js';
 import { Dropout } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
@@ -26,6 +28,10 @@ export interface KanMlpConfig {
   bspline?: BSplineKanOptions;
   /** Radial-basis layer options (basis 'rbf'). */
   rbf?: RbfKanOptions;
+  /** AF-KAN layer options (basis 'af'). */
+  af?: AfKanOptions;
+  /** ReLU-KAN layer options (basis 'relu'). */
+  relu?: ReluKanOptions;
 }
 
 export class KanMlp extends Module {
@@ -43,7 +49,7 @@ export class KanMlp extends Module {
       // A first rational layer sees raw inputs: start it as the identity; later ones as swish.
       const rational = { mode: i === 0 ? 'identity' : 'swish', groups: config.groups };
       this.layers.push(this.module(`layers.${i}`,
-        createKanLayer(this.basis, widths[i]!, widths[i + 1]!, rng, { rational, bspline: config.bspline, rbf: config.rbf })));
+        createKanLayer(this.basis, widths[i]!, widths[i + 1]!, rng, { rational, bspline: config.bspline, rbf: config.rbf, af: config.af, relu: config.relu })));
     }
     this.drop = this.module('drop', new Dropout(config.dropout));
     this.nameParameters();

@@ -65,6 +65,9 @@ export function activationValuesPerSample(spec: ModelSpec): number {
       const basis = c.basis ?? 'rational';
       if (basis === 'rational') values += input + 2 * output;
       else if (basis === 'bspline') values += 2 * input + 2 * input * ((c.bspline?.gridSize ?? 5) + (c.bspline?.order ?? 3)) + 3 * output;
+      // AF-KAN and ReLU-KAN are composed of element-wise ops, each keeping an [in, g + k] tensor (measured: 9 and 7 of them).
+      else if (basis === 'af') values += 9 * input * ((c.af?.gridSize ?? 3) + (c.af?.order ?? 3)) + 4 * input + 2 * output;
+      else if (basis === 'relu') values += 7 * input * ((c.relu?.gridSize ?? 3) + (c.relu?.order ?? 3)) + 4 * input + 2 * output;
       else values += 3 * input + input * (c.rbf?.centers ?? 8) + 4 * output;
     }
     return values;

@@ -21,7 +21,7 @@ export interface ModelOptions {
   dropout?: number;
   dropPath?: number;
   seed?: number;
-  /** kan-mlp's KAN basis: 'rational' (GR-KAN, default), 'bspline' (efficient-kan) or 'rbf' (FastKAN). */
+  /** kan-mlp's KAN basis: 'rational' (GR-KAN, default), 'bspline' (efficient-kan), 'rbf' (FastKAN), 'af' (AF-KAN) or 'relu' (ReLU-KAN). */
   basis?: KanBasis;
 }
 
@@ -70,6 +70,8 @@ export function modelSpec(name: string, options: ModelOptions = {}): ModelSpec {
       // The defaults of efficient-kan and FastKAN, written out so checkpoints keep them.
       ...(options.basis === 'bspline' ? { bspline: { gridSize: 5, order: 3, gridRange: [-1, 1] as [number, number] } } : {}),
       ...(options.basis === 'rbf' ? { rbf: { low: -2, high: 2, centers: 8 } } : {}),
+      ...(options.basis === 'af' ? { af: { gridSize: 3, order: 3, activation: 'silu' as const, combination: 'quad1' as const } } : {}),
+      ...(options.basis === 'relu' ? { relu: { gridSize: 3, order: 3 } } : {}),
     };
     return { name, config };
   }

@@ -6,25 +6,29 @@
 //    spline refitted by least squares so the layer computes the same function
 //    on that data as closely as the new knots allow).
 //  - RbfKanLayer: FastKAN, y = spline_linear(rbf(layernorm(x))) + base_linear(silu(x)).
+//  - AfKanLayer: AF-KAN (arXiv 2503.06112), activation-function bases with global attention.
+//  - ReluKanLayer: ReLU-KAN (arXiv 2406.02075), squared ReLU bumps on a trainable grid.
 
 import { tensor } from '../ops/creation.js';
-import { add, mul, sigmoid } from '../ops/elementwise.js';
+import { add, div, gelu, maximum, mul, relu, sigmoid, square, sub, tanh } from '../ops/elementwise.js';
 import { bsplineBasis, MAX_SPLINE_ORDER, radialBasis, radialBasisSpec, uniformKnots, type RadialBasisOptions } from '../ops/kan_bases.js';
 import { reshape } from '../ops/layout.js';
 import { matmul } from '../ops/matmul.js';
+import { softmax } from '../ops/nn.js';
+import { sum } from '../ops/reduce.js';
 import { noGrad } from '../tensor/autograd.js';
 import type { Random } from '../tensor/random.js';
 import { keep, tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { formatShape } from '../util/shape.js';
-import { uniform } from './init.js';
+import { constant, uniform } from './init.js';
 import { GroupRational } from './kan.js';
 import { LayerNorm, Linear } from './layers.js';
 import { Module } from './module.js';
 import { checkSize, checkValues } from './sizes.js';
 
 /** The KAN bases a layer (and kan-mlp) can use. */
-export const KAN_BASES = ['rational', 'bspline', 'rbf'] as const;
+export const KAN_BASES = ['rational', 'bspline', 'rbf', 'af', 'relu'] as const;
 export type KanBasis = (typeof KAN_BASES)[number];
 
 export function isKanBasis(name: unknown): name is KanBasis {
@@ -343,13 +347,202 @@ export class RbfKanLayer extends Module {
   }
 }
 
+/** AF-KAN's activations for the two halves of a basis function. */
+export const AF_ACTIVATIONS = ['silu', 'relu', 'gelu', 'tanh', 'sigmoid'] as const;
+export type AfActivation = (typeof AF_ACTIVATIONS)[number];
+/**
+ * AF-KAN's ways to combine a = act(x - s) and c = act(e - x): quad1 (ac)^2
+ * (the paper's best), sum a + c, prod ac, quad2 ac + a^2 + c^2,
+ * cubic1 (a + c)(a^2 + c^2), cubic2 (ac)^3.
+ */
+export const AF_COMBINATIONS = ['quad1', 'sum', 'prod', 'quad2', 'cubic1', 'cubic2'] as const;
+export type AfCombination = (typeof AF_COMBINATIONS)[number];
+
+export interface AfKanOptions {
+  /** Grid intervals g. Default 3. */
+  gridSize?: number;
+  /** k: the layer has g + k basis functions. Default 3. */
+  order?: number;
+  activation?: AfActivation;
+  combination?: AfCombination;
+}
+
+/** Upper bound on g and k, shared with the config check (the grid is tiny; this only stops absurd values). */
+export const AF_MAX_GRID = 1024;
+
+function checkGrid(layer: string, gridSize: number, order: number): void {
+  if (!Number.isInteger(gridSize) || gridSize < 1 || gridSize > AF_MAX_GRID) throw new Error(`${layer}: gridSize ${gridSize} must be an integer in [1, ${AF_MAX_GRID}]`);
+  if (!Number.isInteger(order) || order < 0 || order > AF_MAX_GRID) throw new Error(`${layer}: order ${order} must be an integer in [0, ${AF_MAX_GRID}]`);
+}
+
+/** ReLU-KAN's initial grid: s_i = (i - 1 - k) / g, e_i = s_i + (k + 1) / g, i = 1..g+k, repeated `copies` times. */
+function reluKanGrid(gridSize: number, order: number, copies: number): [Float64Array, Float64Array] {
+  const bases = gridSize + order;
+  const [starts, ends] = [new Float64Array(copies * bases), new Float64Array(copies * bases)];
+  for (let c = 0; c < copies; c++) {
+    for (let i = 0; i < bases; i++) {
+      starts[c * bases + i] = (i - order) / gridSize;
+      ends[c * bases + i] = (i - order) / gridSize + (order + 1) / gridSize;
+    }
+  }
+  return [starts, ends];
+}
+
+function applyActivation(name: AfActivation, x: Tensor): Tensor {
+  switch (name) {
+    case 'silu': return silu(x);
+    case 'relu': return relu(x);
+    case 'gelu': return gelu(x);
+    case 'tanh': return tanh(x);
+    case 'sigmoid': return sigmoid(x);
+  }
+}
+
+function combine(name: AfCombination, a: Tensor, c: Tensor): Tensor {
+  switch (name) {
+    case 'quad1': return square(mul(a, c));
+    case 'sum': return add(a, c);
+    case 'prod': return mul(a, c);
+    case 'quad2': return add(mul(a, c), add(square(a), square(c)));
+    case 'cubic1': return mul(add(a, c), add(square(a), square(c)));
+    case 'cubic2': { const ac = mul(a, c); return mul(square(ac), ac); }
+  }
+}
+
+/**
+ * AF-KAN's layer (the authors' best configuration by default): bases
+ * B_ji = combine(act(x_j - s_i), act(e_i - x_j)) on one trainable grid s, e
+ * [g + k] shared by all inputs; attention l_j = w . B_j + b0, alpha =
+ * softmax_j(l_j / max(tau, 1)), z_j = alpha_j sum_i B_ji; y = W silu(LayerNorm(z)).
+ */
+export class AfKanLayer extends Module {
+  readonly gridStart: Tensor;
+  readonly gridEnd: Tensor;
+  readonly attention: Linear;
+  /** The softmax temperature tau (used as max(tau, 1)). */
+  readonly temperature: Tensor;
+  readonly layernorm: LayerNorm;
+  readonly weight: Tensor;
+  readonly gridSize: number;
+  readonly order: number;
+  readonly activation: AfActivation;
+  readonly combination: AfCombination;
+
+  constructor(readonly inFeatures: number, readonly outFeatures: number, rng: Random, options: AfKanOptions = {}) {
+    super();
+    checkSize('AfKanLayer', 'inFeatures', inFeatures);
+    checkSize('AfKanLayer', 'outFeatures', outFeatures);
+    this.gridSize = options.gridSize ?? 3;
+    this.order = options.order ?? 3;
+    this.activation = options.activation ?? 'silu';
+    this.combination = options.combination ?? 'quad1';
+    checkGrid('AfKanLayer', this.gridSize, this.order);
+    if (!(AF_ACTIVATIONS as readonly string[]).includes(this.activation)) {
+      throw new Error(`AfKanLayer: unknown activation '${String(this.activation)}': expected one of ${AF_ACTIVATIONS.join(', ')}`);
+    }
+    if (!(AF_COMBINATIONS as readonly string[]).includes(this.combination)) {
+      throw new Error(`AfKanLayer: unknown combination '${String(this.combination)}': expected one of ${AF_COMBINATIONS.join(', ')}`);
+    }
+    checkValues('AfKanLayer', [outFeatures, inFeatures]);
+    const bases = this.bases;
+    const [starts, ends] = reluKanGrid(this.gridSize, this.order, 1);
+    this.gridStart = this.parameter('grid_start', tensor(starts, [bases]));
+    this.gridEnd = this.parameter('grid_end', tensor(ends, [bases]));
+    // PyTorch's Linear default, uniform +-1 / sqrt(in), matched in variance. Its bias b0
+    // shifts every logit alike, so the softmax ignores it (gradient 0); kept for the paper's count.
+    this.attention = this.module('attention', new Linear(bases, 1, rng, { std: 1 / Math.sqrt(3 * bases), untruncated: true }));
+    this.temperature = this.parameter('temperature', constant([1], Math.sqrt(inFeatures)));
+    this.layernorm = this.module('layernorm', new LayerNorm(inFeatures, 1e-5));
+    // kaiming_uniform with a = sqrt 5 (PyTorch's default for weights): bound 1 / sqrt(in).
+    this.weight = this.parameter('weight', uniform(rng, [outFeatures, inFeatures], 1 / Math.sqrt(inFeatures)));
+  }
+
+  get bases(): number {
+    return this.gridSize + this.order;
+  }
+
+  /** The bases B [rows, in, g + k] of x [rows, in]. */
+  basisOf(rows: Tensor): Tensor {
+    const x = reshape(rows, [rows.shape[0]!, this.inFeatures, 1]);
+    const a = applyActivation(this.activation, sub(x, this.gridStart));
+    const c = applyActivation(this.activation, sub(this.gridEnd, x));
+    return combine(this.combination, a, c);
+  }
+
+  forward(x: Tensor): Tensor {
+    const rows = rowsOf('AfKanLayer', x, this.inFeatures);
+    const count = rows.shape[0]!;
+    const basis = this.basisOf(rows);
+    const logits = reshape(this.attention.forward(basis), [count, this.inFeatures]);
+    const alpha = softmax(div(logits, maximum(this.temperature, 1)), -1);
+    const z = mul(alpha, sum(basis, -1));
+    const y = matmul(silu(this.layernorm.forward(z)), this.weight, { transposeB: true });
+    return reshape(y, [...x.shape.slice(0, -1), this.outFeatures]);
+  }
+}
+
+export interface ReluKanOptions {
+  /** Grid intervals g. Default 3. */
+  gridSize?: number;
+  /** k: g + k bases per input. Default 3. */
+  order?: number;
+}
+
+/**
+ * ReLU-KAN's layer as in the AF-KAN authors' comparison: x -> LayerNorm(x),
+ * bases B_ji = (r relu(e_ji - x_j) relu(x_j - s_ji))^2 with r = 4 g^2 / (k + 1)^2
+ * (so each bump peaks at 1) on a trainable grid per input [in, g + k], then
+ * one linear map (ReLU-KAN's convolution over the [in, g + k] bases) with bias.
+ */
+export class ReluKanLayer extends Module {
+  readonly layernorm: LayerNorm;
+  readonly gridStart: Tensor;
+  readonly gridEnd: Tensor;
+  readonly fc: Linear;
+  readonly gridSize: number;
+  readonly order: number;
+
+  constructor(readonly inFeatures: number, readonly outFeatures: number, rng: Random, options: ReluKanOptions = {}) {
+    super();
+    checkSize('ReluKanLayer', 'inFeatures', inFeatures);
+    checkSize('ReluKanLayer', 'outFeatures', outFeatures);
+    this.gridSize = options.gridSize ?? 3;
+    this.order = options.order ?? 3;
+    checkGrid('ReluKanLayer', this.gridSize, this.order);
+    const bases = this.bases;
+    checkValues('ReluKanLayer', [outFeatures, inFeatures, bases]);
+    this.layernorm = this.module('layernorm', new LayerNorm(inFeatures, 1e-5));
+    const [starts, ends] = reluKanGrid(this.gridSize, this.order, inFeatures);
+    this.gridStart = this.parameter('grid_start', tensor(starts, [inFeatures, bases]));
+    this.gridEnd = this.parameter('grid_end', tensor(ends, [inFeatures, bases]));
+    // PyTorch's Conv2d default, uniform +-1 / sqrt(fan_in), matched in variance.
+    this.fc = this.module('fc', new Linear(inFeatures * bases, outFeatures, rng, { std: 1 / Math.sqrt(3 * inFeatures * bases), untruncated: true }));
+  }
+
+  get bases(): number {
+    return this.gridSize + this.order;
+  }
+
+  forward(x: Tensor): Tensor {
+    const rows = rowsOf('ReluKanLayer', x, this.inFeatures);
+    const count = rows.shape[0]!;
+    const normed = reshape(this.layernorm.forward(rows), [count, this.inFeatures, 1]);
+    const r = (4 * this.gridSize ** 2) / (this.order + 1) ** 2;
+    const bump = mul(mul(relu(sub(this.gridEnd, normed)), relu(sub(normed, this.gridStart))), r);
+    const y = this.fc.forward(reshape(square(bump), [count, this.inFeatures * this.bases]));
+    return reshape(y, [...x.shape.slice(0, -1), this.outFeatures]);
+  }
+}
+
 /** A KAN layer of any basis (in -> out), for models and benchmarks. */
-export type KanLayer = RationalKanLayer | BSplineKanLayer | RbfKanLayer;
+export type KanLayer = RationalKanLayer | BSplineKanLayer | RbfKanLayer | AfKanLayer | ReluKanLayer;
 
 export interface KanLayerOptions {
   rational?: RationalKanOptions;
   bspline?: BSplineKanOptions;
   rbf?: RbfKanOptions;
+  af?: AfKanOptions;
+  relu?: ReluKanOptions;
 }
 
 export function createKanLayer(basis: KanBasis, inFeatures: number, outFeatures: number, rng: Random, options: KanLayerOptions = {}): KanLayer {
@@ -357,6 +550,8 @@ export function createKanLayer(basis: KanBasis, inFeatures: number, outFeatures:
     case 'rational': return new RationalKanLayer(inFeatures, outFeatures, rng, options.rational);
     case 'bspline': return new BSplineKanLayer(inFeatures, outFeatures, rng, options.bspline);
     case 'rbf': return new RbfKanLayer(inFeatures, outFeatures, rng, options.rbf);
+    case 'af': return new AfKanLayer(inFeatures, outFeatures, rng, options.af);
+    case 'relu': return new ReluKanLayer(inFeatures, outFeatures, rng, options.relu);
     default: throw new Error(`unknown KAN basis '${basis as string}': expected one of ${KAN_BASES.join(', ')}`);
   }
 }
