@@ -19,6 +19,7 @@ import { buildModel, type ModelSpec } from '../src/models/registry.js';
 import type { NamedValues } from '../src/nn/module.js';
 import { tensor } from '../src/ops/creation.js';
 import { setBackend } from '../src/tensor/engine.js';
+import { crc32 } from './support/crc32.js';
 
 // build/test/*.js -> test/fixtures
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/', import.meta.url));
@@ -84,15 +85,6 @@ function roundToF16(x: number): number {
 function roundToBF16(x: number): number {
   if (x === 0) return x;
   return roundToStep(x, 2 ** (Math.max(exponentOf(x), -126) - 7));
-}
-
-function crc32(bytes: Uint8Array): number {
-  let crc = ~0;
-  for (const byte of bytes) {
-    crc ^= byte;
-    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
-  }
-  return ~crc >>> 0;
 }
 
 /**

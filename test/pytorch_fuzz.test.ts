@@ -11,6 +11,7 @@ import { isMainThread, parentPort, Worker } from 'node:worker_threads';
 
 import { decodePytorchCheckpoint, isPytorchCheckpoint, PytorchCheckpointError } from '../src/io/pytorch/index.js';
 import { Random } from '../src/tensor/random.js';
+import { crc32 } from './support/crc32.js';
 
 const CASES_PER_FILE = 1200;
 const TIME_LIMIT_MS = 60_000;
@@ -40,15 +41,6 @@ const OPCODES = [
   0x47, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x8b, 0x42, 0x43, 0x8c, 0x8d, 0x8e, 0x8f, 0x90,
   0x91, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98,
 ];
-
-function crc32(bytes: Uint8Array): number {
-  let crc = ~0;
-  for (const byte of bytes) {
-    crc ^= byte;
-    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
-  }
-  return ~crc >>> 0;
-}
 
 function findAll(bytes: Uint8Array, pattern: number[]): number[] {
   const out: number[] = [];

@@ -53,7 +53,7 @@ async function isDirectory(path: string): Promise<boolean> {
 }
 
 /** Image files under `dir`, recursively, in sorted order (hidden entries skipped). */
-async function listImages(dir: string, depth = 0): Promise<string[]> {
+export async function listImages(dir: string, depth = 0): Promise<string[]> {
   if (depth > 32) throw new Error(`image folder: '${dir}' is nested more than 32 levels deep`);
   const entries = (await readdir(dir, { withFileTypes: true })).filter((e) => !e.name.startsWith('.'));
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

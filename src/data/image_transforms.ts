@@ -6,8 +6,10 @@
  */
 import type { RgbImage } from './image_decode.js';
 
-export type Interpolation = 'bicubic' | 'bilinear' | 'nearest';
-export type CropMode = 'center' | 'squash' | 'border';
+export const INTERPOLATIONS = ['bicubic', 'bilinear', 'nearest'] as const;
+export const CROP_MODES = ['center', 'squash', 'border'] as const;
+export type Interpolation = (typeof INTERPOLATIONS)[number];
+export type CropMode = (typeof CROP_MODES)[number];
 
 export interface PreprocessConfig {
   /** [channels, height, width]. */

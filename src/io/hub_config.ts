@@ -4,7 +4,7 @@
  * preprocessing. Browser-safe: text in, plain objects out.
  */
 import { IMAGENET_1K_LABELS } from '../data/imagenet_labels.js';
-import type { PreprocessConfig } from '../data/image_transforms.js';
+import { CROP_MODES, IMAGENET_DEFAULT_PREPROCESS, INTERPOLATIONS, type PreprocessConfig } from '../data/image_transforms.js';
 
 export interface HubModelConfig {
   architecture?: string;
@@ -21,25 +21,10 @@ export interface HubModelConfig {
   heads?: number;
 }
 
-// timm's defaults (timm.data.constants / resolve_data_config).
-const DEFAULT_MEAN: [number, number, number] = [0.485, 0.456, 0.406];
-const DEFAULT_STD: [number, number, number] = [0.229, 0.224, 0.225];
-const DEFAULT_INPUT_SIZE: [number, number, number] = [3, 224, 224];
-const DEFAULT_CROP_PCT = 0.875;
-
-const INTERPOLATIONS = ['bicubic', 'bilinear', 'nearest'] as const;
-const CROP_MODES = ['center', 'squash', 'border'] as const;
-
-/** A fresh copy of timm's default preprocessing (ImageNet mean/std, bicubic, 0.875 center crop, 3x224x224). */
-export function defaultPreprocess(): PreprocessConfig {
-  return {
-    inputSize: [...DEFAULT_INPUT_SIZE],
-    interpolation: 'bicubic',
-    cropPct: DEFAULT_CROP_PCT,
-    cropMode: 'center',
-    mean: [...DEFAULT_MEAN],
-    std: [...DEFAULT_STD],
-  };
+/** A fresh, mutable copy of timm's default preprocessing (the frozen IMAGENET_DEFAULT_PREPROCESS). */
+function defaultPreprocess(): PreprocessConfig {
+  const d = IMAGENET_DEFAULT_PREPROCESS;
+  return { ...d, inputSize: [...d.inputSize], mean: [...d.mean], std: [...d.std] };
 }
 
 // Heads of timm's size names; kat_* follow the ViT/DeiT widths (192/384/768).

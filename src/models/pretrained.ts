@@ -3,7 +3,7 @@
 // timm hub folders (config.json: labels and pretrained_cfg) and bare weights
 // (timm's ImageNet defaults). Browser-safe: bytes and parsed config in.
 
-import { IMAGENET_DEFAULT_PREPROCESS, type PreprocessConfig } from '../data/image_transforms.js';
+import { CROP_MODES, IMAGENET_DEFAULT_PREPROCESS, INTERPOLATIONS, type PreprocessConfig } from '../data/image_transforms.js';
 import { labelsFor, type HubModelConfig } from '../io/hub_config.js';
 import { decodeCheckpoint, type DecodeCheckpointOptions, type LoadedCheckpoint } from './checkpoint.js';
 import type { KanMlpConfig } from './kan_mlp.js';
@@ -16,6 +16,8 @@ export const PREPROCESS_KEY = 'preprocess';
 export interface PretrainedModel extends LoadedCheckpoint {
   /** One name per class. */
   labels: string[];
+  /** Whether `labels` are real class names (config.json, the checkpoint, ImageNet-1k) rather than 'class i' placeholders. */
+  namedLabels: boolean;
   /** The eval transform that turns a photo into this model's input. */
   preprocess: PreprocessConfig;
 }
@@ -44,8 +46,8 @@ function isPreprocess(v: unknown): v is PreprocessConfig {
   const p = v as PreprocessConfig;
   const triple = (a: unknown) => Array.isArray(a) && a.length === 3 && a.every((x) => typeof x === 'number' && Number.isFinite(x));
   return typeof p === 'object' && p !== null && triple(p.inputSize) && triple(p.mean) && triple(p.std) &&
-    typeof p.cropPct === 'number' && p.cropPct > 0 && p.cropPct <= 1 && ['bicubic', 'bilinear', 'nearest'].includes(p.interpolation) &&
-    ['center', 'squash', 'border'].includes(p.cropMode);
+    typeof p.cropPct === 'number' && p.cropPct > 0 && p.cropPct <= 1 && (INTERPOLATIONS as readonly string[]).includes(p.interpolation) &&
+    (CROP_MODES as readonly string[]).includes(p.cropMode);
 }
 
 /** timm's ImageNet eval defaults at a model's input size. */
@@ -78,9 +80,11 @@ export function loadPretrained(bytes: Uint8Array, source: string, options: LoadP
         `${model.channels}x${model.imageSize}x${model.imageSize}`);
     }
     const stored = parseJsonKey(loaded.info, CLASS_NAMES_KEY, source, isStringArray);
-    const labels = config?.labelNames ?? (stored?.length === classes ? stored : labelsFor(config, classes));
+    const own = config?.labelNames ?? (stored?.length === classes ? stored : undefined);
+    const labels = own ?? labelsFor(config, classes);
+    const namedLabels = own !== undefined || classes === 1000;
     if (labels.length !== classes) throw new Error(`${source}: ${labels.length} class names for ${classes} classes`);
-    return { ...loaded, labels, preprocess };
+    return { ...loaded, labels, namedLabels, preprocess };
   } catch (error) {
     loaded.model.dispose();
     throw error;

@@ -7,7 +7,6 @@ import {
 import type { VitConfig } from '../../models/vit.js';
 import type { KanMlpConfig } from '../../models/kan_mlp.js';
 import { loadImageFolder } from '../../data/image_folder.js';
-import { CLASS_NAMES_KEY } from '../../models/pretrained.js';
 import { evaluate } from '../../train/trainer.js';
 import { selectBackend } from '../backend.js';
 import { checkpointOptions, CHECKPOINT_SOURCE_HELP, loadCheckpointSource } from '../checkpoint_source.js';
@@ -100,9 +99,8 @@ async function evalFolder(flags: FlagValues, loaded: Awaited<ReturnType<typeof l
     throw new CliError(`eval: --test-fraction must be > 0 and < 1 for an image folder (the split training made), got ${testFraction}`);
   }
   // Labels follow the model's class names when it has them; otherwise the folder's sorted class folders.
-  const named = info[CLASS_NAMES_KEY] !== undefined || labels.length === 1000 || !labels.every((l, i) => l === `class ${i}`);
   const split = await loadImageFolder(dir, preprocess, {
-    seed, ...(testFraction === undefined ? {} : { testFraction }), ...(named ? { classNames: labels } : {}),
+    seed, ...(testFraction === undefined ? {} : { testFraction }), ...(loaded.namedLabels ? { classNames: labels } : {}),
   });
   try {
     const config = spec.config as Partial<VitConfig>;

@@ -1,9 +1,8 @@
 // `kat predict --checkpoint SRC IMAGE|DIR ...`: the top-k classes of photos,
 // preprocessed as timm's eval transform, decoded in worker threads, batched.
 
-import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { IMAGE_EXTENSIONS } from '../../data/image_folder.js';
+import { stat } from 'node:fs/promises';
+import { IMAGE_EXTENSIONS, listImages } from '../../data/image_folder.js';
 import { ImageDecodePool } from '../../data/image_pool.js';
 import { exportOnnx } from '../../io/onnx.js';
 import type { KanMlpConfig } from '../../models/kan_mlp.js';
@@ -24,18 +23,6 @@ export const PREDICT_FLAGS: Record<string, FlagType> = {
   weights: 'string', heads: HEADS_RANGE, logits: 'boolean', 'max-memory': 'string', engine: 'string',
 };
 
-async function imageFiles(dir: string, depth = 0): Promise<string[]> {
-  const entries = (await readdir(dir, { withFileTypes: true })).filter((e) => !e.name.startsWith('.'));
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const files: string[] = [];
-  for (const entry of entries) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory() && depth < 32) files.push(...await imageFiles(path, depth + 1));
-    else if (IMAGE_EXTENSIONS.some((ext) => entry.name.toLowerCase().endsWith(ext))) files.push(path);
-  }
-  return files;
-}
-
 /** The images named on the command line: files as given, directories searched for image files. */
 export async function collectImages(paths: readonly string[]): Promise<string[]> {
   const files: string[] = [];
@@ -47,7 +34,7 @@ export async function collectImages(paths: readonly string[]): Promise<string[]>
       throw new CliError(`predict: image '${path}' does not exist`);
     }
     if (info.isDirectory()) {
-      const found = await imageFiles(path);
+      const found = await listImages(path);
       if (found.length === 0) throw new CliError(`predict: directory '${path}' holds no images (${IMAGE_EXTENSIONS.join(', ')})`);
       files.push(...found);
     } else if (info.isFile()) {

@@ -4,8 +4,8 @@
 import { dirname } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import {
-  encodeTabularPreprocessing, isTabularDataset, loadDataset, parseDatasetSpec, TABULAR_METADATA_KEY, type AnyImageDataset, type ImageDataset,
-  type TabularDataset, type TabularTask,
+  encodeTabularPreprocessing, isTabularDataset, loadDataset, parseDatasetSpec, TABULAR_METADATA_KEY, type AnyImageDataset,
+  type DatasetSpec, type ImageDataset, type TabularDataset, type TabularTask,
 } from '../../data/index.js';
 import { loadImageFolder, type ImageFolderSplit } from '../../data/image_folder.js';
 import type { PreprocessConfig } from '../../data/image_transforms.js';
@@ -130,12 +130,13 @@ export async function runTrain(givenFlags: FlagValues): Promise<void> {
   const flags = resumed ? resumeFlags(givenFlags, resumed) : givenFlags;
   const json = Boolean(flags.json);
   const datasetSpec = (flags.dataset as string | undefined) ?? 'mnist';
-  let tabular = false;
+  let parsedDataset: DatasetSpec;
   try {
-    tabular = parseDatasetSpec(datasetSpec).kind === 'csv';
+    parsedDataset = parseDatasetSpec(datasetSpec);
   } catch (error) {
     throw new CliError(`train: ${(error as Error).message}`);
   }
+  const tabular = parsedDataset.kind === 'csv';
   // Only the KAN-MLP takes a row of features; the transformers need images.
   const modelName = (flags.model as string | undefined) ?? (tabular ? 'kan-mlp' : DEFAULT_MODEL);
   if (tabular && modelName !== 'kan-mlp') {
@@ -199,8 +200,7 @@ export async function runTrain(givenFlags: FlagValues): Promise<void> {
   const checkpointEvery = flags['checkpoint-every'] as number | undefined;
   const resumePath = resumePathFor(out);
   if (checkpointEvery !== undefined) await checkResumeTarget(resumePath, out);
-  const datasetKind = parseDatasetSpec(datasetSpec).kind;
-  const folder = datasetKind === 'folder';
+  const folder = parsedDataset.kind === 'folder';
   const imageSizeFlag = flags['image-size'] as number | undefined;
   if (imageSizeFlag !== undefined && (!Number.isInteger(imageSizeFlag) || imageSizeFlag < 8 || imageSizeFlag > 1024)) {
     throw new CliError(`train: --image-size must be an integer in [8, 1024], got ${imageSizeFlag}`);
@@ -222,7 +222,7 @@ export async function runTrain(givenFlags: FlagValues): Promise<void> {
   if (!flags.json) for (const note of backendNotes) process.stderr.write(`backend: ${note}\n`);
   // The model's memory, estimated from its spec, is checked before the data is made or the model built.
   const memoryOptions = { batchSize: config.batchSize, optimizer: config.optimizer, bytesPerValue: backend.bytesPerElement };
-  const knownShape = flags.init === undefined && !tabular && !folder ? datasetShape(parseDatasetSpec(datasetSpec)) : undefined;
+  const knownShape = flags.init === undefined && !tabular && !folder ? datasetShape(parsedDataset) : undefined;
   if (knownShape && knownShape.height === knownShape.width) {
     const early = specFor(modelName, { ...knownShape, name: datasetSpec } as unknown as AnyImageDataset, basis);
     checkTrainingMemory('train', early, {
@@ -258,7 +258,7 @@ export async function runTrain(givenFlags: FlagValues): Promise<void> {
     const base = init?.preprocess ?? defaultPreprocess(modelSpec(modelName, { channels: 3 }).config);
     const size = imageSizeFlag ?? base.inputSize[1];
     preprocess = { ...base, inputSize: [3, size, size] };
-    const { dir } = parseDatasetSpec(datasetSpec) as { dir: string };
+    const { dir } = parsedDataset as { dir: string };
     folderSplit = await loadImageFolder(dir, preprocess, { seed: config.seed, ...(testFraction === undefined ? {} : { testFraction }) });
     ({ train, test } = folderSplit);
   } else {
