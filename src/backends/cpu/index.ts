@@ -1,5 +1,7 @@
-// The CPU backend: buffers are typed arrays, kernels are plain TypeScript loops.
-// `float64` precision gives the reference backend that gradient checks use.
+// The CPU backend: buffers are typed arrays (float32 ones inside the
+// WebAssembly kernels' memory where it is shared, so kernels work on them in
+// place), kernels are WebAssembly SIMD or plain TypeScript loops. `float64`
+// precision gives the reference backend that gradient checks use.
 
 import type { Backend, HostArray, Kernels, MemoryInfo } from '../backend.js';
 import type { Alloc } from './kernels/alloc.js';
@@ -61,7 +63,7 @@ export class CpuBackend implements Backend<HostArray> {
     this.description = this.wasm ? `WebAssembly SIMD${this.wasm.relaxed ? ' (relaxed: FMA)' : ''} + TypeScript, float32` : `TypeScript loops, ${precision}`;
     this.bytesPerElement = precision === 'float32' ? 4 : 8;
     const Arr = precision === 'float32' ? Float32Array : Float64Array;
-    const alloc: Alloc = (size) => this.track(this.takePooled(size) ?? new Arr(size));
+    const alloc: Alloc = (size, overwritten = false) => this.track(this.allocate(size, !overwritten));
     const outputs = {
       ...makeElementwiseKernels(alloc, precision === 'float64', this.wasm),
       matmul: makeMatmulKernel(alloc, (size) => new Arr(size), this.wasm),
@@ -78,6 +80,13 @@ export class CpuBackend implements Backend<HostArray> {
   private readonly pool = new Map<number, HostArray[]>();
   private pooledBytes = 0;
   private static readonly MAX_POOLED_BYTES = 512 * 1024 * 1024;
+
+  /** A buffer of `size` values: in the WebAssembly memory when it holds tensors, else a (pooled) typed array. */
+  private allocate(size: number, zero: boolean): HostArray {
+    const inWasm = this.wasm?.allocTensor(size, zero);
+    if (inWasm) return inWasm;
+    return this.takePooled(size, zero) ?? (this.precision === 'float32' ? new Float32Array(size) : new Float64Array(size));
+  }
 
   private takePooled(size: number, zero = true): HostArray | undefined {
     const buffer = this.pool.get(size)?.pop();
@@ -96,8 +105,7 @@ export class CpuBackend implements Backend<HostArray> {
 
   upload(values: ArrayLike<number>): HostArray {
     // From the pool too: a batch uploaded every step would otherwise fill the pool with copies of itself.
-    const buffer = this.takePooled(values.length, false) ??
-      (this.precision === 'float32' ? new Float32Array(values.length) : new Float64Array(values.length));
+    const buffer = this.allocate(values.length, false);
     if (values instanceof Float32Array || values instanceof Float64Array) buffer.set(values);
     else for (let i = 0; i < values.length; i++) buffer[i] = values[i]!;
     return this.track(buffer);
@@ -115,6 +123,7 @@ export class CpuBackend implements Backend<HostArray> {
     if (!this.live.delete(buffer)) return;
     this.liveBuffers--;
     this.liveBytes -= buffer.byteLength;
+    if (buffer instanceof Float32Array && this.wasm?.freeTensor(buffer)) return;
     if (buffer.length > 0 && this.pooledBytes + buffer.byteLength <= CpuBackend.MAX_POOLED_BYTES) {
       let list = this.pool.get(buffer.length);
       if (!list) this.pool.set(buffer.length, (list = []));

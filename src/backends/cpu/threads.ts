@@ -6,7 +6,9 @@
 //   control[1]  pending: workers still running; the last one wakes the main thread
 //   control[2]  failed: 1 + the index of a worker whose slice threw (its error
 //               comes through a message port, read synchronously)
-//   control[SLOT * (t + 1) ...]  worker t's task id and arguments
+//
+// and a float64 block (arguments) with worker t's task id and arguments at
+// SLOT * t (float64, so pointers, sizes and epsilons all fit).
 //
 // The main thread computes slice 0 itself, then waits for `pending` to reach 0.
 // Workers block in Atomics.wait between calls and are unref'd, so an idle pool
@@ -14,12 +16,21 @@
 
 import { nodeBuiltin } from '../../util/node_builtin.js';
 
-/** Task ids shared with worker.ts. */
-export const enum Task {
-  Matmul = 0,
+/** The kernels a worker can run: a slice's task id is the index of its export name here. */
+export const THREAD_TASKS = [
+  'gemm', 'unaryF32', 'unaryGradF32', 'binaryF32', 'softmaxForward', 'softmaxBackward', 'layerNormForward', 'layerNormBackward',
+  'groupRationalForward', 'groupRationalBackward',
+] as const;
+
+export type ThreadTask = (typeof THREAD_TASKS)[number];
+
+/** The task id of a kernel. */
+export function task(name: ThreadTask): number {
+  return THREAD_TASKS.indexOf(name);
 }
 
-export const SLOT = 16;
+/** Float64 values per worker in the argument block: the task id and up to SLOT - 1 arguments. */
+export const SLOT = 20;
 
 /**
  * Longest single Atomics.wait, in ms. Waits are bounded and re-check the
@@ -42,9 +53,12 @@ type ReceiveNow = (worker: number) => unknown;
 
 export class ThreadPool {
   private readonly control: Int32Array;
+  private readonly args: Float64Array;
 
-  private constructor(private readonly workers: WorkerLike[], control: SharedArrayBuffer, private readonly receiveError: ReceiveNow) {
+  private constructor(private readonly workers: WorkerLike[], control: SharedArrayBuffer, args: SharedArrayBuffer,
+    private readonly receiveError: ReceiveNow) {
     this.control = new Int32Array(control);
+    this.args = new Float64Array(args);
   }
 
   /** Extra threads besides the caller's. */
@@ -64,7 +78,8 @@ export class ThreadPool {
     const extraThreads = total - 1;
     if (extraThreads < 1) return null;
     const { MessageChannel, receiveMessageOnPort, Worker } = await nodeBuiltin<typeof import('node:worker_threads')>('worker_threads');
-    const control = new SharedArrayBuffer(SLOT * 4 * (extraThreads + 2));
+    const control = new SharedArrayBuffer(16);
+    const args = new SharedArrayBuffer(SLOT * 8 * extraThreads);
     const workers: WorkerLike[] = [];
     // Workers report a failed slice on a port each; the main thread, blocked in Atomics.wait, could not run an 'error' handler.
     const errorPorts: import('node:worker_threads').MessagePort[] = [];
@@ -73,31 +88,33 @@ export class ThreadPool {
       errors.port1.unref();
       errorPorts.push(errors.port1);
       const worker = new Worker(new URL(/* @vite-ignore */ './worker.js', import.meta.url), {
-        workerData: { memory, moduleBytes, control, index, errorPort: errors.port2 },
+        workerData: { memory, moduleBytes, control, args, index, errorPort: errors.port2 },
         transferList: [errors.port2],
       });
       worker.unref();
       workers.push(worker);
     }
-    return new ThreadPool(workers, control, (worker) => receiveMessageOnPort(errorPorts[worker]!)?.message);
+    return new ThreadPool(workers, control, args, (worker) => receiveMessageOnPort(errorPorts[worker]!)?.message);
   }
 
   /**
    * Runs `slices[0]` on this thread via `runLocal` and the rest on workers;
-   * returns when all are done. Each slice is [task, ...args] (integers).
+   * returns when all are done. Each slice is [task, ...args].
    */
   run(slices: readonly (readonly number[])[], runLocal: (slice: readonly number[]) => void): void {
     const control = this.control;
+    const args = this.args;
     const remote = slices.length - 1;
     if (remote > this.workers.length) throw new Error(`ThreadPool: ${slices.length} slices for ${this.workers.length + 1} threads`);
     for (let t = 0; t < this.workers.length; t++) {
-      const base = SLOT * (t + 1);
+      const base = SLOT * t;
       const slice = slices[t + 1];
       if (!slice) {
-        control[base] = -1; // idle this round
+        args[base] = -1; // idle this round
         continue;
       }
-      for (let i = 0; i < slice.length; i++) control[base + i] = slice[i]!;
+      if (slice.length > SLOT) throw new Error(`ThreadPool: ${slice.length - 1} arguments, at most ${SLOT - 1}`);
+      for (let i = 0; i < slice.length; i++) args[base + i] = slice[i]!;
     }
     Atomics.store(control, 1, this.workers.length);
     Atomics.add(control, 0, 1);

@@ -1,26 +1,31 @@
-// WebAssembly SIMD kernels of the CPU backend (sources in ./assembly). Tensors
-// stay in JS typed arrays; a kernel call packs its operands into the module's
-// linear memory (an arena reused call after call), runs, and copies out. Where
-// worker threads and shared memory exist, large matmuls are split by rows over
-// every core (threads.ts). Each module comes with plain SIMD and with relaxed
-// SIMD (fused multiply-add); the relaxed one is used wherever the engine accepts it.
+// WebAssembly SIMD kernels of the CPU backend (sources in ./assembly). Where
+// the memory is shared (Node, cross-origin-isolated pages) tensors live in it
+// (heap.ts) and kernels run on them in place; an operand outside it (a plain
+// memory, or a tensor allocated before it was full) is copied through scratch.
+// Large calls are split by rows over every core (threads.ts). Each module
+// comes with plain SIMD and with relaxed SIMD (fused multiply-add); the
+// relaxed one is used wherever the engine accepts it.
 
 import {
   KERNELS_RELAXED_SHARED_WASM_BASE64, KERNELS_RELAXED_WASM_BASE64, KERNELS_SHARED_WASM_BASE64, KERNELS_WASM_BASE64, SHARED_MAXIMUM_PAGES,
 } from './generated/kernels_wasm.js';
-import { Task, ThreadPool } from './threads.js';
+import { WasmHeap } from './heap.js';
+import { task, ThreadPool, type ThreadTask } from './threads.js';
 import { nodeBuiltin } from '../../util/node_builtin.js';
 import { forEachOuterIndex } from '../../util/shape.js';
 
 /** Below this many multiply-adds a matmul stays on one thread. */
-const PARALLEL_MATMUL_WORK = 1 << 20;
-/** Elements per chunk of the element-wise kernels: three float32 arrays of this size fit in L2. */
-const CHUNK_ELEMENTS = 1 << 16;
+const PARALLEL_MATMUL_WORK = 1 << 18;
+/** Below this many elements a row-wise or element-wise kernel stays on one thread (waking a worker costs microseconds). */
+const PARALLEL_ELEMENTS = 1 << 15;
+/** First heap address: the kernels keep no static data, but address 0 stays unused. */
+const HEAP_BASE = 1024;
 
 interface KernelExports {
-  matmulPacked(a: number, b: number, c: number, m4: number, k: number, n8: number): void;
-  packPanels(src: number, dst: number, k: number, n: number, transposed: number, n8: number): void;
-  packRowsTransposed(src: number, dst: number, m: number, k: number, m4: number): void;
+  gemm(a: number, b: number, c: number, m: number, k: number, n: number, aRow: number, aCol: number, bRow: number, bCol: number, ldc: number,
+    batch: number, aBatch: number, bBatch: number, cBatch: number, scratch: number): void;
+  gemmScratchFloats(): number;
+  fmaPeak(iterations: number, seed: number): number;
   groupRationalForward(x: number, y: number, coefficients: number, rows: number, channels: number, groups: number): void;
   groupRationalBackward(x: number, gy: number, dx: number, coefficients: number, totals: number, rows: number, channels: number,
     groups: number): void;
@@ -85,36 +90,8 @@ export async function enableRelaxedSimd(): Promise<boolean> {
   return relaxedSimdSupported();
 }
 
-/** Linear memory handed out from the start on each call (kernels are not re-entrant). */
-class Arena {
-  private views: Float32Array;
-  private views64: Float64Array;
-  constructor(private readonly memory: WebAssembly.Memory) {
-    this.views = new Float32Array(memory.buffer);
-    this.views64 = new Float64Array(memory.buffer);
-  }
-
-  /** A float32 view of the first `floats` values, growing memory if needed. */
-  floats(floats: number): Float32Array {
-    const bytes = floats * 4;
-    if (bytes > this.memory.buffer.byteLength) {
-      this.memory.grow(Math.ceil((bytes - this.memory.buffer.byteLength) / 65536));
-    }
-    if (this.views.buffer !== this.memory.buffer) {
-      this.views = new Float32Array(this.memory.buffer);
-      this.views64 = new Float64Array(this.memory.buffer);
-    }
-    return this.views;
-  }
-
-  /** A float64 view of the same memory (valid until the next floats() call). */
-  doubles(): Float64Array {
-    return this.views64;
-  }
-}
-
 /** Splits `count` items into at most `parts` contiguous ranges of multiples of `unit`: [start, length][]. */
-function split(count: number, parts: number, unit: number): [number, number][] {
+export function split(count: number, parts: number, unit: number): [number, number][] {
   const units = Math.ceil(count / unit);
   const ranges: [number, number][] = [];
   let start = 0;
@@ -126,19 +103,29 @@ function split(count: number, parts: number, unit: number): [number, number][] {
   return ranges;
 }
 
+/** Rounds a float count up to whole 64-byte lines (so staged operands stay aligned). */
+function lines(floats: number): number {
+  return Math.ceil(floats / 16) * 16;
+}
+
 export class WasmKernels {
   private readonly exports: KernelExports;
-  private readonly arena: Arena;
+  /** Where tensors and scratch live. */
+  readonly heap: WasmHeap;
   private pool: ThreadPool | null = null;
+  /** Scratch for staged operands and kernel temporaries, reallocated larger when a call needs more. */
+  private scratch: Float32Array | null = null;
+  private readonly gemmScratch: number;
   /** Resolves once the worker threads (if any) have started. */
   readonly ready: Promise<void>;
 
   private constructor(instance: WebAssembly.Instance, memory: WebAssembly.Memory, moduleBytes: Uint8Array, threads: number | 'auto',
-    readonly relaxed: boolean) {
+    readonly relaxed: boolean, maxBytes: number) {
     this.exports = instance.exports as unknown as KernelExports;
-    this.arena = new Arena(memory);
+    this.heap = new WasmHeap(memory, HEAP_BASE, maxBytes);
+    this.gemmScratch = lines(this.exports.gemmScratchFloats());
     // Workers start in the background; calls run on one thread until they are up.
-    this.ready = threads === 1 ? Promise.resolve()
+    this.ready = threads === 1 || !this.heap.shared ? Promise.resolve()
       : ThreadPool.start(threads, memory, moduleBytes).then((pool) => { this.pool = pool; }, () => {});
   }
 
@@ -147,29 +134,35 @@ export class WasmKernels {
     return (this.pool?.size ?? 0) + 1;
   }
 
+  /** Whether tensors can live in this module's memory (it is shared, so views survive growth). */
+  get holdsTensors(): boolean {
+    return this.heap.shared;
+  }
+
   /**
    * The kernels, or null where WebAssembly SIMD is unavailable (the TypeScript
-   * kernels are used then). `threads` > 1 asks for worker threads on a shared memory;
+   * kernels are used then). A shared memory is taken wherever the engine has
+   * one (tensors then live in it); `threads` > 1 adds worker threads on it.
    * `relaxed` false keeps plain SIMD where relaxed SIMD (FMA) would be available.
    */
   static load(threads: number | 'auto' = 1, relaxed = true): WasmKernels | null {
     const abort = () => { throw new Error('wasm kernel aborted'); };
     const useRelaxed = relaxed && relaxedSimdSupported();
-    if (threads !== 1 && typeof SharedArrayBuffer !== 'undefined') {
+    if (typeof SharedArrayBuffer !== 'undefined') {
       try {
         const memory = new WebAssembly.Memory({ initial: 16, maximum: SHARED_MAXIMUM_PAGES, shared: true });
         const bytes = decodeBase64(useRelaxed ? KERNELS_RELAXED_SHARED_WASM_BASE64 : KERNELS_SHARED_WASM_BASE64);
         const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory, abort } });
-        return new WasmKernels(instance, memory, bytes, threads, useRelaxed);
+        return new WasmKernels(instance, memory, bytes, threads, useRelaxed, SHARED_MAXIMUM_PAGES * 65536 - 65536);
       } catch {
-        // no shared memory here: fall through to one thread
+        // no shared memory here: fall through to a plain one
       }
     }
     try {
       const memory = new WebAssembly.Memory({ initial: 16 });
       const bytes = decodeBase64(useRelaxed ? KERNELS_RELAXED_WASM_BASE64 : KERNELS_WASM_BASE64);
       const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory, abort } });
-      return new WasmKernels(instance, memory, bytes, 1, useRelaxed);
+      return new WasmKernels(instance, memory, bytes, 1, useRelaxed, 2 ** 31);
     } catch {
       return null;
     }
@@ -180,182 +173,206 @@ export class WasmKernels {
     this.pool = null;
   }
 
+  /** A float32 tensor buffer in the module's memory (zeroed unless `zero` is false), or null where tensors cannot live there. */
+  allocTensor(size: number, zero = true): Float32Array | null {
+    return this.holdsTensors ? this.heap.alloc(size, zero) : null;
+  }
+
+  /** Whether `array` lives in the module's memory (kernels use it without copying). */
+  inPlace(array: ArrayBufferView): boolean {
+    return this.heap.addressOf(array) >= 0;
+  }
+
+  /** Frees a buffer allocTensor gave; false if it did not come from there. */
+  freeTensor(buffer: Float32Array): boolean {
+    return this.heap.free(buffer);
+  }
+
+  /**
+   * Runs `body` with the byte addresses of `inputs` and `outputs` and of
+   * `extraFloats` floats of scratch. Arrays in the heap are used in place;
+   * others are copied into scratch (inputs) or out of it afterwards (outputs).
+   */
+  private run(inputs: readonly Float32Array[], outputs: readonly Float32Array[], extraFloats: number,
+    body: (addresses: number[], extra: number) => void): void {
+    const heap = this.heap;
+    let staged = 0;
+    for (const array of [...inputs, ...outputs]) if (heap.addressOf(array) < 0) staged += lines(array.length);
+    const scratchAt = this.scratchAddress(staged + extraFloats);
+    const memory = heap.floats();
+    const addresses: number[] = [];
+    let at = scratchAt;
+    const copyOut: [Float32Array, number][] = [];
+    inputs.forEach((array) => {
+      const address = heap.addressOf(array);
+      if (address >= 0) return addresses.push(address);
+      memory.set(array, at / 4);
+      addresses.push(at);
+      at += lines(array.length) * 4;
+    });
+    outputs.forEach((array) => {
+      const address = heap.addressOf(array);
+      if (address >= 0) return addresses.push(address);
+      copyOut.push([array, at]);
+      addresses.push(at);
+      at += lines(array.length) * 4;
+    });
+    body(addresses, at);
+    for (const [array, address] of copyOut) array.set(memory.subarray(address / 4, address / 4 + array.length));
+  }
+
+  /** The address of at least `floats` floats of scratch (valid until the next call). */
+  private scratchAddress(floats: number): number {
+    if (!this.scratch || this.scratch.length < floats) {
+      if (this.scratch) this.heap.free(this.scratch);
+      this.scratch = null;
+      const scratch = this.heap.alloc(Math.max(floats, 1 << 16), false);
+      if (!scratch) throw new Error(`CPU backend: out of WebAssembly memory for ${floats * 4} bytes of scratch`);
+      this.scratch = scratch;
+    }
+    return this.heap.addressOf(this.scratch);
+  }
+
+  /**
+   * Runs `count` units of work as one call, or split over the threads in
+   * multiples of `unit` when there are at least `minimum` units: `args(start, length)`
+   * gives each slice's arguments for `kernel`.
+   */
+  private parallel(kernel: ThreadTask, count: number, unit: number, minimum: number,
+    args: (start: number, length: number, slice: number) => number[]): void {
+    const pool = this.pool;
+    const fn = this.exports[kernel] as (...values: number[]) => void;
+    if (!pool || count < minimum || count < 2 * unit) {
+      fn(...args(0, count, 0));
+      return;
+    }
+    const slices = split(count, pool.size + 1, unit).map(([start, length], slice) => [task(kernel), ...args(start, length, slice)]);
+    pool.run(slices, (slice) => fn(...slice.slice(1)));
+  }
+
+  /** The SIMD peak of one thread in GFLOP/s: a register-only FMA loop (the ceiling gemm's rate is compared with). */
+  fmaPeakGflops(milliseconds = 200): number {
+    let iterations = 1 << 16;
+    for (;;) {
+      const started = performance.now();
+      this.exports.fmaPeak(iterations, 1);
+      const elapsed = performance.now() - started;
+      if (elapsed >= milliseconds) return (iterations * 96) / (elapsed * 1e6);
+      iterations = Math.min(2 ** 30, Math.ceil(iterations * Math.max(2, (1.2 * milliseconds) / Math.max(elapsed, 0.01))));
+    }
+  }
+
   /**
    * Batched matmul with the same contract as the TypeScript kernel (see
-   * Kernels.matmul), written into `out`.
+   * Kernels.matmul), written into `out`: transposes are read through strides
+   * in the packing, the batch loop runs inside the module.
    */
   matmul(a: Float32Array, b: Float32Array, out: Float32Array, batch: number, m: number, k: number, n: number,
     transA: boolean, transB: boolean, aBatchStride: number, bBatchStride: number): void {
-    const m4 = Math.ceil(m / 4) * 4;
-    const n8 = Math.ceil(n / 8) * 8;
-    // Arena layout (floats): packed A [m4, k] | packed B panels [n8/8][k][8] | C [m4, n8] | raw operand.
-    // A raw operand is block-copied in and packed by the module.
-    const aAt = 0;
-    const bAt = m4 * k;
-    const cAt = bAt + k * n8;
-    const rawAt = cAt + m4 * n8;
-    const memory = this.arena.floats(rawAt + Math.max(m * k, k * n));
-    let lastA = -1;
-    let lastB = -1;
-    for (let t = 0; t < batch; t++) {
-      const aStart = t * aBatchStride;
-      const bStart = t * bBatchStride;
-      if (aStart !== lastA) {
-        if (transA) {
-          memory.set(a.subarray(aStart, aStart + m * k), rawAt);
-          this.exports.packRowsTransposed(rawAt * 4, aAt * 4, m, k, m4);
+    const threads = this.pool ? this.pool.size + 1 : 1;
+    const aRow = transA ? 1 : k;
+    const aCol = transA ? m : 1;
+    const bRow = transB ? 1 : n;
+    const bCol = transB ? k : 1;
+    const aLength = (batch - 1) * aBatchStride + m * k;
+    const bLength = (batch - 1) * bBatchStride + k * n;
+    const work = batch * m * k * n;
+    const scratchPer = this.gemmScratch;
+    this.run([a.length === aLength ? a : a.subarray(0, aLength), b.length === bLength ? b : b.subarray(0, bLength)], [out],
+      threads * scratchPer, ([aAt, bAt, cAt], extra) => {
+        const gemm = (start: number, rows: number, slice: number, batchStart = 0, batches = batch) => [
+          aAt! + 4 * (batchStart * aBatchStride + start * aRow), bAt! + 4 * batchStart * bBatchStride, cAt! + 4 * (batchStart * m * n + start * n),
+          rows, k, n, aRow, aCol, bRow, bCol, n, batches, aBatchStride, bBatchStride, m * n, extra + 4 * slice * scratchPer,
+        ];
+        if (work < PARALLEL_MATMUL_WORK || threads === 1) {
+          this.exports.gemm(...(gemm(0, m, 0) as Parameters<KernelExports['gemm']>));
+        } else if (batch >= 2 * threads) {
+          // Many small products (attention heads): whole products per thread.
+          this.parallel('gemm', batch, 1, 2, (start, length, slice) => gemm(0, m, slice, start, length));
         } else {
-          memory.set(a.subarray(aStart, aStart + m * k), aAt);
-          memory.fill(0, aAt + m * k, aAt + m4 * k);
+          this.parallel('gemm', m, 6, 12, (start, length, slice) => gemm(start, length, slice));
         }
-      }
-      if (bStart !== lastB) {
-        memory.set(b.subarray(bStart, bStart + k * n), rawAt);
-        this.exports.packPanels(rawAt * 4, bAt * 4, k, n, transB ? 1 : 0, n8);
-      }
-      lastA = aStart;
-      lastB = bStart;
-      this.matmulRows(aAt * 4, bAt * 4, cAt * 4, m4, k, n8);
-      const base = t * m * n;
-      if (n === n8) {
-        out.set(memory.subarray(cAt, cAt + m * n), base);
-      } else {
-        for (let i = 0; i < m; i++) out.set(memory.subarray(cAt + i * n8, cAt + i * n8 + n), base + i * n);
-      }
-    }
-  }
-
-  /** C rows [0, m4) of the packed product, split over threads in blocks of 4 rows. */
-  private matmulRows(a: number, b: number, c: number, m4: number, k: number, n8: number): void {
-    const pool = this.pool;
-    if (!pool || m4 * k * n8 < PARALLEL_MATMUL_WORK || m4 < 8) {
-      this.exports.matmulPacked(a, b, c, m4, k, n8);
-      return;
-    }
-    const slices = split(m4, pool.size + 1, 4).map(([row, rows]) => [Task.Matmul, a + row * k * 4, b, c + row * n8 * 4, rows, k, n8]);
-    pool.run(slices, (s) => this.exports.matmulPacked(s[1]!, s[2]!, s[3]!, s[4]!, s[5]!, s[6]!));
-  }
-
-  /** Rows per chunk so a chunk's operands stay in cache between the copy in, the kernel and the copy out. */
-  private static chunkRows(channels: number): number {
-    return Math.max(1, Math.floor(CHUNK_ELEMENTS / channels));
+      });
   }
 
   /**
    * Group-rational forward (see cpu/kernels/group_rational.ts), for
    * channels-per-group divisible by 4. `coefficients`: per group a0..a5, |b0|..|b3|.
-   * One thread: the copies in and out dominate and only this thread can make them.
    */
   groupRational(x: Float32Array, coefficients: Float64Array, out: Float32Array, rows: number, channels: number, groups: number): void {
-    const chunk = WasmKernels.chunkRows(channels);
-    const chunkElements = Math.min(rows, chunk) * channels;
-    // Arena layout (floats): coefficients [groups * 17] | x chunk | y chunk
-    const cAt = 0;
-    const xAt = Math.ceil((groups * RATIONAL_COEFFICIENTS) / 4) * 4;
-    const yAt = xAt + chunkElements;
-    const memory = this.arena.floats(yAt + chunkElements);
-    writeRationalCoefficients(coefficients, groups, memory, cAt);
-    for (let first = 0; first < rows; first += chunk) {
-      const count = Math.min(chunk, rows - first);
-      const n = count * channels;
-      memory.set(x.subarray(first * channels, first * channels + n), xAt);
-      this.exports.groupRationalForward(xAt * 4, yAt * 4, cAt * 4, count, channels, groups);
-      out.set(memory.subarray(yAt, yAt + n), first * channels);
-    }
+    this.run([x], [out], lines(groups * RATIONAL_COEFFICIENTS), ([xAt, yAt], cAt) => {
+      writeRationalCoefficients(coefficients, groups, this.heap.floats(), cAt / 4);
+      this.parallel('groupRationalForward', rows, 1, Math.ceil(PARALLEL_ELEMENTS / channels),
+        (start, length) => [xAt! + 4 * start * channels, yAt! + 4 * start * channels, cAt, length, channels, groups]);
+    });
   }
 
-  /** Group-rational backward: writes dx and returns per-group float64 sums (d a0..a5, d|b0|..d|b3|), in row order. */
+  /** Group-rational backward: writes dx and returns per-group float64 sums (d a0..a5, d|b0|..d|b3|), in row order per thread. */
   groupRationalBackward(x: Float32Array, gy: Float32Array, coefficients: Float64Array, dx: Float32Array, rows: number, channels: number,
     groups: number): Float64Array {
-    const chunk = WasmKernels.chunkRows(channels);
-    const chunkElements = Math.min(rows, chunk) * channels;
-    // Arena layout (floats): totals [groups * 10 f64] | coefficients [groups * 17] | x chunk | gy chunk | dx chunk
-    const cAt = groups * 20;
-    const xAt = cAt + Math.ceil((groups * RATIONAL_COEFFICIENTS) / 4) * 4;
-    const gAt = xAt + chunkElements;
-    const dAt = gAt + chunkElements;
-    const memory = this.arena.floats(dAt + chunkElements);
-    const doubles = this.arena.doubles();
-    doubles.fill(0, 0, groups * 10);
-    writeRationalCoefficients(coefficients, groups, memory, cAt);
-    for (let first = 0; first < rows; first += chunk) {
-      const count = Math.min(chunk, rows - first);
-      const n = count * channels;
-      memory.set(x.subarray(first * channels, first * channels + n), xAt);
-      memory.set(gy.subarray(first * channels, first * channels + n), gAt);
-      this.exports.groupRationalBackward(xAt * 4, gAt * 4, dAt * 4, cAt * 4, 0, count, channels, groups);
-      dx.set(memory.subarray(dAt, dAt + n), first * channels);
-    }
-    return doubles.slice(0, groups * 10);
+    const threads = this.threads;
+    const totalsFloats = lines(groups * 20);
+    let totals: Float64Array = new Float64Array(0);
+    // Scratch: totals per thread [groups * 10 f64] | coefficients
+    this.run([x, gy], [dx], threads * totalsFloats + lines(groups * RATIONAL_COEFFICIENTS), ([xAt, gAt, dAt], extra) => {
+      const cAt = extra + 4 * threads * totalsFloats;
+      const memory = this.heap.floats();
+      writeRationalCoefficients(coefficients, groups, memory, cAt / 4);
+      const doubles = new Float64Array(memory.buffer as ArrayBuffer, extra, (threads * totalsFloats) / 2);
+      doubles.fill(0);
+      let used = 1;
+      this.parallel('groupRationalBackward', rows, 1, Math.ceil(PARALLEL_ELEMENTS / channels), (start, length, slice) => {
+        used = Math.max(used, slice + 1);
+        return [xAt! + 4 * start * channels, gAt! + 4 * start * channels, dAt! + 4 * start * channels, cAt, extra + 4 * slice * totalsFloats,
+          length, channels, groups];
+      });
+      totals = sumSlices(doubles, used, totalsFloats / 2, groups * 10);
+    });
+    return totals;
   }
 
   /** Row-wise layerNorm of row-major x [rows, cols] (see cpu/kernels/normalization.ts): writes y, mean and rstd. */
   layerNorm(x: Float32Array, weight: Float32Array, bias: Float32Array, y: Float32Array, mean: Float32Array, rstd: Float32Array,
     rows: number, cols: number, eps: number): void {
-    const chunk = WasmKernels.chunkRows(cols);
-    const chunkElements = Math.min(rows, chunk) * cols;
-    const chunkRows = Math.min(rows, chunk);
-    // Arena layout (floats): weight | bias | x chunk | y chunk | mean chunk | rstd chunk
-    const wAt = 0;
-    const bAt = cols;
-    const xAt = 2 * cols;
-    const yAt = xAt + chunkElements;
-    const meanAt = yAt + chunkElements;
-    const rstdAt = meanAt + chunkRows;
-    const memory = this.arena.floats(rstdAt + chunkRows);
-    memory.set(weight.subarray(0, cols), wAt);
-    memory.set(bias.subarray(0, cols), bAt);
-    for (let first = 0; first < rows; first += chunk) {
-      const count = Math.min(chunk, rows - first);
-      const n = count * cols;
-      memory.set(x.subarray(first * cols, first * cols + n), xAt);
-      this.exports.layerNormForward(xAt * 4, wAt * 4, bAt * 4, yAt * 4, meanAt * 4, rstdAt * 4, count, cols, eps);
-      y.set(memory.subarray(yAt, yAt + n), first * cols);
-      mean.set(memory.subarray(meanAt, meanAt + count), first);
-      rstd.set(memory.subarray(rstdAt, rstdAt + count), first);
-    }
+    this.run([x, weight.subarray(0, cols), bias.subarray(0, cols)], [y, mean, rstd], 0, ([xAt, wAt, bAt, yAt, meanAt, rstdAt]) => {
+      this.parallel('layerNormForward', rows, 1, Math.ceil(PARALLEL_ELEMENTS / cols), (start, length) => [
+        xAt! + 4 * start * cols, wAt!, bAt!, yAt! + 4 * start * cols, meanAt! + 4 * start, rstdAt! + 4 * start, length, cols, eps,
+      ]);
+    });
   }
 
-  /** LayerNorm backward: writes dx and returns the float64 sums dWeight, dBias (accumulated in row order). */
+  /** LayerNorm backward: writes dx and returns the float64 sums dWeight, dBias (accumulated in row order per thread). */
   layerNormBackward(x: Float32Array, weight: Float32Array, mean: Float32Array, rstd: Float32Array, gy: Float32Array, dx: Float32Array,
     rows: number, cols: number): [Float64Array, Float64Array] {
-    const chunk = WasmKernels.chunkRows(cols);
-    const chunkElements = Math.min(rows, chunk) * cols;
-    const chunkRows = Math.min(rows, chunk);
-    // Arena layout (floats): dWeight [cols f64] | dBias [cols f64] | weight | x chunk | gy chunk | dx chunk | mean chunk | rstd chunk
-    const dwAt = 0;
-    const dbAt = 2 * cols;
-    const wAt = 4 * cols;
-    const xAt = 5 * cols;
-    const gAt = xAt + chunkElements;
-    const dAt = gAt + chunkElements;
-    const meanAt = dAt + chunkElements;
-    const rstdAt = meanAt + chunkRows;
-    const memory = this.arena.floats(rstdAt + chunkRows);
-    const doubles = this.arena.doubles();
-    doubles.fill(0, 0, 2 * cols);
-    memory.set(weight.subarray(0, cols), wAt);
-    for (let first = 0; first < rows; first += chunk) {
-      const count = Math.min(chunk, rows - first);
-      const n = count * cols;
-      memory.set(x.subarray(first * cols, first * cols + n), xAt);
-      memory.set(gy.subarray(first * cols, first * cols + n), gAt);
-      memory.set(mean.subarray(first, first + count), meanAt);
-      memory.set(rstd.subarray(first, first + count), rstdAt);
-      this.exports.layerNormBackward(xAt * 4, wAt * 4, meanAt * 4, rstdAt * 4, gAt * 4, dAt * 4, dwAt * 4, dbAt * 4, count, cols);
-      dx.set(memory.subarray(dAt, dAt + n), first * cols);
-    }
-    return [doubles.slice(0, cols), doubles.slice(cols, 2 * cols)];
+    const threads = this.threads;
+    const perThread = lines(4 * cols); // dWeight and dBias, cols f64 each
+    let result: [Float64Array, Float64Array] = [new Float64Array(0), new Float64Array(0)];
+    this.run([x, weight.subarray(0, cols), mean, rstd, gy], [dx], threads * perThread, ([xAt, wAt, meanAt, rstdAt, gAt, dAt], extra) => {
+      const doubles = new Float64Array(this.heap.floats().buffer as ArrayBuffer, extra, (threads * perThread) / 2);
+      doubles.fill(0);
+      let used = 1;
+      this.parallel('layerNormBackward', rows, 1, Math.ceil(PARALLEL_ELEMENTS / cols), (start, length, slice) => {
+        used = Math.max(used, slice + 1);
+        const totals = extra + 4 * slice * perThread;
+        return [xAt! + 4 * start * cols, wAt!, meanAt! + 4 * start, rstdAt! + 4 * start, gAt! + 4 * start * cols, dAt! + 4 * start * cols,
+          totals, totals + 8 * cols, length, cols];
+      });
+      const sums = sumSlices(doubles, used, perThread / 2, 2 * cols);
+      result = [sums.slice(0, cols), sums.slice(cols, 2 * cols)];
+    });
+    return result;
   }
 
   /** Softmax over the rows of row-major x [rows, cols], written into `out`. */
   softmax(x: Float32Array, out: Float32Array, rows: number, cols: number): void {
-    this.rowwise(x, null, out, rows, cols, (inAt, _, outAt, count) => this.exports.softmaxForward(inAt * 4, outAt * 4, count, cols));
+    this.run([x], [out], 0, ([xAt, yAt]) => this.parallel('softmaxForward', rows, 1, Math.ceil(PARALLEL_ELEMENTS / cols),
+      (start, length) => [xAt! + 4 * start * cols, yAt! + 4 * start * cols, length, cols]));
   }
 
   /** Softmax backward from its output y and the upstream gradient gy, written into `out`. */
   softmaxBackward(y: Float32Array, gy: Float32Array, out: Float32Array, rows: number, cols: number): void {
-    this.rowwise(y, gy, out, rows, cols, (inAt, gAt, outAt, count) => this.exports.softmaxBackward(inAt * 4, gAt * 4, outAt * 4, count, cols));
+    this.run([y, gy], [out], 0, ([yAt, gAt, dAt]) => this.parallel('softmaxBackward', rows, 1, Math.ceil(PARALLEL_ELEMENTS / cols),
+      (start, length) => [yAt! + 4 * start * cols, gAt! + 4 * start * cols, dAt! + 4 * start * cols, length, cols]));
   }
 
   /**
@@ -363,89 +380,42 @@ export class WasmKernels {
    * cpu/kernels/kan_bases.ts), written into out [rows, channels, knots - order - 1].
    */
   bsplineBasis(x: Float32Array, grid: Float32Array, out: Float32Array, rows: number, channels: number, knots: number, order: number): void {
-    const bases = knots - order - 1;
-    const chunk = WasmKernels.chunkRows(channels * (bases + 1));
-    const chunkRows = Math.min(rows, chunk);
-    // Arena layout (floats): scratch [2 (order + 1) f64, inverse knot widths channels x order x knots f64] | grid | x chunk | out chunk
-    const gridAt = 4 * (order + 1) + 2 * channels * order * knots;
-    const xAt = gridAt + Math.ceil((channels * knots) / 4) * 4;
-    const outAt = xAt + chunkRows * channels;
-    const memory = this.arena.floats(outAt + chunkRows * channels * bases);
-    memory.set(grid.subarray(0, channels * knots), gridAt);
-    for (let first = 0; first < rows; first += chunk) {
-      const count = Math.min(chunk, rows - first);
-      const n = count * channels;
-      memory.set(x.subarray(first * channels, first * channels + n), xAt);
-      this.exports.bsplineBasisForward(xAt * 4, gridAt * 4, outAt * 4, 0, count, channels, knots, order);
-      out.set(memory.subarray(outAt, outAt + n * bases), first * channels * bases);
-    }
+    // Scratch: 2 (order + 1) f64, inverse knot widths channels x order x knots f64
+    this.run([x.subarray(0, rows * channels), grid.subarray(0, channels * knots)], [out], lines(4 * (order + 1) + 2 * channels * order * knots),
+      ([xAt, gridAt, outAt], scratch) => this.exports.bsplineBasisForward(xAt!, gridAt!, outAt!, scratch, rows, channels, knots, order));
   }
 
   /** The x-gradient of bsplineBasis from the upstream gradient gy [rows, channels, bases], written into dx. */
   bsplineBasisBackward(x: Float32Array, grid: Float32Array, gy: Float32Array, dx: Float32Array, rows: number, channels: number,
     knots: number, order: number): void {
-    const bases = knots - order - 1;
-    const chunk = WasmKernels.chunkRows(channels * (bases + 2));
-    const chunkRows = Math.min(rows, chunk);
-    // Arena layout (floats): scratch (as in bsplineBasis) | grid | x chunk | gy chunk | dx chunk
-    const gridAt = 4 * (order + 1) + 2 * channels * order * knots;
-    const xAt = gridAt + Math.ceil((channels * knots) / 4) * 4;
-    const gAt = xAt + chunkRows * channels;
-    const dAt = gAt + chunkRows * channels * bases;
-    const memory = this.arena.floats(dAt + chunkRows * channels);
-    memory.set(grid.subarray(0, channels * knots), gridAt);
-    for (let first = 0; first < rows; first += chunk) {
-      const count = Math.min(chunk, rows - first);
-      const n = count * channels;
-      memory.set(x.subarray(first * channels, first * channels + n), xAt);
-      memory.set(gy.subarray(first * channels * bases, (first * channels + n) * bases), gAt);
-      this.exports.bsplineBasisBackward(xAt * 4, gridAt * 4, gAt * 4, dAt * 4, 0, count, channels, knots, order);
-      dx.set(memory.subarray(dAt, dAt + n), first * channels);
-    }
+    this.run([x.subarray(0, rows * channels), grid.subarray(0, channels * knots), gy], [dx],
+      lines(4 * (order + 1) + 2 * channels * order * knots),
+      ([xAt, gridAt, gAt, dAt], scratch) => this.exports.bsplineBasisBackward(xAt!, gridAt!, gAt!, dAt!, scratch, rows, channels, knots, order));
   }
 
   /** Gaussian radial bases of x [size] at `centers` centres low + k spacing, written into out [size, centers]. */
   radialBasis(x: Float32Array, out: Float32Array, size: number, centers: number, low: number, spacing: number, width: number): void {
-    const chunk = WasmKernels.chunkRows(centers + 1);
-    // Arena layout (floats): centres (padded to 4) | x chunk | out chunk
-    const xAt = Math.ceil(centers / 4) * 4;
-    const outAt = xAt + Math.min(size, chunk);
-    const memory = this.arena.floats(outAt + Math.min(size, chunk) * centers);
-    for (let first = 0; first < size; first += chunk) {
-      const count = Math.min(chunk, size - first);
-      memory.set(x.subarray(first, first + count), xAt);
-      this.exports.radialBasisForward(xAt * 4, outAt * 4, 0, count, centers, low, spacing, 1 / width);
-      out.set(memory.subarray(outAt, outAt + count * centers), first * centers);
-    }
+    this.run([x.subarray(0, size)], [out], lines(centers),
+      ([xAt, outAt], centresAt) => this.exports.radialBasisForward(xAt!, outAt!, centresAt, size, centers, low, spacing, 1 / width));
   }
 
   /** The x-gradient of radialBasis from the upstream gradient gy [size, centers], written into dx. */
   radialBasisBackward(x: Float32Array, gy: Float32Array, dx: Float32Array, size: number, centers: number, low: number, spacing: number,
     width: number): void {
-    const chunk = WasmKernels.chunkRows(centers + 2);
-    const chunkSize = Math.min(size, chunk);
-    // Arena layout (floats): centres (padded to 4) | x chunk | gy chunk | dx chunk
-    const xAt = Math.ceil(centers / 4) * 4;
-    const gAt = xAt + chunkSize;
-    const dAt = gAt + chunkSize * centers;
-    const memory = this.arena.floats(dAt + chunkSize);
-    for (let first = 0; first < size; first += chunk) {
-      const count = Math.min(chunk, size - first);
-      memory.set(x.subarray(first, first + count), xAt);
-      memory.set(gy.subarray(first * centers, (first + count) * centers), gAt);
-      this.exports.radialBasisBackward(xAt * 4, gAt * 4, dAt * 4, 0, count, centers, low, spacing, 1 / width);
-      dx.set(memory.subarray(dAt, dAt + count), first);
-    }
+    this.run([x.subarray(0, size), gy], [dx], lines(centers),
+      ([xAt, gAt, dAt], centresAt) => this.exports.radialBasisBackward(xAt!, gAt!, dAt!, centresAt, size, centers, low, spacing, 1 / width));
   }
 
   /** out = op(x) element-wise over n values (codes: WASM_UNARY, or WASM_ERF for tests). */
   unary(op: number, x: Float32Array, out: Float32Array, n: number): void {
-    this.rowwise(x, null, out, n, 1, (inAt, _, outAt, count) => this.exports.unaryF32(op, inAt * 4, outAt * 4, count));
+    this.run([x.subarray(0, n)], [out.subarray(0, n)], 0, ([xAt, yAt]) => this.parallel('unaryF32', n, 16, PARALLEL_ELEMENTS,
+      (start, length) => [op, xAt! + 4 * start, yAt! + 4 * start, length]));
   }
 
   /** out = gy * op'(x) element-wise over n values. */
   unaryGrad(op: number, x: Float32Array, gy: Float32Array, out: Float32Array, n: number): void {
-    this.rowwise(x, gy, out, n, 1, (inAt, gAt, outAt, count) => this.exports.unaryGradF32(op, inAt * 4, gAt * 4, outAt * 4, count));
+    this.run([x.subarray(0, n), gy.subarray(0, n)], [out.subarray(0, n)], 0, ([xAt, gAt, dAt]) => this.parallel('unaryGradF32', n, 16,
+      PARALLEL_ELEMENTS, (start, length) => [op, xAt! + 4 * start, gAt! + 4 * start, dAt! + 4 * start, length]));
   }
 
   /**
@@ -453,23 +423,15 @@ export class WasmKernels {
    * equal shapes). `op` from WASM_BINARY, plus WASM_REVERSED to swap the operands.
    */
   binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, n: number, period: number): void {
-    if (period === n) {
-      this.rowwise(a, b, out, n, 1, (aAt, bAt, outAt, count) => this.exports.binaryF32(op, aAt * 4, bAt * 4, outAt * 4, count, count));
-      return;
-    }
-    // Arena layout (floats): b [period, padded to 4] | a chunk | out chunk; chunks are whole periods.
-    const chunk = Math.max(1, Math.floor(CHUNK_ELEMENTS / period)) * period;
-    const chunkElements = Math.min(n, chunk);
-    const aAt = Math.ceil(period / 4) * 4;
-    const outAt = aAt + chunkElements;
-    const memory = this.arena.floats(outAt + chunkElements);
-    memory.set(b.subarray(0, period), 0);
-    for (let first = 0; first < n; first += chunk) {
-      const count = Math.min(chunk, n - first);
-      memory.set(a.subarray(first, first + count), aAt);
-      this.exports.binaryF32(op, aAt * 4, 0, outAt * 4, count, period);
-      out.set(memory.subarray(outAt, outAt + count), first);
-    }
+    this.run([a.subarray(0, n), b.subarray(0, period)], [out.subarray(0, n)], 0, ([aAt, bAt, outAt]) => {
+      if (period === n) {
+        this.parallel('binaryF32', n, 16, PARALLEL_ELEMENTS,
+          (start, length) => [op, aAt! + 4 * start, bAt! + 4 * start, outAt! + 4 * start, length, length]);
+      } else {
+        this.parallel('binaryF32', n / period, 1, Math.ceil(PARALLEL_ELEMENTS / period),
+          (start, length) => [op, aAt! + 4 * start * period, bAt!, outAt! + 4 * start * period, length * period, period]);
+      }
+    });
   }
 
   /**
@@ -487,42 +449,26 @@ export class WasmKernels {
     const block = n0 * n1 * n2 * n3;
     let outer = 1;
     for (let axis = 0; axis < lead; axis++) outer *= shape[axis]!;
-    // Arena layout (floats): the source span | out
-    const outAt = Math.ceil(span / 4) * 4;
-    const memory = this.arena.floats(outAt + outer * block);
-    memory.set(x.subarray(offset, offset + span), 0);
-    forEachOuterIndex(shape, strides, lead, 0, (o, src) => {
-      this.exports.copyStrided4(src * 4, (outAt + o * block) * 4, n0, n1, n2, n3, t0, t1, t2, t3);
+    this.run([x.subarray(offset, offset + span)], [out.subarray(0, outer * block)], 0, ([srcAt, outAt]) => {
+      forEachOuterIndex(shape, strides, lead, 0, (o, src) => {
+        this.exports.copyStrided4(srcAt! + src * 4, outAt! + o * block * 4, n0, n1, n2, n3, t0, t1, t2, t3);
+      });
     });
-    out.set(memory.subarray(outAt, outAt + outer * block));
   }
 
   /** The kernels' f32 exp, element-wise (for accuracy tests). */
   exp(x: Float32Array): Float32Array {
-    const memory = this.arena.floats(2 * x.length);
-    memory.set(x, 0);
-    this.exports.expF32(0, x.length * 4, x.length);
-    return memory.slice(x.length, 2 * x.length);
+    const out = new Float32Array(x.length);
+    this.run([x], [out], 0, ([xAt, yAt]) => this.exports.expF32(xAt!, yAt!, x.length));
+    return out;
   }
+}
 
-  /** Runs `kernel` over row chunks of a (and b) in the arena, copying its output chunk into `out`. */
-  private rowwise(a: Float32Array, b: Float32Array | null, out: Float32Array, rows: number, cols: number,
-    kernel: (aAt: number, bAt: number, outAt: number, count: number) => void): void {
-    const chunk = WasmKernels.chunkRows(cols);
-    const chunkElements = Math.min(rows, chunk) * cols;
-    // Arena layout (floats): a chunk | b chunk | out chunk
-    const bAt = chunkElements;
-    const outAt = 2 * chunkElements;
-    const memory = this.arena.floats(3 * chunkElements);
-    for (let first = 0; first < rows; first += chunk) {
-      const count = Math.min(chunk, rows - first);
-      const n = count * cols;
-      memory.set(a.subarray(first * cols, first * cols + n), 0);
-      if (b) memory.set(b.subarray(first * cols, first * cols + n), bAt);
-      kernel(0, bAt, outAt, count);
-      out.set(memory.subarray(outAt, outAt + n), first * cols);
-    }
-  }
+/** Sums `used` consecutive f64 blocks of `stride` values (the threads' partial sums, in thread order): the first `count` values. */
+function sumSlices(doubles: Float64Array, used: number, stride: number, count: number): Float64Array {
+  const out = doubles.slice(0, count);
+  for (let s = 1; s < used; s++) for (let i = 0; i < count; i++) out[i]! += doubles[s * stride + i]!;
+  return out;
 }
 
 /**

@@ -1,6 +1,5 @@
 // The CPU backend's WebAssembly kernels (AssemblyScript sources).
-export { matmulPacked } from './matmul';
-export { packPanels, packRowsTransposed } from './pack';
+export { fmaPeak, gemm, gemmScratchFloats } from './matmul';
 export { groupRationalBackward, groupRationalForward } from './group_rational';
 export { expF32, layerNormBackward, layerNormForward, softmaxBackward, softmaxForward } from './normalization';
 export { bsplineBasisBackward, bsplineBasisForward, radialBasisBackward, radialBasisForward } from './kan_bases';

@@ -38,7 +38,7 @@ export function makeElementwiseKernels(alloc: Alloc, precise: boolean, wasm: Was
   }
 
   function unary(op: UnaryOp, x: HostArray, size: number): HostArray {
-    const out = alloc(size);
+    const out = alloc(size, true);
     const code = WASM_UNARY[op];
     if (code !== undefined && useWasm(x, size)) {
       wasm!.unary(code, x, out as Float32Array, size);
@@ -66,7 +66,7 @@ export function makeElementwiseKernels(alloc: Alloc, precise: boolean, wasm: Was
   }
 
   function unaryGrad(op: UnaryOp, x: HostArray, gy: HostArray, size: number): HostArray {
-    const out = alloc(size);
+    const out = alloc(size, true);
     const code = WASM_UNARY[op];
     if (code !== undefined && useWasm(x, size)) {
       wasm!.unaryGrad(code, x, gy as Float32Array, out as Float32Array, size);
@@ -105,7 +105,7 @@ export function makeElementwiseKernels(alloc: Alloc, precise: boolean, wasm: Was
     const rank = outShape.length;
     let size = 1;
     for (const d of outShape) size *= d;
-    const out = alloc(size);
+    const out = alloc(size, true);
     if (size === 0) return out;
     const aFull = isContiguous(outShape, aStrides);
     const bFull = isContiguous(outShape, bStrides);

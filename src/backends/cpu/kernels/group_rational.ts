@@ -81,7 +81,7 @@ export function makeGroupRationalKernels(alloc: Alloc, wasm: WasmKernels | null)
 
   function groupRational(x: HostArray, numerator: HostArray, denominator: HostArray, rows: number, channels: number,
     groups: number, sharedNumerator: boolean): HostArray {
-    const out = alloc(rows * channels);
+    const out = alloc(rows * channels, true);
     const perGroup = channels / groups;
     const coefficients = unpackCoefficients(numerator, denominator, groups, sharedNumerator);
     if (useWasm(x, channels, groups)) {
@@ -110,7 +110,7 @@ export function makeGroupRationalKernels(alloc: Alloc, wasm: WasmKernels | null)
 
   function groupRationalBackward(x: HostArray, numerator: HostArray, denominator: HostArray, gy: HostArray,
     rows: number, channels: number, groups: number, sharedNumerator: boolean): [HostArray, HostArray, HostArray] {
-    const dx = alloc(rows * channels);
+    const dx = alloc(rows * channels, true);
     const perGroup = channels / groups;
     const coefficients = unpackCoefficients(numerator, denominator, groups, sharedNumerator);
     const totals = useWasm(x, channels, groups)

@@ -10,7 +10,7 @@ import type { WasmKernels } from '../wasm.js';
 
 /** Strided copies at least this large go to wasm... */
 const WASM_MIN_ELEMENTS = 256;
-/** ...unless their runs are contiguous and at least this long (one block copy each is as fast). */
+/** ...unless their runs are contiguous and at least this long (one block copy each is as fast) and x must be staged into wasm memory first. */
 const WASM_MAX_CONTIGUOUS_RUN = 64;
 
 /**
@@ -42,7 +42,7 @@ export function makeLayoutKernels(alloc: Alloc, wasm: WasmKernels | null = null)
       steps.push(strides[axis]!);
     }
     const rank = shape.length;
-    if (steps[rank - 1] === 1 && shape[rank - 1]! >= WASM_MAX_CONTIGUOUS_RUN) return null;
+    if (steps[rank - 1] === 1 && shape[rank - 1]! >= WASM_MAX_CONTIGUOUS_RUN && !wasm.inPlace(x)) return null;
     while (shape.length < 4) { shape.unshift(1); steps.unshift(0); }
     return [shape, steps];
   }
@@ -101,7 +101,7 @@ export function makeLayoutKernels(alloc: Alloc, wasm: WasmKernels | null = null)
   }
 
   function copyStrided(x: HostArray, outShape: readonly number[], strides: readonly number[], offset: number): HostArray {
-    const out = alloc(shapeSize(outShape));
+    const out = alloc(shapeSize(outShape), true);
     const layout = wasmCopyLayout(x, outShape, strides);
     if (layout) {
       wasm!.copyStrided(x as Float32Array, out as Float32Array, layout[0], layout[1], offset);
@@ -131,7 +131,7 @@ export function makeLayoutKernels(alloc: Alloc, wasm: WasmKernels | null = null)
 
   function concat(xs: readonly HostArray[], outer: number, sizes: readonly number[], inner: number): HostArray {
     const total = sizes.reduce((a, b) => a + b, 0);
-    const out = alloc(outer * total * inner);
+    const out = alloc(outer * total * inner, true);
     for (let o = 0; o < outer; o++) {
       let dst = o * total * inner;
       for (let t = 0; t < xs.length; t++) {

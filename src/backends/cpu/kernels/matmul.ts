@@ -65,7 +65,7 @@ function matmulRowsByRows(A: HostArray, aOff: number, Bt: HostArray, bOff: numbe
 export function makeMatmulKernel(alloc: Alloc, scratch: Alloc, wasm: WasmKernels | null) {
   return function matmul(a: HostArray, b: HostArray, batch: number, m: number, k: number, n: number,
     transA: boolean, transB: boolean, aBatchStride: number, bBatchStride: number): HostArray {
-    const out = alloc(batch * m * n);
+    const out = alloc(batch * m * n, true);
     if (wasm && out instanceof Float32Array && a instanceof Float32Array && b instanceof Float32Array) {
       wasm.matmul(a, b, out, batch, m, k, n, transA, transB, aBatchStride, bBatchStride);
       return out;

@@ -12,7 +12,7 @@ export function makeNormalizationKernels(alloc: Alloc, wasm: WasmKernels | null 
   const useWasm = (x: HostArray): x is Float32Array => wasm !== null && x instanceof Float32Array;
 
   function softmax(x: HostArray, rows: number, cols: number): HostArray {
-    const out = alloc(rows * cols);
+    const out = alloc(rows * cols, true);
     if (useWasm(x)) {
       wasm!.softmax(x, out as Float32Array, rows, cols);
       return out;
@@ -34,7 +34,7 @@ export function makeNormalizationKernels(alloc: Alloc, wasm: WasmKernels | null 
   }
 
   function softmaxBackward(y: HostArray, gy: HostArray, rows: number, cols: number): HostArray {
-    const out = alloc(rows * cols);
+    const out = alloc(rows * cols, true);
     if (useWasm(y)) {
       wasm!.softmaxBackward(y, gy as Float32Array, out as Float32Array, rows, cols);
       return out;
@@ -49,9 +49,9 @@ export function makeNormalizationKernels(alloc: Alloc, wasm: WasmKernels | null 
   }
 
   function layerNorm(x: HostArray, weight: HostArray, bias: HostArray, rows: number, cols: number, eps: number): [HostArray, HostArray, HostArray] {
-    const y = alloc(rows * cols);
-    const mean = alloc(rows);
-    const rstd = alloc(rows);
+    const y = alloc(rows * cols, true);
+    const mean = alloc(rows, true);
+    const rstd = alloc(rows, true);
     if (useWasm(x)) {
       wasm!.layerNorm(x, weight as Float32Array, bias as Float32Array, y as Float32Array, mean as Float32Array, rstd as Float32Array,
         rows, cols, eps);
@@ -75,7 +75,7 @@ export function makeNormalizationKernels(alloc: Alloc, wasm: WasmKernels | null 
 
   function layerNormBackward(x: HostArray, weight: HostArray, mean: HostArray, rstd: HostArray, gy: HostArray,
     rows: number, cols: number): [HostArray, HostArray, HostArray] {
-    const dx = alloc(rows * cols);
+    const dx = alloc(rows * cols, true);
     const dw = alloc(cols);
     const db = alloc(cols);
     if (useWasm(x)) {
