@@ -1,0 +1,158 @@
+// Tensors inside the WebAssembly memory: the heap allocator (reuse, merging,
+// growth, zeroing, views that survive growth), and the blocked GEMM and the
+// threaded kernels working in place, against float64 and the TypeScript kernels.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { CpuBackend } from '../src/backends/cpu/index.js';
+import { WasmHeap } from '../src/backends/cpu/heap.js';
+import { Random } from '../src/tensor/random.js';
+import { float64Backend, randomValues, scaledMaxError } from './support/harness.js';
+
+const rng = new Random(31);
+
+describe('WasmHeap', () => {
+  const sharedMemory = () => new WebAssembly.Memory({ initial: 1, maximum: 1024, shared: true });
+
+  it('gives 64-byte aligned, zeroed, disjoint blocks and reuses freed ones of the same size', () => {
+    const heap = new WasmHeap(sharedMemory(), 1024, 1024 * 65536);
+    const a = heap.alloc(10)!;
+    const b = heap.alloc(100)!;
+    assert.equal(heap.addressOf(a) % 64, 0);
+    assert.equal(heap.addressOf(b) % 64, 0);
+    assert.ok(heap.addressOf(b) >= heap.addressOf(a) + 40);
+    a.fill(7);
+    b.fill(9);
+    assert.ok(heap.free(a));
+    const again = heap.alloc(10)!;
+    assert.equal(heap.addressOf(again), heap.addressOf(a), 'the freed block is reused');
+    assert.deepEqual([...again], new Array(10).fill(0), 'a reused block is zeroed');
+    assert.ok(b.every((v) => v === 9), 'other blocks are untouched');
+    assert.equal(heap.free(new Float32Array(4)), false, 'a view outside the heap is not freed');
+  });
+
+  it('keeps views valid while the memory grows', () => {
+    const memory = sharedMemory();
+    const heap = new WasmHeap(memory, 1024, 1024 * 65536);
+    const first = heap.alloc(1000)!;
+    first.forEach((_, i) => { first[i] = i; });
+    const before = memory.buffer.byteLength;
+    const big = heap.alloc(4 * 65536)!; // 1 MiB: forces growth
+    assert.ok(memory.buffer.byteLength > before);
+    assert.equal(first[999], 999, 'old view still reads the same memory');
+    big[0] = 1;
+    assert.ok(heap.addressOf(first) >= 0 && heap.addressOf(big) >= 0, 'views of old and new buffers are both recognised');
+  });
+
+  it('merges adjacent free blocks instead of growing when the pattern of sizes changes', () => {
+    const heap = new WasmHeap(sharedMemory(), 1024, 1024 * 65536);
+    const blocks = Array.from({ length: 64 }, () => heap.alloc(1024)!);
+    const keep = heap.alloc(16)!; // pins the top so the freed blocks cannot simply lower it
+    const topBefore = heap.stats().top;
+    for (const block of blocks) heap.free(block);
+    // 64 x 4 KiB free in a row: a 128 KiB request fits after merging.
+    const large = heap.alloc(32 * 1024)!;
+    assert.ok(heap.addressOf(large) < heap.addressOf(keep), 'served from the merged free blocks');
+    assert.equal(heap.stats().top, topBefore, 'no growth');
+    heap.free(large);
+    heap.free(keep);
+  });
+
+  it('returns null beyond its maximum, and frees lower the top', () => {
+    const heap = new WasmHeap(sharedMemory(), 1024, 4 * 65536);
+    const a = heap.alloc(3 * 16384)!;
+    assert.equal(heap.alloc(2 * 16384), null);
+    heap.free(a);
+    assert.ok(heap.alloc(3 * 16384), 'space is available again');
+  });
+});
+
+describe('CPU kernels in place in WebAssembly memory', () => {
+  const backends = [1, 2].map((threads) => new CpuBackend('float32', { threads }));
+  process.once('beforeExit', () => backends.forEach((b) => b.dispose()));
+  const upload = (backend: CpuBackend, values: Float64Array) => backend.upload(values) as Float32Array;
+
+  it('places tensors in the module memory', async () => {
+    for (const backend of backends) {
+      await backend.wasm!.ready;
+      assert.ok(backend.wasm!.holdsTensors);
+      assert.ok(backend.wasm!.inPlace(upload(backend, new Float64Array(8))));
+    }
+    assert.equal(backends[1]!.wasm!.threads, 2);
+  });
+
+  // Edges of every block size: m and n not multiples of 6 and 8, k past one 256-deep slice, n past one 512-wide block.
+  const shapes: [number, number, number, number, boolean, boolean][] = [
+    [1, 1, 1, 1, false, false], [7, 5, 9, 1, false, true], [13, 300, 17, 2, true, false], [131, 257, 530, 1, true, true],
+    [250, 70, 45, 3, false, false], [6, 600, 8, 1, false, true], [97, 64, 97, 12, false, true],
+  ];
+  for (const [m, k, n, batch, transA, transB] of shapes) {
+    it(`matmul ${batch} x [${m}, ${k}] x [${k}, ${n}] (transA ${transA}, transB ${transB}) matches float64 on 1 and 2 threads`, () => {
+      const a = randomValues(rng, batch * m * k);
+      const b = randomValues(rng, batch * k * n);
+      const expected = float64Backend.kernels.matmul(a, b, batch, m, k, n, transA, transB, m * k, k * n);
+      for (const backend of backends) {
+        const actual = backend.kernels.matmul(upload(backend, a), upload(backend, b), batch, m, k, n, transA, transB, m * k, k * n);
+        assert.ok(scaledMaxError(actual, expected) < 2e-6, `${backend.wasm!.threads} threads: error ${scaledMaxError(actual, expected)}`);
+      }
+    });
+  }
+
+  it('matmul with a broadcast operand (batch stride 0)', () => {
+    const [batch, m, k, n] = [5, 33, 40, 29];
+    const a = randomValues(rng, batch * m * k);
+    const w = randomValues(rng, k * n);
+    const expected = float64Backend.kernels.matmul(a, w, batch, m, k, n, false, false, m * k, 0);
+    for (const backend of backends) {
+      const actual = backend.kernels.matmul(upload(backend, a), upload(backend, w), batch, m, k, n, false, false, m * k, 0);
+      assert.ok(scaledMaxError(actual, expected) < 2e-6);
+    }
+  });
+
+  it('row-wise and element-wise kernels split over threads equal the one-thread results and float64', () => {
+    const [rows, cols] = [700, 192]; // large enough to split
+    const x = randomValues(rng, rows * cols, { scale: 2 });
+    const gy = randomValues(rng, rows * cols);
+    const weight = randomValues(rng, cols);
+    const bias = randomValues(rng, cols);
+    const run = (backend: CpuBackend | typeof float64Backend, values: Float64Array) => backend === float64Backend ? values
+      : upload(backend as CpuBackend, values);
+    const outputs = [float64Backend, ...backends].map((backend) => {
+      const k = backend.kernels;
+      const X = run(backend, x);
+      const G = run(backend, gy);
+      const [y, mean, rstd] = k.layerNorm(X, run(backend, weight), run(backend, bias), rows, cols, 1e-6);
+      const [dx, dw, db] = k.layerNormBackward(X, run(backend, weight), mean!, rstd!, G, rows, cols);
+      const s = k.softmax(X, rows, cols);
+      return [y!, dx!, dw!, db!, s, k.softmaxBackward(s, G, rows, cols), k.unary('gelu', X, rows * cols),
+        k.unaryGrad('tanh', X, G, rows * cols), k.binary('mul', X, G, [rows, cols], [cols, 1], [cols, 1]),
+        k.binary('add', X, run(backend, bias), [rows, cols], [cols, 1], [0, 1])];
+    });
+    const [reference, one, two] = outputs;
+    reference!.forEach((expected, i) => {
+      assert.ok(scaledMaxError(one![i]!, expected) < 1e-5, `output ${i}, 1 thread: ${scaledMaxError(one![i]!, expected)}`);
+      assert.ok(scaledMaxError(two![i]!, expected) < 1e-5, `output ${i}, 2 threads: ${scaledMaxError(two![i]!, expected)}`);
+    });
+    // Element-wise and per-row outputs do not depend on how rows are split.
+    for (const i of [0, 1, 4, 5, 6, 7, 8, 9]) assert.deepEqual(two![i], one![i], `output ${i}`);
+  });
+
+  it('memory stays flat over repeated steps (blocks are reused)', () => {
+    const backend = backends[1]!;
+    const step = () => {
+      const a = upload(backend, randomValues(rng, 64 * 300));
+      const b = upload(backend, randomValues(rng, 300 * 50));
+      const c = backend.kernels.matmul(a, b, 1, 64, 300, 50, false, false, 0, 0);
+      const d = backend.kernels.unary('gelu', c, c.length);
+      for (const buffer of [a, b, c, d]) backend.free(buffer);
+    };
+    for (let i = 0; i < 5; i++) step();
+    const before = backend.wasm!.heap.stats();
+    const buffers = backend.memory().buffers;
+    for (let i = 0; i < 200; i++) step();
+    const after = backend.wasm!.heap.stats();
+    assert.equal(after.memoryBytes, before.memoryBytes);
+    assert.equal(after.top, before.top);
+    assert.equal(backend.memory().buffers, buffers);
+  });
+});
