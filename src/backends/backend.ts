@@ -93,6 +93,18 @@ export interface Kernels<B> {
   /** dx [size] = sum over centres of gy * d/dx exp(-((x - c_k) / width)^2). */
   radialBasisBackward(x: B, gy: B, size: number, centers: number, low: number, spacing: number, width: number): B;
   /**
+   * Fourier-KArAt attention (see ops/karat.ts) over `items` batch items of
+   * scores [items, tokens, tokens] and values [items, tokens, dim]; item i uses
+   * head i % heads of coefCos / coefSin [heads, rank, tokens, terms] (terms = G + 1)
+   * and weight [heads, tokens, rank]. Returns out [items, tokens, dim] and the
+   * hidden H [items, tokens, rank] that the backward reads.
+   */
+  karatAttention(scores: B, coefCos: B, coefSin: B, weight: B, values: B, items: number, heads: number, tokens: number, rank: number,
+    terms: number, dim: number): [out: B, hidden: B];
+  /** Gradients for scores, coefCos, coefSin, weight (summed over items in order) and values; deterministic. */
+  karatAttentionBackward(scores: B, coefCos: B, coefSin: B, weight: B, values: B, hidden: B, gOut: B, items: number, heads: number,
+    tokens: number, rank: number, terms: number, dim: number): [dScores: B, dCoefCos: B, dCoefSin: B, dWeight: B, dValues: B];
+  /**
    * One fused AdamW step (decoupled weight decay, bias-corrected moments):
    * p' = p (1 - lr wd) - lr / (1 - b1^t) * m' / (sqrt(v') / sqrt(1 - b2^t) + eps),
    * m' = b1 m + (1 - b1) g, v' = b2 v + (1 - b2) g^2. Returns new buffers.

@@ -7,3 +7,4 @@ export * from './matmul.js';
 export * from './nn.js';
 export * from './reduce.js';
 export * from './optimizer_step.js';
+export * from './karat.js';

@@ -201,6 +201,15 @@ const makers: [string, Make][] = [
       fn: ([x, a, b]) => ops.groupRational(x!, a!, b!),
     };
   }],
+  ['karatAttention (Fourier-KArAt: scores, a, b, W, V)', (rng) => {
+    const [batch, heads, tokens, rank, terms, d] = [dim(rng, 1, 2), dim(rng, 1, 3), dim(rng, 2, 5), dim(rng, 1, 3), dim(rng, 1, 4), dim(rng, 1, 5)];
+    return {
+      specs: [input(rng, [batch, heads, tokens, tokens], { scale: 1.5 }), input(rng, [heads, rank, tokens, terms], { scale: 0.5 }),
+        input(rng, [heads, rank, tokens, terms], { scale: 0.5 }), input(rng, [heads, tokens, rank], { scale: 0.5 }),
+        input(rng, [batch, heads, tokens, d])],
+      fn: ([scores, a, b, w, v]) => ops.karatAttention(scores!, a!, b!, w!, v!),
+    };
+  }],
   ['meanSquaredError (mean, sum, none)', (rng) => {
     const shape = [dim(rng, 1, 5), dim(rng, 1, 4)];
     return {

@@ -8,6 +8,7 @@ import type { Alloc } from './kernels/alloc.js';
 import { makeElementwiseKernels } from './kernels/elementwise.js';
 import { makeGroupRationalKernels } from './kernels/group_rational.js';
 import { makeKanBasisKernels } from './kernels/kan_bases.js';
+import { makeKaratKernels } from './kernels/karat.js';
 import { makeLayoutKernels } from './kernels/layout.js';
 import { makeMatmulKernel } from './kernels/matmul.js';
 import { makeNormalizationKernels } from './kernels/normalization.js';
@@ -71,6 +72,7 @@ export class CpuBackend implements Backend<HostArray> {
       ...makeNormalizationKernels(alloc, this.wasm),
       ...makeGroupRationalKernels(alloc, this.wasm),
       ...makeKanBasisKernels(alloc, this.wasm),
+      ...makeKaratKernels(alloc, this.wasm),
     };
     this.kernels = outputs satisfies Kernels<HostArray>;
   }

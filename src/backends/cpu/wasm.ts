@@ -48,6 +48,11 @@ interface KernelExports {
     inverseWidth: number): void;
   radialBasisBackward(x: number, gy: number, dx: number, centres: number, size: number, count: number, low: number, spacing: number,
     inverseWidth: number): void;
+  karatForward(scores: number, cosC: number, sinC: number, weight: number, values: number, out: number, hidden: number, scratch: number,
+    u: number, tokens: number, rank: number, terms: number, dim: number, stride: number): void;
+  karatBackward(scores: number, cosC: number, sinC: number, weight: number, values: number, hidden: number, gOut: number, dScores: number,
+    dCos: number, dSin: number, dWeight: number, dValues: number, scratch: number, u: number, gH: number, gU: number, tokens: number,
+    rank: number, terms: number, dim: number, stride: number): void;
 }
 
 function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
@@ -404,6 +409,105 @@ export class WasmKernels {
     width: number): void {
     this.run([x.subarray(0, size), gy], [dx], lines(centers),
       ([xAt, gAt, dAt], centresAt) => this.exports.radialBasisBackward(xAt!, gAt!, dAt!, centresAt, size, centers, low, spacing, 1 / width));
+  }
+
+  // --- Fourier-KArAt attention (assembly/karat.ts; math in cpu/kernels/karat.ts). One item per call, one thread. ---
+
+  /** Copies coefCos and coefSin [heads * rank rows of width] into the arena, each row zero-padded to `stride`. */
+  private static putKaratCoefficients(memory: Float32Array, coefCos: Float32Array, coefSin: Float32Array, rows: number, width: number,
+    stride: number, cosAt: number, sinAt: number): void {
+    for (let row = 0; row < rows; row++) {
+      memory.set(coefCos.subarray(row * width, (row + 1) * width), cosAt + row * stride);
+      memory.fill(0, cosAt + row * stride + width, cosAt + (row + 1) * stride);
+      memory.set(coefSin.subarray(row * width, (row + 1) * width), sinAt + row * stride);
+      memory.fill(0, sinAt + row * stride + width, sinAt + (row + 1) * stride);
+    }
+  }
+
+  /** Fourier-KArAt forward over `items` items (head = item % heads): writes out [items, N, d] and hidden [items, N, r]. */
+  karatAttention(scores: Float32Array, coefCos: Float32Array, coefSin: Float32Array, weight: Float32Array, values: Float32Array,
+    out: Float32Array, hidden: Float32Array, items: number, heads: number, tokens: number, rank: number, terms: number, dim: number): void {
+    const width = tokens * terms;
+    const stride = Math.ceil(width / 4) * 4;
+    // Arena layout (floats): cos [heads, r, stride] | sin | scratch [2 stride] | u [r, d] | weight [heads, N, r] | A [N, N] | V | out | H
+    const cosAt = 0;
+    const sinAt = heads * rank * stride;
+    const scratchAt = 2 * sinAt;
+    const uAt = scratchAt + 2 * stride;
+    const wAt = uAt + rank * dim;
+    const aAt = wAt + heads * tokens * rank;
+    const vAt = aAt + tokens * tokens;
+    const outAt = vAt + tokens * dim;
+    const hAt = outAt + tokens * dim;
+    const memory = this.arena.floats(hAt + tokens * rank);
+    WasmKernels.putKaratCoefficients(memory, coefCos, coefSin, heads * rank, width, stride, cosAt, sinAt);
+    memory.set(weight.subarray(0, heads * tokens * rank), wAt);
+    for (let i = 0; i < items; i++) {
+      const h = i % heads;
+      memory.set(scores.subarray(i * tokens * tokens, (i + 1) * tokens * tokens), aAt);
+      memory.set(values.subarray(i * tokens * dim, (i + 1) * tokens * dim), vAt);
+      this.exports.karatForward(aAt * 4, (cosAt + h * rank * stride) * 4, (sinAt + h * rank * stride) * 4, (wAt + h * tokens * rank) * 4,
+        vAt * 4, outAt * 4, hAt * 4, scratchAt * 4, uAt * 4, tokens, rank, terms, dim, stride);
+      out.set(memory.subarray(outAt, outAt + tokens * dim), i * tokens * dim);
+      hidden.set(memory.subarray(hAt, hAt + tokens * rank), i * tokens * rank);
+    }
+  }
+
+  /** Fourier-KArAt backward: writes every gradient; coefficient and weight gradients are summed over items in float64, in order. */
+  karatAttentionBackward(scores: Float32Array, coefCos: Float32Array, coefSin: Float32Array, weight: Float32Array, values: Float32Array,
+    hidden: Float32Array, gOut: Float32Array, dScores: Float32Array, dCos: Float32Array, dSin: Float32Array, dWeight: Float32Array,
+    dValues: Float32Array, items: number, heads: number, tokens: number, rank: number, terms: number, dim: number): void {
+    const width = tokens * terms;
+    const stride = Math.ceil(width / 4) * 4;
+    // Arena layout (floats): cos [heads, r, stride] | sin | dCos [r, stride] | dSin | scratch [5 stride] | u [r, d] | gU | gH [N, r]
+    //   | weight [heads, N, r] | dWeight [N, r] | A [N, N] | V [N, d] | H [N, r] | gOut [N, d] | dA [N, N] | dV [N, d]
+    const cosAt = 0;
+    const sinAt = heads * rank * stride;
+    const dCosAt = 2 * sinAt;
+    const dSinAt = dCosAt + rank * stride;
+    const scratchAt = dSinAt + rank * stride;
+    const uAt = scratchAt + 5 * stride;
+    const guAt = uAt + rank * dim;
+    const ghAt = guAt + rank * dim;
+    const wAt = ghAt + tokens * rank;
+    const dwAt = wAt + heads * tokens * rank;
+    const aAt = dwAt + tokens * rank;
+    const vAt = aAt + tokens * tokens;
+    const hAt = vAt + tokens * dim;
+    const gAt = hAt + tokens * rank;
+    const daAt = gAt + tokens * dim;
+    const dvAt = daAt + tokens * tokens;
+    const memory = this.arena.floats(dvAt + tokens * dim);
+    WasmKernels.putKaratCoefficients(memory, coefCos, coefSin, heads * rank, width, stride, cosAt, sinAt);
+    memory.set(weight.subarray(0, heads * tokens * rank), wAt);
+    const totalCos = new Float64Array(heads * rank * width);
+    const totalSin = new Float64Array(heads * rank * width);
+    const totalWeight = new Float64Array(heads * tokens * rank);
+    for (let i = 0; i < items; i++) {
+      const h = i % heads;
+      memory.set(scores.subarray(i * tokens * tokens, (i + 1) * tokens * tokens), aAt);
+      memory.set(values.subarray(i * tokens * dim, (i + 1) * tokens * dim), vAt);
+      memory.set(hidden.subarray(i * tokens * rank, (i + 1) * tokens * rank), hAt);
+      memory.set(gOut.subarray(i * tokens * dim, (i + 1) * tokens * dim), gAt);
+      this.exports.karatBackward(aAt * 4, (cosAt + h * rank * stride) * 4, (sinAt + h * rank * stride) * 4, (wAt + h * tokens * rank) * 4,
+        vAt * 4, hAt * 4, gAt * 4, daAt * 4, dCosAt * 4, dSinAt * 4, dwAt * 4, dvAt * 4, scratchAt * 4, uAt * 4, ghAt * 4, guAt * 4,
+        tokens, rank, terms, dim, stride);
+      dScores.set(memory.subarray(daAt, daAt + tokens * tokens), i * tokens * tokens);
+      dValues.set(memory.subarray(dvAt, dvAt + tokens * dim), i * tokens * dim);
+      for (let p = 0; p < rank; p++) {
+        const to = (h * rank + p) * width;
+        const from = p * stride;
+        for (let e = 0; e < width; e++) {
+          totalCos[to + e] += memory[dCosAt + from + e]!;
+          totalSin[to + e] += memory[dSinAt + from + e]!;
+        }
+      }
+      const wo = h * tokens * rank;
+      for (let e = 0; e < tokens * rank; e++) totalWeight[wo + e] += memory[dwAt + e]!;
+    }
+    dCos.set(totalCos);
+    dSin.set(totalSin);
+    dWeight.set(totalWeight);
   }
 
   /** out = op(x) element-wise over n values (codes: WASM_UNARY, or WASM_ERF for tests). */

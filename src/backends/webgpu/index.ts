@@ -9,6 +9,7 @@ import { GpuContext, type GpuBuffer } from './context.js';
 import { makeElementwiseKernels } from './kernels/elementwise.js';
 import { makeGroupRationalKernels } from './kernels/group_rational.js';
 import { makeKanBasisKernels } from './kernels/kan_bases.js';
+import { makeKaratKernels } from './kernels/karat.js';
 import { makeLayoutKernels } from './kernels/layout.js';
 import { makeMatmulKernel } from './kernels/matmul.js';
 import { makeReduceKernels } from './kernels/reduce.js';
@@ -59,6 +60,7 @@ export class WebGpuBackend implements Backend<GpuBuffer> {
       ...makeLayoutKernels(ctx),
       ...makeGroupRationalKernels(ctx),
       ...makeKanBasisKernels(ctx),
+      ...makeKaratKernels(ctx),
     } satisfies Kernels<GpuBuffer>;
   }
 

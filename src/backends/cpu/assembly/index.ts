@@ -1,6 +1,7 @@
 // The CPU backend's WebAssembly kernels (AssemblyScript sources).
 export { fmaPeak, gemm, gemmScratchFloats } from './matmul';
 export { groupRationalBackward, groupRationalForward } from './group_rational';
+export { karatBackward, karatForward } from './karat';
 export { expF32, layerNormBackward, layerNormForward, softmaxBackward, softmaxForward } from './normalization';
 export { bsplineBasisBackward, bsplineBasisForward, radialBasisBackward, radialBasisForward } from './kan_bases';
 export { binaryF32, copyStrided4, unaryF32, unaryGradF32 } from './elementwise';
