@@ -24,7 +24,10 @@ const USAGE = `usage: kat <command> [flags]
 
 commands:
   train     train a model (default kat-micro on the embedded MNIST digits) and save a checkpoint
-            --model NAME      kat-{micro,tiny,small,base}, vit-{micro,tiny,small,base}, kan-mlp (default kat-micro)
+            --model NAME      kat-{micro,tiny,small,base}, vit-{micro,tiny,small,base}, karat-{micro,tiny,small,base}
+                              (ViT with Fourier-KArAt attention), kan-mlp (default kat-micro)
+            --karat G<n><B|U> Fourier-KArAt variant for karat-* (default G3B) or kat-* models: order n (harmonics 0..n),
+                              B = one operator per head per block, U = one per head shared by all blocks (rank 12)
             --basis B         kan-mlp's layers: rational (GR-KAN, default), bspline (efficient-kan), rbf (FastKAN),
                               af (AF-KAN), relu (ReLU-KAN)
             --grid-update N   bspline: refit the knot grids to 1,024 training rows at the start of the first N epochs (default 0)

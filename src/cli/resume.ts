@@ -14,7 +14,7 @@ import { CliError, type FlagValues } from './flags.js';
 
 /** Flags that decide what a run computes: a resumed run takes them from the file and refuses different ones. */
 export const RESUME_SETTINGS = [
-  'model', 'dataset', 'basis', 'grid-update', 'init', 'weights', 'heads', 'target', 'task', 'test-fraction', 'image-size',
+  'model', 'dataset', 'basis', 'karat', 'grid-update', 'init', 'weights', 'heads', 'target', 'task', 'test-fraction', 'image-size',
   'epochs', 'batch-size', 'lr', 'weight-decay', 'optimizer', 'warmup', 'label-smoothing', 'clip', 'shift', 'flip', 'rotate',
   'scale', 'seed', 'max-steps',
 ] as const;

@@ -7,6 +7,7 @@
 import { headsForArchitecture } from '../io/hub_config.js';
 import { decodePytorchCheckpoint, isPytorchCheckpoint } from '../io/pytorch/index.js';
 import { decodeSafetensors, encodeSafetensors, type SafetensorsContents } from '../io/safetensors.js';
+import { formatKaratVariant } from '../nn/karat.js';
 import type { NamedValues } from '../nn/module.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { formatShape } from '../util/shape.js';
@@ -210,6 +211,6 @@ function loadBuffers(buffers: [string, Tensor][], values: ReadonlyMap<string, Na
 export function describeSpec(spec: ModelSpec): string {
   const c = spec.config as Partial<VitConfig & KanMlpConfig>;
   return c.dim !== undefined
-    ? `${spec.name} (dim ${c.dim}, depth ${c.depth}, heads ${c.heads}, patch ${c.patchSize}, image ${formatShape([c.channels!, c.imageSize!, c.imageSize!])}, ${c.classes} classes)`
+    ? `${spec.name} (dim ${c.dim}, depth ${c.depth}, heads ${c.heads}, patch ${c.patchSize}, image ${formatShape([c.channels!, c.imageSize!, c.imageSize!])}, ${c.classes} classes${c.karat ? `, KArAt ${formatKaratVariant(c.karat)}` : ''})`
     : `${spec.name} (${c.basis && c.basis !== 'rational' ? `${c.basis} basis, ` : ''}${c.inputs} inputs, hidden ${formatShape(c.hidden ?? [])}, ${c.classes === 1 ? '1 output' : `${c.classes} classes`})`;
 }

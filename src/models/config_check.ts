@@ -5,6 +5,7 @@
 // Browser-safe.
 
 import { AF_ACTIVATIONS, AF_COMBINATIONS, AF_MAX_GRID, divisorGroups, isKanBasis, KAN_BASES } from '../nn/kan_bases.js';
+import { KARAT_MAX_ORDER, karatTensorShapes, type KaratConfig } from '../nn/karat.js';
 import { MAX_SPLINE_ORDER } from '../ops/kan_bases.js';
 import { excerpt } from '../util/text.js';
 import type { KanMlpConfig } from './kan_mlp.js';
@@ -32,10 +33,17 @@ export const MODEL_LIMITS = Object.freeze({
   parameters: 2 ** 31,
 });
 
-/** Names of transformers: kat-* (GR-KAN MLPs) or vit-* (GELU MLPs); katjs's sizes, inferred kat-d48, fine-tuned copies. */
-const TRANSFORMER_NAME = /^(kat|vit)-[a-z0-9][a-z0-9._-]{0,62}$/i;
+/**
+ * Names of transformers: kat-* (GR-KAN MLPs, softmax or KArAt attention), vit-* (GELU MLPs, softmax) or karat-* (GELU
+ * MLPs, Fourier-KArAt attention); katjs's sizes, inferred kat-d48, fine-tuned copies.
+ */
+const TRANSFORMER_NAME = /^(kat|vit|karat)-[a-z0-9][a-z0-9._-]{0,62}$/i;
 
-const VIT_KEYS = ['imageSize', 'patchSize', 'channels', 'classes', 'dim', 'depth', 'heads', 'mlpRatio', 'mlp', 'groups', 'dropout', 'dropPath'];
+const VIT_KEYS = ['imageSize', 'patchSize', 'channels', 'classes', 'dim', 'depth', 'heads', 'mlpRatio', 'mlp', 'groups', 'dropout', 'dropPath',
+  'karat'];
+const KARAT_KEYS = ['order', 'rank', 'universal'];
+/** Largest KArAt rank accepted (the paper uses 12). */
+const KARAT_MAX_RANK = 4096;
 const KAN_MLP_KEYS = ['inputs', 'hidden', 'classes', 'groups', 'dropout', 'basis', 'bspline', 'rbf', 'af', 'relu'];
 const AF_KEYS = ['gridSize', 'order', 'activation', 'combination'];
 const RELU_KEYS = ['gridSize', 'order'];
@@ -138,7 +146,18 @@ export function checkVitConfig(raw: unknown, where = 'model config'): VitConfig 
   }
   const dropout = probability(c, 'dropout', where);
   const dropPath = probability(c, 'dropPath', where);
-  return { imageSize, patchSize, channels, classes, dim, depth, heads, mlpRatio, mlp, groups, dropout, dropPath };
+  const config: VitConfig = { imageSize, patchSize, channels, classes, dim, depth, heads, mlpRatio, mlp, groups, dropout, dropPath };
+  if (has(c, 'karat')) {
+    const k = fieldsOf(c.karat, 'karat', KARAT_KEYS, where);
+    const at = `${where}: karat`;
+    const karat: KaratConfig = {
+      order: integer(k, 'order', 1, KARAT_MAX_ORDER, at),
+      rank: integer(k, 'rank', 1, KARAT_MAX_RANK, at),
+      universal: boolean(k, 'universal', at),
+    };
+    config.karat = karat;
+  }
+  return config;
 }
 
 /** A checked KAN-MLP configuration (a fresh object holding only the known fields). */
@@ -236,8 +255,11 @@ export function checkModelSpec(name: unknown, config: unknown, where = 'model', 
     const vit = checkVitConfig(config, configWhere);
     const family = match[1]!.toLowerCase();
     if ((family === 'kat') !== (vit.mlp === 'kan')) {
-      fail(where, `'${name}' is a ${family === 'kat' ? 'KAT (mlp "kan")' : 'ViT (mlp "gelu")'}, but its config says mlp "${vit.mlp}"`);
+      fail(where, `'${name}' is a ${family === 'kat' ? 'KAT (mlp "kan")' : family === 'vit' ? 'ViT (mlp "gelu")' : 'KArAt ViT (mlp "gelu")'}, ` +
+        `but its config says mlp "${vit.mlp}"`);
     }
+    if (family === 'karat' && !vit.karat) fail(where, `'${name}' is a KArAt ViT, but its config has no karat settings`);
+    if (family === 'vit' && vit.karat) fail(where, `'${name}' is a ViT with softmax attention, but its config has karat settings (name it karat-*)`);
     spec = { name, config: vit };
   }
   const parameters = countLayout(tensorLayout(spec).parameters);
@@ -321,6 +343,8 @@ export function tensorLayout(spec: ModelSpec): TensorLayout {
   add('pos_embed', [1, grid * grid + 1, dim]);
   add('patch_embed.proj.weight', [dim, c.channels, c.patchSize, c.patchSize]);
   add('patch_embed.proj.bias', [dim]);
+  const tokens = grid * grid + 1;
+  if (c.karat?.universal) for (const [name, shape] of karatTensorShapes(c.heads, tokens, c.karat)) add(`karat.${name}`, shape);
   for (let i = 0; i < c.depth; i++) {
     const at = `blocks.${i}.`;
     add(`${at}norm1.weight`, [dim]);
@@ -329,6 +353,7 @@ export function tensorLayout(spec: ModelSpec): TensorLayout {
     add(`${at}attn.qkv.bias`, [3 * dim]);
     add(`${at}attn.proj.weight`, [dim, dim]);
     add(`${at}attn.proj.bias`, [dim]);
+    if (c.karat && !c.karat.universal) for (const [name, shape] of karatTensorShapes(c.heads, tokens, c.karat)) add(`${at}attn.karat.${name}`, shape);
     add(`${at}norm2.weight`, [dim]);
     add(`${at}norm2.bias`, [dim]);
     if (c.mlp === 'kan') {

@@ -52,7 +52,7 @@ function estimate(parts: MemoryPart[]): MemoryEstimate {
 /**
  * Values each sample keeps alive through a training step's forward pass:
  * the input, and per layer the outputs that backward reads (norms, q/k/v and
- * their copies, the h x T x T attention scores three times, the MLP's
+ * their copies, the h x T x T attention scores three times (twice with KArAt), the MLP's
  * pre- and post-activation widths).
  */
 export function activationValuesPerSample(spec: ModelSpec): number {
@@ -77,7 +77,10 @@ export function activationValuesPerSample(spec: ModelSpec): number {
   const tokens = patches + 1;
   const hidden = Math.round(c.dim * c.mlpRatio);
   const input = c.channels * c.imageSize * c.imageSize;
-  const block = 16 * tokens * c.dim + 3 * tokens * hidden + 3 * c.heads * tokens * tokens;
+  // Softmax attention keeps the h x T x T scores three times (q k^T, scaled, softmax); Fourier-KArAt twice (q k^T,
+  // scaled) plus its h x T x r hidden values: its [T, T, 2(G + 1)] features are never stored, so G does not appear.
+  const attention = c.karat ? 2 * c.heads * tokens * tokens + c.heads * tokens * c.karat.rank : 3 * c.heads * tokens * tokens;
+  const block = 16 * tokens * c.dim + 3 * tokens * hidden + attention;
   return 2 * input + 2 * patches * c.dim + 3 * tokens * c.dim + c.depth * block + 2 * c.classes;
 }
 

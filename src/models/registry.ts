@@ -2,6 +2,7 @@
 // 28 x 28 variants for the embedded digits, and KAN-MLP.
 
 import { isKanBasis, KAN_BASES, type KanBasis } from '../nn/kan_bases.js';
+import { KARAT_DEFAULT_RANK, parseKaratVariant, type KaratConfig } from '../nn/karat.js';
 import type { Module } from '../nn/module.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkModelSpec, countLayout, tensorLayout } from './config_check.js';
@@ -23,6 +24,11 @@ export interface ModelOptions {
   seed?: number;
   /** kan-mlp's KAN basis: 'rational' (GR-KAN, default), 'bspline' (efficient-kan), 'rbf' (FastKAN), 'af' (AF-KAN) or 'relu' (ReLU-KAN). */
   basis?: KanBasis;
+  /**
+   * Fourier-KArAt attention: a variant 'G<n><B|U>' (e.g. 'G3B': order 3, one operator per block; 'G1U': one shared by
+   * all blocks) or a full config. karat-* models default to G3B; kat-* models take it as an option; vit-* never.
+   */
+  karat?: string | KaratConfig;
 }
 
 type VitSize = Pick<VitConfig, 'dim' | 'depth' | 'heads' | 'patchSize' | 'imageSize' | 'channels' | 'classes'>;
@@ -40,6 +46,7 @@ const VIT_SIZES: Record<string, VitSize> = {
 export const MODEL_NAMES: readonly string[] = [
   ...Object.keys(VIT_SIZES).map((s) => `kat-${s}`),
   ...Object.keys(VIT_SIZES).map((s) => `vit-${s}`),
+  ...Object.keys(VIT_SIZES).map((s) => `karat-${s}`),
   'kan-mlp',
 ];
 
@@ -75,9 +82,14 @@ export function modelSpec(name: string, options: ModelOptions = {}): ModelSpec {
     };
     return { name, config };
   }
-  const match = /^(kat|vit)-(\w+)$/.exec(name);
+  const match = /^(kat|vit|karat)-(\w+)$/.exec(name);
   const size = match ? VIT_SIZES[match[2]!] : undefined;
   if (!match || !size) throw new Error(`unknown model '${name}': expected one of ${MODEL_NAMES.join(', ')}`);
+  if (options.karat !== undefined && match[1] === 'vit') {
+    throw new Error(`model '${name}' has softmax attention; for Fourier-KArAt attention use karat-${match[2]} (or kat-${match[2]} with KArAt)`);
+  }
+  const karat = typeof options.karat === 'string' ? parseKaratVariant(options.karat)
+    : options.karat ?? (match[1] === 'karat' ? { order: 3, rank: KARAT_DEFAULT_RANK, universal: false } : undefined);
   const config: VitConfig = {
     ...size,
     imageSize: options.imageSize ?? size.imageSize,
@@ -88,6 +100,7 @@ export function modelSpec(name: string, options: ModelOptions = {}): ModelSpec {
     groups: 8,
     dropout: options.dropout ?? 0,
     dropPath: options.dropPath ?? (match[2] === 'base' ? 0.4 : match[2] === 'micro' ? 0 : 0.1),
+    ...(karat ? { karat: { ...karat } } : {}),
   };
   return { name, config };
 }

@@ -7,6 +7,7 @@ import { Random } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { normal, truncNormal } from '../nn/init.js';
 import { Dropout, LayerNorm, Linear } from '../nn/layers.js';
+import { KaratOperator } from '../nn/karat.js';
 import { Module } from '../nn/module.js';
 import { Block, PatchEmbed, type BlockOptions } from '../nn/transformer.js';
 import { checkVitConfig } from './config_check.js';
@@ -25,6 +26,8 @@ export class VisionTransformer extends Module {
   readonly clsToken: Tensor;
   readonly posEmbed: Tensor;
   readonly blocks: Block[] = [];
+  /** The shared Fourier-KArAt operator of a universal ('GnU') model, registered as `karat`; null otherwise. */
+  readonly karat: KaratOperator | null = null;
   readonly norm: LayerNorm;
   readonly head: Linear;
   private readonly posDrop: Dropout;
@@ -41,10 +44,15 @@ export class VisionTransformer extends Module {
     this.posEmbed = this.parameter('pos_embed', truncNormal(rng, [1, this.patchEmbed.patches + 1, dim], 0.02));
     this.module('patch_embed', this.patchEmbed);
     this.posDrop = this.module('pos_drop', new Dropout(config.dropout));
+    const tokens = this.patchEmbed.patches + 1;
+    if (config.karat?.universal) this.karat = this.module('karat', new KaratOperator(config.heads, tokens, config.karat, rng));
     for (let i = 0; i < config.depth; i++) {
       // Stochastic depth grows linearly with depth, as in timm.
       const dropPath = config.depth > 1 ? (config.dropPath * i) / (config.depth - 1) : config.dropPath;
-      this.blocks.push(this.module(`blocks.${i}`, new Block({ ...config, dropPath }, rng)));
+      const karat = !config.karat ? undefined : this.karat
+        ? { operator: this.karat, owned: false }
+        : { operator: new KaratOperator(config.heads, tokens, config.karat, rng), owned: true };
+      this.blocks.push(this.module(`blocks.${i}`, new Block({ ...config, dropPath }, rng, karat)));
     }
     this.norm = this.module('norm', new LayerNorm(dim));
     this.head = this.module('head', new Linear(dim, config.classes, rng));

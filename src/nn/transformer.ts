@@ -4,12 +4,14 @@
 import { add, gelu, mul } from '../ops/elementwise.js';
 import { reshape, slice, transpose } from '../ops/layout.js';
 import { matmul } from '../ops/matmul.js';
+import { karatAttention } from '../ops/karat.js';
 import { softmax } from '../ops/nn.js';
 import type { Random } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { formatShape } from '../util/shape.js';
 import { uniform } from './init.js';
 import { KatMlp } from './kan.js';
+import type { KaratConfig, KaratOperator } from './karat.js';
 import { Dropout, DropPath, LayerNorm, Linear } from './layers.js';
 import { Module } from './module.js';
 import { checkSize, checkValues } from './sizes.js';
@@ -49,13 +51,21 @@ export class PatchEmbed extends Module {
   }
 }
 
+/** Where an attention layer's Fourier-KArAt operator comes from: its own (registered as `karat`) or the model's shared one. */
+export interface AttentionKarat {
+  operator: KaratOperator;
+  owned: boolean;
+}
+
 export class Attention extends Module {
   readonly qkv: Linear;
   readonly proj: Linear;
   readonly headDim: number;
   private readonly drop: Dropout;
+  /** Fourier-KArAt in place of softmax (null: softmax attention). */
+  readonly karat: KaratOperator | null;
 
-  constructor(readonly dim: number, readonly heads: number, rng: Random, dropout = 0) {
+  constructor(readonly dim: number, readonly heads: number, rng: Random, dropout = 0, karat?: AttentionKarat) {
     super();
     checkSize('Attention', 'dim', dim);
     checkSize('Attention', 'heads', heads);
@@ -64,9 +74,11 @@ export class Attention extends Module {
     this.qkv = this.module('qkv', new Linear(dim, 3 * dim, rng));
     this.proj = this.module('proj', new Linear(dim, dim, rng));
     this.drop = this.module('drop', new Dropout(dropout));
+    if (karat && karat.operator.heads !== heads) throw new Error(`Attention: the KArAt operator has ${karat.operator.heads} heads, not ${heads}`);
+    this.karat = karat ? (karat.owned ? this.module('karat', karat.operator) : karat.operator) : null;
   }
 
-  /** x [B, N, D] -> [B, N, D]: softmax(q k^T / sqrt(d)) v per head. */
+  /** x [B, N, D] -> [B, N, D]: softmax(q k^T / sqrt(d)) v per head, or Fourier-KArAt's sigma(q k^T / sqrt(d)) v. */
   forward(x: Tensor): Tensor {
     const [b, n] = x.shape as [number, number, number];
     const h = this.heads;
@@ -75,8 +87,9 @@ export class Attention extends Module {
     const qkv = transpose(reshape(this.qkv.forward(x), [b, n, 3, h, d]), [2, 0, 3, 1, 4]);
     const part = (i: number) => reshape(slice(qkv, [i, 0, 0, 0, 0], [1, b, h, n, d]), [b, h, n, d]);
     const scores = mul(matmul(part(0), part(1), { transposeB: true }), 1 / Math.sqrt(d));
-    const attention = this.drop.forward(softmax(scores));
-    const heads = matmul(attention, part(2)); // [B, H, N, d]
+    const k = this.karat;
+    // [B, H, N, d]; KArAt has no attention matrix to drop out (sigma(A) is never formed).
+    const heads = k ? karatAttention(scores, k.coefCos, k.coefSin, k.weight, part(2)) : matmul(this.drop.forward(softmax(scores)), part(2));
     return this.drop.forward(this.proj.forward(reshape(transpose(heads, [0, 2, 1, 3]), [b, n, this.dim])));
   }
 }
@@ -108,6 +121,8 @@ export interface BlockOptions {
   groups: number;
   dropout: number;
   dropPath: number;
+  /** Fourier-KArAt attention in place of softmax (absent: softmax). */
+  karat?: KaratConfig;
 }
 
 /** x = x + droppath(attn(norm1(x))); x = x + droppath(mlp(norm2(x))). */
@@ -118,13 +133,14 @@ export class Block extends Module {
   readonly mlp: KatMlp | GeluMlp;
   private readonly dropPath: DropPath;
 
-  constructor(options: BlockOptions, rng: Random) {
+  /** `karat`: the block's KArAt operator (owned: blockwise) or the model's shared one, when options.karat is set. */
+  constructor(options: BlockOptions, rng: Random, karat?: AttentionKarat) {
     super();
     const hidden = Math.round(options.dim * options.mlpRatio);
     checkSize('Block', `MLP width (dim ${options.dim} x mlpRatio ${options.mlpRatio})`, hidden);
     if (options.mlp !== 'kan' && options.mlp !== 'gelu') throw new Error(`Block: mlp must be 'kan' or 'gelu', got ${String(options.mlp)}`);
     this.norm1 = this.module('norm1', new LayerNorm(options.dim));
-    this.attn = this.module('attn', new Attention(options.dim, options.heads, rng, options.dropout));
+    this.attn = this.module('attn', new Attention(options.dim, options.heads, rng, options.dropout, karat));
     this.norm2 = this.module('norm2', new LayerNorm(options.dim));
     this.mlp = this.module('mlp', options.mlp === 'kan'
       ? new KatMlp(options.dim, { hidden, groups: options.groups, dropout: options.dropout }, rng)

@@ -38,12 +38,13 @@ import { checkOutput } from '../output.js';
 import { checkTrainingMemory, datasetBytes, datasetShape, datasetShapeBytes, maxMemoryFlag } from '../memory.js';
 import { excerpt } from '../../util/text.js';
 import { EVAL_BATCH_SIZE } from '../../models/memory_estimate.js';
+import { parseKaratVariant } from '../../nn/karat.js';
 
 export const TRAIN_FLAGS: Record<string, FlagType> = {
   model: 'string', dataset: 'string', epochs: EPOCHS_RANGE, 'batch-size': BATCH_SIZE_RANGE, lr: 'number', 'weight-decay': 'number',
   optimizer: 'string', warmup: 'number', 'label-smoothing': 'number', clip: 'number', shift: integerIn(0, 1024), flip: 'boolean',
   rotate: 'number', scale: 'number',
-  seed: SEED_RANGE, backend: 'string', target: 'string', task: 'string', 'test-fraction': 'number', basis: 'string',
+  seed: SEED_RANGE, backend: 'string', target: 'string', task: 'string', 'test-fraction': 'number', basis: 'string', karat: 'string',
   'grid-update': integerIn(0, EPOCHS_RANGE.max), init: 'string', 'image-size': 'number', weights: 'string', heads: HEADS_RANGE,
   out: 'string', json: 'boolean', 'max-steps': STEPS_RANGE, 'log-steps': 'boolean',
   resume: 'string', 'checkpoint-every': integerIn(1, EPOCHS_RANGE.max), 'max-memory': 'string',
@@ -93,7 +94,7 @@ function gridUpdateSample(data: ImageDataset, seed: number): Tensor {
 }
 
 /** Model inputs follow the data: channels, image size and class count (tabular: features and classes, or 1 regression output). */
-function specFor(model: string, data: AnyImageDataset, basis?: KanBasis, init?: ModelSpec): ModelSpec {
+function specFor(model: string, data: AnyImageDataset, basis?: KanBasis, init?: ModelSpec, karat?: string): ModelSpec {
   if (init) {
     // Fine-tuning keeps the pretrained architecture; only the classes and the input size follow the data.
     if (data.height !== data.width) throw new CliError(`train: images are ${data.height}x${data.width}; models need square images`);
@@ -106,7 +107,7 @@ function specFor(model: string, data: AnyImageDataset, basis?: KanBasis, init?: 
   }
   if (!('images' in data)) {
     try {
-      return modelSpec(model, { channels: data.channels, imageSize: data.height, classes: data.classes, basis });
+      return modelSpec(model, { channels: data.channels, imageSize: data.height, classes: data.classes, basis, karat });
     } catch (error) {
       throw new CliError(`train: ${(error as Error).message}`);
     }
@@ -118,7 +119,7 @@ function specFor(model: string, data: AnyImageDataset, basis?: KanBasis, init?: 
   }
   if (data.height !== data.width) throw new CliError(`train: images are ${data.height}x${data.width}; models need square images`);
   try {
-    return modelSpec(model, { channels: data.channels, imageSize: data.height, classes: data.classes, basis });
+    return modelSpec(model, { channels: data.channels, imageSize: data.height, classes: data.classes, basis, karat });
   } catch (error) {
     throw new CliError(`train: ${(error as Error).message}`);
   }
@@ -147,6 +148,18 @@ export async function runTrain(givenFlags: FlagValues): Promise<void> {
   if (basis !== undefined && !isKanBasis(basis)) throw new CliError(`train: unknown basis '${basis}': expected one of ${KAN_BASES.join(', ')}`);
   if (basis !== undefined && modelName !== 'kan-mlp') {
     throw new CliError(`train: --basis applies to --model kan-mlp only (${modelName} has GR-KAN rational layers)`);
+  }
+  const karat = flags.karat as string | undefined;
+  if (karat !== undefined) {
+    try {
+      parseKaratVariant(karat);
+    } catch (error) {
+      throw new CliError(`train: --karat: ${(error as Error).message}`);
+    }
+    if (!/^(kat|karat)-/.test(modelName)) {
+      throw new CliError(`train: --karat (Fourier-KArAt attention) applies to --model karat-* or kat-* (got --model ${modelName})`);
+    }
+    if (flags.init !== undefined) throw new CliError('train: --karat cannot change the attention of a pretrained model (--init)');
   }
   // efficient-kan's grid update: refit every B-spline grid to the first batch of each of the first N epochs.
   const gridUpdates = nonNegativeInteger(flags, 'grid-update', 0);
@@ -224,7 +237,7 @@ export async function runTrain(givenFlags: FlagValues): Promise<void> {
   const memoryOptions = { batchSize: config.batchSize, optimizer: config.optimizer, bytesPerValue: backend.bytesPerElement };
   const knownShape = flags.init === undefined && !tabular && !folder ? datasetShape(parsedDataset) : undefined;
   if (knownShape && knownShape.height === knownShape.width) {
-    const early = specFor(modelName, { ...knownShape, name: datasetSpec } as unknown as AnyImageDataset, basis);
+    const early = specFor(modelName, { ...knownShape, name: datasetSpec } as unknown as AnyImageDataset, basis, undefined, karat);
     checkTrainingMemory('train', early, {
       ...memoryOptions, batchSize: Math.min(config.batchSize, knownShape.trainCount), evalBatchSize: Math.min(EVAL_BATCH_SIZE, knownShape.testCount),
       dataBytes: datasetShapeBytes(knownShape),
@@ -268,7 +281,7 @@ export async function runTrain(givenFlags: FlagValues): Promise<void> {
   try {
     const table = !folderSplit && isTabularDataset(train as ImageDataset) ? train as TabularDataset : undefined;
     const regression = table?.task === 'regression';
-    const spec = specFor(modelName, train, basis, init?.spec);
+    const spec = specFor(modelName, train, basis, init?.spec, karat);
     checkTrainingMemory('train', spec, {
       ...memoryOptions, batchSize: Math.min(config.batchSize, train.count), evalBatchSize: Math.min(EVAL_BATCH_SIZE, test.count),
       dataBytes: datasetBytes(train, test),
