@@ -5,7 +5,7 @@
 
 import type { Backend } from '../backends/backend.js';
 import { syntheticSplit } from '../data/synthetic.js';
-import { createModel } from '../models/registry.js';
+import { createModel, type ModelOptions } from '../models/registry.js';
 import { randn, tensor } from '../ops/creation.js';
 import { groupRational } from '../ops/group_rational.js';
 import { matmul } from '../ops/matmul.js';
@@ -190,6 +190,43 @@ export async function benchTraining(backend: Backend, modelName: string, batch: 
   images.dispose();
   labels.dispose();
   return { op: `train ${modelName}`, shape: `batch ${batch}, ${imageSize}x${imageSize}`, median_ms: ms, images_per_s: (batch * 1000) / ms };
+}
+
+/**
+ * Peak memory of one training step (forward, backward, AdamW): a first step
+ * creates the optimizer's moments, then the second is measured. peak_bytes is
+ * the most bytes live on the backend during it above what was live before it
+ * (parameters, moments, the batch): activations kept for the backward plus
+ * gradients. `options` picks the variant (e.g. { karat: 'G3B' }).
+ */
+export async function benchTrainingMemory(backend: Backend, modelName: string, batch: number, imageSize: number,
+  options: ModelOptions = {}): Promise<BenchRow> {
+  const channels = 3;
+  const classes = 1000;
+  const data = syntheticSplit({ trainCount: batch, testCount: 1, channels, height: imageSize, width: imageSize, classes, seed: 7 });
+  const model = createModel(modelName, { imageSize, channels, classes, ...options });
+  const optimizer = new AdamW(model.parameters(), { lr: 1e-4, weightDecay: 0.05 });
+  const images = tensor(data.train.images, [batch, channels, imageSize, imageSize]);
+  const labels = tensor(data.train.labels, [batch]);
+  const step = () => {
+    tidy(() => softmaxCrossEntropy(model.forward(images), labels, { labelSmoothing: 0.1 }).backward());
+    optimizer.step();
+    optimizer.zeroGrad();
+  };
+  step();
+  await backend.sync();
+  const before = backend.memory().bytes;
+  const start = performance.now();
+  const peak = peakBytesDuring(backend, step);
+  await backend.sync();
+  const ms = performance.now() - start;
+  optimizer.dispose();
+  model.dispose();
+  images.dispose();
+  labels.dispose();
+  const variant = options.karat ? ` ${typeof options.karat === 'string' ? options.karat : 'KArAt'}` : '';
+  return { op: `train step memory ${modelName}${variant}`, shape: `batch ${batch}, ${imageSize}x${imageSize}`, median_ms: ms,
+    images_per_s: (batch * 1000) / ms, peak_bytes: peak - before };
 }
 
 /**
