@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Backend } from '../src/backends/backend.js';
+import { exportOnnx } from '../src/io/onnx.js';
 import { checkModelSpec, tensorLayout } from '../src/models/config_check.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../src/models/checkpoint.js';
 import { estimateTrainingMemory } from '../src/models/memory_estimate.js';
@@ -256,6 +257,11 @@ describe('KArAt models', () => {
       assert.ok(epochs[2].train_loss < epochs[0].train_loss * 0.85, `${variant}: train loss ${epochs.map((e) => e.train_loss.toFixed(3)).join(' -> ')}`);
       assert.ok(readFileSync(join(dir, `${variant}.safetensors`)).length > 0);
     }
+  });
+
+  it('ONNX export refuses KArAt models instead of writing softmax attention', async () => {
+    const spec = modelSpec('karat-micro');
+    await assert.rejects(() => exportOnnx(buildModel(spec), spec), /Fourier-KArAt attention \(karat\) has no ONNX lowering/);
   });
 
   it('--karat rejects a bad variant and models without KArAt support, naming what it expected', () => {

@@ -220,6 +220,9 @@ class Lowering {
   }
 
   async vit(x: string, model: VisionTransformer): Promise<string> {
+    if (model.config.karat) {
+      throw new Error('exportOnnx: Fourier-KArAt attention (karat) has no ONNX lowering; export covers softmax attention only');
+    }
     const { g } = this;
     const { dim, patchSize: p } = model.config;
     const pe = model.patchEmbed;
