@@ -17,10 +17,13 @@ const asc = join(root, 'node_modules/assemblyscript/bin/asc.js');
 /** Pages (64 KiB) of the shared memory's maximum: 4 GiB, all wasm32 can address (reserved, not committed). */
 export const SHARED_MAXIMUM_PAGES = 65536;
 
+// KATJS_WASM_NAMES=1 keeps function names in the binaries, so profiles name kernels instead of numbering them.
+const nameFlags = process.env.KATJS_WASM_NAMES === '1' ? ['--debug'] : [];
+
 function compile(name, features, extraFlags) {
   const wasmPath = join(outDir, `${name}.wasm`);
   execFileSync(process.execPath, [asc, source, '-o', wasmPath, '-O3', '--runtime', 'stub', '--enable', features, '--noAssert',
-    '--importMemory', '--initialMemory', '0', ...extraFlags], { stdio: 'inherit' });
+    '--importMemory', '--initialMemory', '0', ...nameFlags, ...extraFlags], { stdio: 'inherit' });
   const bytes = readFileSync(wasmPath);
   rmSync(wasmPath);
   return bytes;

@@ -7,7 +7,10 @@ import { describe, it } from 'node:test';
 import { CpuBackend } from '../src/backends/cpu/index.js';
 import { WasmHeap } from '../src/backends/cpu/heap.js';
 import { Random } from '../src/tensor/random.js';
-import { float64Backend, randomValues, scaledMaxError } from './support/harness.js';
+import { createModel } from '../src/models/registry.js';
+import { softmaxCrossEntropy } from '../src/ops/nn.js';
+import { randn, tensor } from '../src/ops/creation.js';
+import { float64Backend, onBackend, randomValues, scaledMaxError } from './support/harness.js';
 
 const rng = new Random(31);
 
@@ -50,8 +53,10 @@ describe('WasmHeap', () => {
     const keep = heap.alloc(16)!; // pins the top so the freed blocks cannot simply lower it
     const topBefore = heap.stats().top;
     for (const block of blocks) heap.free(block);
-    // 64 x 4 KiB free in a row: a 128 KiB request fits after merging.
-    const large = heap.alloc(32 * 1024)!;
+    // 64 x 4 KiB free in a row; a request larger than the memory left above the top fits there after merging.
+    const spare = heap.stats().memoryBytes - topBefore;
+    assert.ok(spare + 4096 <= 64 * 4096);
+    const large = heap.alloc((spare + 4096) / 4)!;
     assert.ok(heap.addressOf(large) < heap.addressOf(keep), 'served from the merged free blocks');
     assert.equal(heap.stats().top, topBefore, 'no growth');
     heap.free(large);
@@ -135,6 +140,28 @@ describe('CPU kernels in place in WebAssembly memory', () => {
     });
     // Element-wise and per-row outputs do not depend on how rows are split.
     for (const i of [0, 1, 4, 5, 6, 7, 8, 9]) assert.deepEqual(two![i], one![i], `output ${i}`);
+  });
+
+  it('tensors start above the module static data that every worker instance rewrites when it starts', () => {
+    for (const backend of backends) {
+      const first = upload(backend, new Float64Array(4));
+      assert.ok(backend.wasm!.heap.addressOf(first) >= backend.wasm!.staticDataEnd);
+    }
+  });
+
+  it('a ViT training step gives the same gradients on 1 and 2 threads, run after run', () => {
+    const gradients = [1, 2, 2].map((_, run) => onBackend(backends[run === 0 ? 0 : 1]!, () => {
+      const model = createModel('vit-micro', { seed: 3 });
+      const x = randn([32, 1, 28, 28], { seed: 4 });
+      const y = tensor(Float32Array.from({ length: 32 }, (_, i) => i % 10), [32]);
+      softmaxCrossEntropy(model.forward(x), y).backward();
+      return model.namedParameters().map(([name, p]) => [name, p.grad!.dataSync()] as const);
+    }));
+    const [one, two, again] = gradients;
+    one!.forEach(([name, g], i) => {
+      assert.ok(scaledMaxError(two![i]![1], g) < 1e-4, `${name}: ${scaledMaxError(two![i]![1], g)}`);
+      assert.deepEqual(again![i]![1], two![i]![1], `${name} differs between two runs on 2 threads`);
+    });
   });
 
   it('memory stays flat over repeated steps (blocks are reused)', () => {

@@ -104,14 +104,13 @@ export class WasmHeap {
       this.freeBytes -= bytes;
       return list.pop()!;
     }
-    // Large free totals mean a changed pattern of shapes: merge and reuse before growing.
-    if (this.freeBytes >= bytes && (this.freeBytes > this.top / 4 || !this.fits(bytes))) {
+    // Memory already grown is used first; only before growing are free blocks merged and split (a changed pattern of shapes).
+    if (this.top + bytes <= this.memory.buffer.byteLength) return this.bump(bytes);
+    if (this.freeBytes >= bytes) {
       const address = this.takeMerged(bytes);
       if (address >= 0) return address;
     }
-    if (this.fits(bytes)) return this.bump(bytes);
-    const address = this.freeBytes >= bytes ? this.takeMerged(bytes) : -1;
-    return address >= 0 ? address : this.fits(bytes) ? this.bump(bytes) : -1;
+    return this.fits(bytes) ? this.bump(bytes) : -1;
   }
 
   private fits(bytes: number): boolean {

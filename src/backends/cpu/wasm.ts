@@ -18,13 +18,14 @@ import { forEachOuterIndex } from '../../util/shape.js';
 const PARALLEL_MATMUL_WORK = 1 << 18;
 /** Below this many elements a row-wise or element-wise kernel stays on one thread (waking a worker costs microseconds). */
 const PARALLEL_ELEMENTS = 1 << 15;
-/** First heap address: the kernels keep no static data, but address 0 stays unused. */
-const HEAP_BASE = 1024;
+/** Bytes kept free above the module's static data (and address 0 is never handed out). */
+const HEAP_GAP = 1024;
 
 interface KernelExports {
   gemm(a: number, b: number, c: number, m: number, k: number, n: number, aRow: number, aCol: number, bRow: number, bCol: number, ldc: number,
     batch: number, aBatch: number, bBatch: number, cBatch: number, scratch: number): void;
   gemmScratchFloats(): number;
+  staticDataEnd(): number;
   fmaPeak(iterations: number, seed: number): number;
   groupRationalForward(x: number, y: number, coefficients: number, rows: number, channels: number, groups: number): void;
   groupRationalBackward(x: number, gy: number, dx: number, coefficients: number, totals: number, rows: number, channels: number,
@@ -127,7 +128,8 @@ export class WasmKernels {
   private constructor(instance: WebAssembly.Instance, memory: WebAssembly.Memory, moduleBytes: Uint8Array, threads: number | 'auto',
     readonly relaxed: boolean, maxBytes: number) {
     this.exports = instance.exports as unknown as KernelExports;
-    this.heap = new WasmHeap(memory, HEAP_BASE, maxBytes);
+    // Every instance (one per worker thread) writes the module's static data when it starts: the heap starts above it.
+    this.heap = new WasmHeap(memory, this.exports.staticDataEnd() + HEAP_GAP, maxBytes);
     this.gemmScratch = lines(this.exports.gemmScratchFloats());
     // Workers start in the background; calls run on one thread until they are up.
     this.ready = threads === 1 || !this.heap.shared ? Promise.resolve()
@@ -137,6 +139,11 @@ export class WasmKernels {
   /** Threads a large call is split over (1 until the pool has started). */
   get threads(): number {
     return (this.pool?.size ?? 0) + 1;
+  }
+
+  /** The end of the module's static data: the heap starts above it. */
+  get staticDataEnd(): number {
+    return this.exports.staticDataEnd();
   }
 
   /** Whether tensors can live in this module's memory (it is shared, so views survive growth). */
@@ -236,6 +243,12 @@ export class WasmKernels {
       this.scratch = scratch;
     }
     return this.heap.addressOf(this.scratch);
+  }
+
+  /** A view of `floats` floats of scratch (indices from 0) and its first float's index in the whole memory. */
+  private scratchFloats(floats: number): [Float32Array, number] {
+    const base = this.scratchAddress(floats) / 4;
+    return [this.heap.floats().subarray(base, base + floats), base];
   }
 
   /**
@@ -411,9 +424,9 @@ export class WasmKernels {
       ([xAt, gAt, dAt], centresAt) => this.exports.radialBasisBackward(xAt!, gAt!, dAt!, centresAt, size, centers, low, spacing, 1 / width));
   }
 
-  // --- Fourier-KArAt attention (assembly/karat.ts; math in cpu/kernels/karat.ts). One item per call, one thread. ---
+  // --- Fourier-KArAt attention (assembly/karat.ts; math in cpu/kernels/karat.ts). One item per call, one thread, operands staged through scratch. ---
 
-  /** Copies coefCos and coefSin [heads * rank rows of width] into the arena, each row zero-padded to `stride`. */
+  /** Copies coefCos and coefSin [heads * rank rows of width] into scratch, each row zero-padded to `stride`. */
   private static putKaratCoefficients(memory: Float32Array, coefCos: Float32Array, coefSin: Float32Array, rows: number, width: number,
     stride: number, cosAt: number, sinAt: number): void {
     for (let row = 0; row < rows; row++) {
@@ -439,15 +452,16 @@ export class WasmKernels {
     const vAt = aAt + tokens * tokens;
     const outAt = vAt + tokens * dim;
     const hAt = outAt + tokens * dim;
-    const memory = this.arena.floats(hAt + tokens * rank);
+    const [memory, base] = this.scratchFloats(hAt + tokens * rank);
+    const p = (at: number) => (base + at) * 4;
     WasmKernels.putKaratCoefficients(memory, coefCos, coefSin, heads * rank, width, stride, cosAt, sinAt);
     memory.set(weight.subarray(0, heads * tokens * rank), wAt);
     for (let i = 0; i < items; i++) {
       const h = i % heads;
       memory.set(scores.subarray(i * tokens * tokens, (i + 1) * tokens * tokens), aAt);
       memory.set(values.subarray(i * tokens * dim, (i + 1) * tokens * dim), vAt);
-      this.exports.karatForward(aAt * 4, (cosAt + h * rank * stride) * 4, (sinAt + h * rank * stride) * 4, (wAt + h * tokens * rank) * 4,
-        vAt * 4, outAt * 4, hAt * 4, scratchAt * 4, uAt * 4, tokens, rank, terms, dim, stride);
+      this.exports.karatForward(p(aAt), p(cosAt + h * rank * stride), p(sinAt + h * rank * stride), p(wAt + h * tokens * rank),
+        p(vAt), p(outAt), p(hAt), p(scratchAt), p(uAt), tokens, rank, terms, dim, stride);
       out.set(memory.subarray(outAt, outAt + tokens * dim), i * tokens * dim);
       hidden.set(memory.subarray(hAt, hAt + tokens * rank), i * tokens * rank);
     }
@@ -477,7 +491,8 @@ export class WasmKernels {
     const gAt = hAt + tokens * rank;
     const daAt = gAt + tokens * dim;
     const dvAt = daAt + tokens * tokens;
-    const memory = this.arena.floats(dvAt + tokens * dim);
+    const [memory, base] = this.scratchFloats(dvAt + tokens * dim);
+    const p = (at: number) => (base + at) * 4;
     WasmKernels.putKaratCoefficients(memory, coefCos, coefSin, heads * rank, width, stride, cosAt, sinAt);
     memory.set(weight.subarray(0, heads * tokens * rank), wAt);
     const totalCos = new Float64Array(heads * rank * width);
@@ -489,8 +504,8 @@ export class WasmKernels {
       memory.set(values.subarray(i * tokens * dim, (i + 1) * tokens * dim), vAt);
       memory.set(hidden.subarray(i * tokens * rank, (i + 1) * tokens * rank), hAt);
       memory.set(gOut.subarray(i * tokens * dim, (i + 1) * tokens * dim), gAt);
-      this.exports.karatBackward(aAt * 4, (cosAt + h * rank * stride) * 4, (sinAt + h * rank * stride) * 4, (wAt + h * tokens * rank) * 4,
-        vAt * 4, hAt * 4, gAt * 4, daAt * 4, dCosAt * 4, dSinAt * 4, dwAt * 4, dvAt * 4, scratchAt * 4, uAt * 4, ghAt * 4, guAt * 4,
+      this.exports.karatBackward(p(aAt), p(cosAt + h * rank * stride), p(sinAt + h * rank * stride), p(wAt + h * tokens * rank),
+        p(vAt), p(hAt), p(gAt), p(daAt), p(dCosAt), p(dSinAt), p(dwAt), p(dvAt), p(scratchAt), p(uAt), p(ghAt), p(guAt),
         tokens, rank, terms, dim, stride);
       dScores.set(memory.subarray(daAt, daAt + tokens * tokens), i * tokens * tokens);
       dValues.set(memory.subarray(dvAt, dvAt + tokens * dim), i * tokens * dim);

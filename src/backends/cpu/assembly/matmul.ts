@@ -268,3 +268,8 @@ export function fmaPeak(iterations: i32, seed: f32): f32 {
   const s = f32x4.add(f32x4.add(f32x4.add(c0, c1), f32x4.add(c2, c3)), f32x4.add(f32x4.add(c4, c5), f32x4.add(c6, c7)));
   return f32x4.extract_lane(f32x4.add(s, f32x4.add(f32x4.add(c8, c9), f32x4.add(c10, c11))), 0);
 }
+
+/** The first address past the module's static data (tables every instance writes when it starts): the host's heap starts above it. */
+export function staticDataEnd(): usize {
+  return __heap_base;
+}
