@@ -104,13 +104,27 @@ export class WasmHeap {
       this.freeBytes -= bytes;
       return list.pop()!;
     }
-    // Memory already grown is used first; only before growing are free blocks merged and split (a changed pattern of shapes).
+    // Memory already grown is used first. Before growing: split the smallest free block that fits, and only
+    // when none does, merge neighbours (merging breaks up the exact sizes a repeating workload reuses).
     if (this.top + bytes <= this.memory.buffer.byteLength) return this.bump(bytes);
     if (this.freeBytes >= bytes) {
-      const address = this.takeMerged(bytes);
+      const address = this.takeSplit(bytes);
       if (address >= 0) return address;
+      const merged = this.takeMerged(bytes);
+      if (merged >= 0) return merged;
     }
     return this.fits(bytes) ? this.bump(bytes) : -1;
+  }
+
+  /** The smallest free block of at least `bytes` (split, the rest stays free), or -1. */
+  private takeSplit(bytes: number): number {
+    let best = Infinity;
+    for (const [size, addresses] of this.freeBySize) if (size > bytes && size < best && addresses.length > 0) best = size;
+    if (best === Infinity) return -1;
+    const address = this.freeBySize.get(best)!.pop()!;
+    this.freeBytes -= best;
+    this.pushFree(address + bytes, best - bytes);
+    return address;
   }
 
   private fits(bytes: number): boolean {

@@ -40,6 +40,10 @@ interface KernelExports {
   unaryF32(op: number, src: number, dst: number, n: number): void;
   unaryGradF32(op: number, x: number, gy: number, dst: number, n: number): void;
   binaryF32(op: number, a: number, b: number, dst: number, n: number, period: number): void;
+  scatterStrided4(src: number, dst: number, n0: number, n1: number, n2: number, n3: number, t0: number, t1: number, t2: number,
+    t3: number): void;
+  sumRowsF64(x: number, acc: number, rows: number, cols: number): void;
+  sumColsF32(x: number, out: number, rows: number, cols: number): void;
   copyStrided4(src: number, dst: number, n0: number, n1: number, n2: number, n3: number, t0: number, t1: number, t2: number, t3: number): void;
   bsplineBasisForward(x: number, grid: number, out: number, scratch: number, rows: number, channels: number, knots: number,
     order: number): void;
@@ -573,6 +577,42 @@ export class WasmKernels {
         this.exports.copyStrided4(srcAt! + src * 4, outAt! + o * block * 4, n0, n1, n2, n3, t0, t1, t2, t3);
       });
     });
+  }
+
+  /**
+   * The slice gradient: out (zeroed, contiguous) read with non-negative element
+   * strides from `offset` = g (contiguous, `shape` of rank >= 4).
+   */
+  scatterStrided(g: Float32Array, out: Float32Array, shape: readonly number[], strides: readonly number[], offset: number): void {
+    const lead = shape.length - 4;
+    const [n0, n1, n2, n3] = shape.slice(lead) as [number, number, number, number];
+    const [t0, t1, t2, t3] = strides.slice(lead) as [number, number, number, number];
+    const block = n0 * n1 * n2 * n3;
+    this.run([g], [out], 0, ([gAt, outAt]) => {
+      // Staged outputs start as scratch, not zeros: the caller's zeros come along only when out is in place.
+      if (!this.inPlace(out)) this.heap.floats().fill(0, outAt! / 4, outAt! / 4 + out.length);
+      forEachOuterIndex(shape, strides, lead, offset, (o, dst) => {
+        this.exports.scatterStrided4(gAt! + o * block * 4, outAt! + dst * 4, n0, n1, n2, n3, t0, t1, t2, t3);
+      });
+    });
+  }
+
+  /** out [outer, cols] = x [outer, rows, cols] summed over rows, in float64. */
+  sumRows(x: Float32Array, out: Float32Array, outer: number, rows: number, cols: number): void {
+    this.run([x], [out], lines(2 * cols), ([xAt, outAt], accAt) => {
+      const acc = new Float64Array(this.heap.floats().buffer as ArrayBuffer, accAt, cols);
+      const memory = this.heap.floats();
+      for (let o = 0; o < outer; o++) {
+        acc.fill(0);
+        this.exports.sumRowsF64(xAt! + 4 * o * rows * cols, accAt, rows, cols);
+        memory.set(acc, outAt! / 4 + o * cols);
+      }
+    });
+  }
+
+  /** out [rows] = x [rows, cols] summed over cols, in float64. */
+  sumCols(x: Float32Array, out: Float32Array, rows: number, cols: number): void {
+    this.run([x], [out], 0, ([xAt, outAt]) => this.exports.sumColsF32(xAt!, outAt!, rows, cols));
   }
 
   /** The kernels' f32 exp, element-wise (for accuracy tests). */

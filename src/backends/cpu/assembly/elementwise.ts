@@ -274,3 +274,73 @@ export function copyStrided4(src: usize, dst: usize, n0: i32, n1: i32, n2: i32, 
     }
   }
 }
+
+/**
+ * dst read with element strides t0..t3 = src (contiguous [n0, n1, n2, n3]): the
+ * strided write behind slice gradients (the caller zeroes dst first).
+ */
+export function scatterStrided4(src: usize, dst: usize, n0: i32, n1: i32, n2: i32, n3: i32, t0: i32, t1: i32, t2: i32, t3: i32): void {
+  const runBytes = <usize>n3 << 2;
+  const full = <usize>(n3 & ~3) << 2;
+  const step = <usize>t3 << 2;
+  let from = src;
+  for (let i0 = 0; i0 < n0; i0++) {
+    for (let i1 = 0; i1 < n1; i1++) {
+      for (let i2 = 0; i2 < n2; i2++) {
+        const to = dst + ((<usize>(i0 * t0 + i1 * t1 + i2 * t2)) << 2);
+        if (t3 == 1) {
+          let j: usize = 0;
+          for (; j < full; j += 16) v128.store(to + j, v128.load(from + j));
+          for (; j < runBytes; j += 4) store<f32>(to + j, load<f32>(from + j));
+        } else {
+          let at = to;
+          for (let j: usize = 0; j < runBytes; j += 4) {
+            store<f32>(at, load<f32>(from + j));
+            at += step;
+          }
+        }
+        from += runBytes;
+      }
+    }
+  }
+}
+
+// --- reductions ----------------------------------------------------------------------
+
+/** acc[c] += sum over r of x[r, c] (f64 accumulators, rows in order): sums over leading axes, e.g. bias gradients. */
+export function sumRowsF64(x: usize, acc: usize, rows: i32, cols: i32): void {
+  const rowBytes = <usize>cols << 2;
+  const pairs = cols & ~1;
+  for (let r = 0; r < rows; r++) {
+    const row = x + <usize>r * rowBytes;
+    let c = 0;
+    for (; c < pairs; c += 2) {
+      const at = acc + (<usize>c << 3);
+      const v = v128.load64_zero(row + (<usize>c << 2));
+      v128.store(at, f64x2.add(v128.load(at), f64x2.promote_low_f32x4(v)));
+    }
+    for (; c < cols; c++) {
+      const at = acc + (<usize>c << 3);
+      store<f64>(at, load<f64>(at) + <f64>load<f32>(row + (<usize>c << 2)));
+    }
+  }
+}
+
+/** out[r] = sum over c of x[r, c] (f64 lanes, then f32): sums over trailing axes. */
+export function sumColsF32(x: usize, out: usize, rows: i32, cols: i32): void {
+  const rowBytes = <usize>cols << 2;
+  const quads = cols & ~3;
+  for (let r = 0; r < rows; r++) {
+    const row = x + <usize>r * rowBytes;
+    let low = f64x2.splat(0), high = f64x2.splat(0);
+    let c = 0;
+    for (; c < quads; c += 4) {
+      const v = v128.load(row + (<usize>c << 2));
+      low = f64x2.add(low, f64x2.promote_low_f32x4(v));
+      high = f64x2.add(high, f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1)));
+    }
+    let sum = (f64x2.extract_lane(low, 0) + f64x2.extract_lane(high, 0)) + (f64x2.extract_lane(low, 1) + f64x2.extract_lane(high, 1));
+    for (; c < cols; c++) sum += <f64>load<f32>(row + (<usize>c << 2));
+    store<f32>(out + (<usize>r << 2), <f32>sum);
+  }
+}

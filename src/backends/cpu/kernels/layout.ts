@@ -47,7 +47,45 @@ export function makeLayoutKernels(alloc: Alloc, wasm: WasmKernels | null = null)
     return [shape, steps];
   }
 
+  /**
+   * A sum the wasm kernels take: shape merged into runs of reduced / kept
+   * axes, when that gives [reduced], [kept, reduced], [reduced, kept] or
+   * [kept, reduced, kept] and x lives in wasm memory.
+   */
+  function wasmSum(x: HostArray, shape: readonly number[], axes: readonly number[]): HostArray | null {
+    if (wasm === null || !(x instanceof Float32Array) || !wasm.inPlace(x) || shapeSize(shape) < WASM_MIN_ELEMENTS) return null;
+    const runs: [boolean, number][] = [];
+    shape.forEach((size, axis) => {
+      if (size === 1) return;
+      const reduced = axes.includes(axis);
+      const last = runs[runs.length - 1];
+      if (last && last[0] === reduced) last[1] *= size;
+      else runs.push([reduced, size]);
+    });
+    const pattern = runs.map(([reduced]) => (reduced ? 'r' : 'k')).join('');
+    const sizes = runs.map(([, size]) => size);
+    const outSize = shape.reduce((n, size, axis) => (axes.includes(axis) ? n : n * size), 1);
+    const out = alloc(outSize, true) as Float32Array;
+    if (pattern === 'r') wasm.sumCols(x, out, 1, sizes[0]!);
+    else if (pattern === 'kr') wasm.sumCols(x, out, sizes[0]!, sizes[1]!);
+    else if (pattern === 'rk') wasm.sumRows(x, out, 1, sizes[0]!, sizes[1]!);
+    else if (pattern === 'krk') wasm.sumRows(x, out, sizes[0]!, sizes[1]!, sizes[2]!);
+    else {
+      out.fill(0);
+      return reduceLoops('sum', x, shape, axes, out);
+    }
+    return out;
+  }
+
   function reduce(op: ReduceOp, x: HostArray, shape: readonly number[], axes: readonly number[]): HostArray {
+    if (op === 'sum' && axes.length > 0) {
+      const summed = wasmSum(x, shape, axes);
+      if (summed) return summed;
+    }
+    return reduceLoops(op, x, shape, axes, null);
+  }
+
+  function reduceLoops(op: ReduceOp, x: HostArray, shape: readonly number[], axes: readonly number[], into: HostArray | null): HostArray {
     const outShape = shape.filter((_, axis) => !axes.includes(axis));
     const outSize = shapeSize(outShape);
     // Strides into the output for each input axis: 0 along reduced axes.
@@ -79,7 +117,7 @@ export function makeLayoutKernels(alloc: Alloc, wasm: WasmKernels | null = null)
         }
       }
     });
-    const out = alloc(outSize);
+    const out = into ?? alloc(outSize);
     out.set(acc);
     return out;
   }
@@ -123,6 +161,11 @@ export function makeLayoutKernels(alloc: Alloc, wasm: WasmKernels | null = null)
     const inStrides = contiguousStrides(inShape);
     let offset = 0;
     for (let axis = 0; axis < inShape.length; axis++) offset += begin[axis]! * inStrides[axis]!;
+    const layout = wasm && g instanceof Float32Array && wasm.inPlace(g) ? wasmCopyLayout(g, size, inStrides) : null;
+    if (layout) {
+      wasm!.scatterStrided(g as Float32Array, out as Float32Array, layout[0], layout[1], offset);
+      return out;
+    }
     forEachRun(size, inStrides, offset, (gStart, outStart, length) => {
       out.set(g.subarray(gStart, gStart + length), outStart);
     });
