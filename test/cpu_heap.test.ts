@@ -138,8 +138,8 @@ describe('CPU kernels in place in WebAssembly memory', () => {
       assert.ok(scaledMaxError(one![i]!, expected) < 1e-5, `output ${i}, 1 thread: ${scaledMaxError(one![i]!, expected)}`);
       assert.ok(scaledMaxError(two![i]!, expected) < 1e-5, `output ${i}, 2 threads: ${scaledMaxError(two![i]!, expected)}`);
     });
-    // Element-wise and per-row outputs do not depend on how rows are split.
-    for (const i of [0, 1, 4, 5, 6, 7, 8, 9]) assert.deepEqual(two![i], one![i], `output ${i}`);
+    // Slices do not depend on the thread count: the same bits on 1 and 2 threads, reductions included.
+    one!.forEach((out, i) => assert.deepEqual(two![i], out, `output ${i}`));
   });
 
   it('tensors start above the module static data that every worker instance rewrites when it starts', () => {
@@ -149,7 +149,7 @@ describe('CPU kernels in place in WebAssembly memory', () => {
     }
   });
 
-  it('a ViT training step gives the same gradients on 1 and 2 threads, run after run', () => {
+  it('a ViT training step gives the same gradient bits on 1 and 2 threads, run after run', () => {
     const gradients = [1, 2, 2].map((_, run) => onBackend(backends[run === 0 ? 0 : 1]!, () => {
       const model = createModel('vit-micro', { seed: 3 });
       const x = randn([32, 1, 28, 28], { seed: 4 });
@@ -159,7 +159,7 @@ describe('CPU kernels in place in WebAssembly memory', () => {
     }));
     const [one, two, again] = gradients;
     one!.forEach(([name, g], i) => {
-      assert.ok(scaledMaxError(two![i]![1], g) < 1e-4, `${name}: ${scaledMaxError(two![i]![1], g)}`);
+      assert.deepEqual(two![i]![1], g, `${name} differs between 1 and 2 threads`);
       assert.deepEqual(again![i]![1], two![i]![1], `${name} differs between two runs on 2 threads`);
     });
   });

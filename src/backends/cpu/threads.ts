@@ -1,18 +1,23 @@
 // Worker threads for the CPU backend's WebAssembly kernels. Every thread runs
-// the same module on one shared memory; a kernel call is split into slices
-// (row blocks) and handed out through a small shared control block:
+// the same module on one shared memory. A kernel call is cut into slices (row
+// blocks, batch items) whose sizes do not depend on the thread count, so
+// results are the same bits with any number of threads. All threads, the
+// caller's included, take slices from a shared ticket until none are left: a
+// worker that wakes late (the other core busy) costs nothing, the caller just
+// takes more. Shared control block (int32):
 //
-//   control[0]  generation: bumped by the main thread for each call
-//   control[1]  pending: workers still running; the last one wakes the main thread
-//   control[2]  failed: 1 + the index of a worker whose slice threw (its error
-//               comes through a message port, read synchronously)
+//   [0] generation: bumped by the main thread for each call; workers wait on it
+//   [1] ticket: (generation & 0x7fff) << 16 | next slice index, taken by compare-exchange
+//   [2] slices in this call
+//   [3] slices finished; the thread finishing the last one wakes the main thread
+//   [4] failed: 1 + the index of a worker whose slice threw (its error comes
+//       through a message port, read synchronously)
+//   [5] scratch bytes per thread (a slice's scratch argument is offset by thread index x this)
 //
-// and a float64 block (arguments) with worker t's task id and arguments at
-// SLOT * t (float64, so pointers, sizes and epsilons all fit).
-//
-// The main thread computes slice 0 itself, then waits for `pending` to reach 0.
-// Workers block in Atomics.wait between calls and are unref'd, so an idle pool
-// never keeps the process alive.
+// and a float64 block with each slice's task id, the index of its scratch
+// argument (-1: none) and its arguments, SLOT values per slice. Workers spin
+// briefly, then block in Atomics.wait between calls, and are unref'd, so an
+// idle pool never keeps the process alive.
 
 import { nodeBuiltin } from '../../util/node_builtin.js';
 
@@ -29,8 +34,58 @@ export function task(name: ThreadTask): number {
   return THREAD_TASKS.indexOf(name);
 }
 
-/** Float64 values per worker in the argument block: the task id and up to SLOT - 1 arguments. */
+/** Float64 values per slice in the argument block: the task id, the scratch argument's index and up to SLOT - 2 arguments. */
 export const SLOT = 20;
+
+/** Most slices in one call. */
+export const MAX_SLICES = 512;
+
+/** Polls of shared state before a thread blocks (a few tens of microseconds: kernels come back to back). */
+const SPIN = 20_000;
+
+const enum Control { Generation = 0, Ticket = 1, Count = 2, Done = 3, Failed = 4, ScratchStride = 5 }
+
+/** One slice of a call: the kernel's task id, the index of the argument that is per-thread scratch (-1: none), the arguments. */
+export interface Slice {
+  task: number;
+  scratchArgument: number;
+  args: readonly number[];
+}
+
+/**
+ * Takes and runs slices of call `generation` as thread `thread` (0: the main
+ * thread) until none are left. Shared by the main thread and the workers.
+ */
+export function runSlices(control: Int32Array, args: Float64Array, kernels: readonly ((...values: number[]) => void)[], generation: number,
+  thread: number, onError: (error: unknown) => void): void {
+  const tag = (generation & 0x7fff) << 16;
+  for (;;) {
+    const ticket = Atomics.load(control, Control.Ticket);
+    if ((ticket & ~0xffff) !== tag) return; // a later call has started (this thread woke late)
+    const index = ticket & 0xffff;
+    const count = Atomics.load(control, Control.Count);
+    if (index >= count) return;
+    if (Atomics.compareExchange(control, Control.Ticket, ticket, ticket + 1) !== ticket) continue;
+    const base = index * SLOT;
+    const values = Array.from(args.subarray(base + 2, base + SLOT));
+    const scratch = args[base + 1]!;
+    if (scratch >= 0) values[scratch] = values[scratch]! + thread * Atomics.load(control, Control.ScratchStride);
+    try {
+      kernels[args[base]!]!(...values);
+    } catch (error) {
+      onError(error);
+    }
+    if (Atomics.add(control, Control.Done, 1) + 1 === count) Atomics.notify(control, Control.Done);
+  }
+}
+
+/** Waits until control[index] is no longer `value`: spins, then blocks in bounded waits (doubling up to maxWaitMs). */
+export function waitWhile(control: Int32Array, index: number, value: number, maxWaitMs: number): void {
+  for (let spin = 0; spin < SPIN; spin++) if (Atomics.load(control, index) !== value) return;
+  for (let slice = WAIT_SLICE_MS; Atomics.load(control, index) === value; slice = Math.min(2 * slice, maxWaitMs)) {
+    Atomics.wait(control, index, value, slice);
+  }
+}
 
 /**
  * Longest single Atomics.wait, in ms. Waits are bounded and re-check the
@@ -61,6 +116,11 @@ export class ThreadPool {
     this.args = new Float64Array(args);
   }
 
+  /** Threads that run a call's slices, the caller's included. */
+  get threads(): number {
+    return this.workers.length + 1;
+  }
+
   /** Extra threads besides the caller's. */
   get size(): number {
     return this.workers.length;
@@ -78,8 +138,8 @@ export class ThreadPool {
     const extraThreads = total - 1;
     if (extraThreads < 1) return null;
     const { MessageChannel, receiveMessageOnPort, Worker } = await nodeBuiltin<typeof import('node:worker_threads')>('worker_threads');
-    const control = new SharedArrayBuffer(16);
-    const args = new SharedArrayBuffer(SLOT * 8 * extraThreads);
+    const control = new SharedArrayBuffer(32);
+    const args = new SharedArrayBuffer(SLOT * 8 * MAX_SLICES);
     const workers: WorkerLike[] = [];
     // Workers report a failed slice on a port each; the main thread, blocked in Atomics.wait, could not run an 'error' handler.
     const errorPorts: import('node:worker_threads').MessagePort[] = [];
@@ -98,32 +158,35 @@ export class ThreadPool {
   }
 
   /**
-   * Runs `slices[0]` on this thread via `runLocal` and the rest on workers;
-   * returns when all are done. Each slice is [task, ...args].
+   * Runs every slice (at most MAX_SLICES) on this thread and the workers,
+   * `kernels` indexed by task id; returns when all are done. Scratch arguments
+   * are offset by thread index x `scratchStride` bytes.
    */
-  run(slices: readonly (readonly number[])[], runLocal: (slice: readonly number[]) => void): void {
+  run(slices: readonly Slice[], kernels: readonly ((...values: number[]) => void)[], scratchStride = 0): void {
     const control = this.control;
     const args = this.args;
-    const remote = slices.length - 1;
-    if (remote > this.workers.length) throw new Error(`ThreadPool: ${slices.length} slices for ${this.workers.length + 1} threads`);
-    for (let t = 0; t < this.workers.length; t++) {
-      const base = SLOT * t;
-      const slice = slices[t + 1];
-      if (!slice) {
-        args[base] = -1; // idle this round
-        continue;
-      }
-      if (slice.length > SLOT) throw new Error(`ThreadPool: ${slice.length - 1} arguments, at most ${SLOT - 1}`);
-      for (let i = 0; i < slice.length; i++) args[base + i] = slice[i]!;
+    if (slices.length > MAX_SLICES) throw new Error(`ThreadPool: ${slices.length} slices, at most ${MAX_SLICES}`);
+    slices.forEach((slice, index) => {
+      if (slice.args.length > SLOT - 2) throw new Error(`ThreadPool: ${slice.args.length} arguments, at most ${SLOT - 2}`);
+      const base = index * SLOT;
+      args[base] = slice.task;
+      args[base + 1] = slice.scratchArgument;
+      args.set(slice.args, base + 2);
+    });
+    const generation = (Atomics.load(control, Control.Generation) + 1) | 0;
+    Atomics.store(control, Control.Count, slices.length);
+    Atomics.store(control, Control.Done, 0);
+    Atomics.store(control, Control.ScratchStride, scratchStride);
+    Atomics.store(control, Control.Ticket, (generation & 0x7fff) << 16);
+    Atomics.store(control, Control.Generation, generation);
+    Atomics.notify(control, Control.Generation);
+    let localError: unknown = null;
+    runSlices(control, args, kernels, generation, 0, (error) => { localError ??= error; });
+    for (let done = Atomics.load(control, Control.Done); done < slices.length; done = Atomics.load(control, Control.Done)) {
+      waitWhile(control, Control.Done, done, WAIT_SLICE_MS);
     }
-    Atomics.store(control, 1, this.workers.length);
-    Atomics.add(control, 0, 1);
-    Atomics.notify(control, 0);
-    runLocal(slices[0]!);
-    for (let pending = Atomics.load(control, 1); pending !== 0; pending = Atomics.load(control, 1)) {
-      Atomics.wait(control, 1, pending, WAIT_SLICE_MS);
-    }
-    const failed = Atomics.exchange(control, 2, 0);
+    const failed = Atomics.exchange(control, Control.Failed, 0);
+    if (localError) throw localError;
     if (failed !== 0) {
       throw new Error(`CPU backend: worker thread ${failed - 1} failed: ${String(this.receiveError(failed - 1) ?? 'no message')}`);
     }

@@ -10,14 +10,24 @@ import {
   KERNELS_RELAXED_SHARED_WASM_BASE64, KERNELS_RELAXED_WASM_BASE64, KERNELS_SHARED_WASM_BASE64, KERNELS_WASM_BASE64, SHARED_MAXIMUM_PAGES,
 } from './generated/kernels_wasm.js';
 import { WasmHeap } from './heap.js';
-import { task, ThreadPool, type ThreadTask } from './threads.js';
+import { MAX_SLICES, task, THREAD_TASKS, ThreadPool, type Slice, type ThreadTask } from './threads.js';
 import { nodeBuiltin } from '../../util/node_builtin.js';
 import { forEachOuterIndex } from '../../util/shape.js';
 
-/** Below this many multiply-adds a matmul stays on one thread. */
-const PARALLEL_MATMUL_WORK = 1 << 18;
-/** Below this many elements a row-wise or element-wise kernel stays on one thread (waking a worker costs microseconds). */
-const PARALLEL_ELEMENTS = 1 << 15;
+/** Multiply-adds per slice of a batched matmul (whole products), at least. */
+const MATMUL_SLICE_WORK = 1 << 17;
+/** Elements per slice of a row-wise or element-wise kernel (waking a worker costs microseconds; three slices fit in L2). */
+const SLICE_ELEMENTS = 1 << 15;
+
+/** Rows of `cols` values per slice of a row-wise kernel. */
+function rowsPerSlice(cols: number): number {
+  return Math.max(1, Math.ceil(SLICE_ELEMENTS / Math.max(cols, 1)));
+}
+
+/** `perSlice` grown (in multiples of `unit`) so that `count` items make at most MAX_SLICES slices. */
+function sliceSize(count: number, perSlice: number, unit = 1): number {
+  return Math.max(perSlice, Math.ceil(count / MAX_SLICES / unit) * unit);
+}
 /** Bytes kept free above the module's static data (and address 0 is never handed out). */
 const HEAP_GAP = 1024;
 
@@ -256,21 +266,32 @@ export class WasmKernels {
   }
 
   /**
-   * Runs `count` units of work as one call, or split over the threads in
-   * multiples of `unit` when there are at least `minimum` units: `args(start, length)`
-   * gives each slice's arguments for `kernel`.
+   * Runs `count` items as slices of `perSlice` (sizes that do not depend on
+   * the thread count, so results do not either): on every thread when there
+   * is a pool, else one after another. `args(start, length, slice)` gives each
+   * slice's arguments for `kernel`; `scratchArgument` names the argument that
+   * is offset by thread index x `scratchStride` bytes (per-thread scratch).
    */
-  private parallel(kernel: ThreadTask, count: number, unit: number, minimum: number,
-    args: (start: number, length: number, slice: number) => number[]): void {
-    const pool = this.pool;
-    const fn = this.exports[kernel] as (...values: number[]) => void;
-    if (!pool || count < minimum || count < 2 * unit) {
-      fn(...args(0, count, 0));
+  private parallel(kernel: ThreadTask, count: number, perSlice: number,
+    args: (start: number, length: number, slice: number) => number[], scratchArgument = -1, scratchStride = 0): void {
+    const slices: Slice[] = [];
+    const id = task(kernel);
+    for (let start = 0, slice = 0; start < count; start += perSlice, slice++) {
+      slices.push({ task: id, scratchArgument, args: args(start, Math.min(perSlice, count - start), slice) });
+    }
+    if (this.pool && slices.length > 1) {
+      this.pool.run(slices, this.threadKernels, scratchStride);
       return;
     }
-    const slices = split(count, pool.size + 1, unit).map(([start, length], slice) => [task(kernel), ...args(start, length, slice)]);
-    pool.run(slices, (slice) => fn(...slice.slice(1)));
+    const fn = this.exports[kernel] as (...values: number[]) => void;
+    for (const slice of slices) fn(...slice.args);
   }
+
+  /** The kernels threads run, by task id. */
+  private get threadKernels(): ((...values: number[]) => void)[] {
+    return this.threadKernelList ??= THREAD_TASKS.map((name) => this.exports[name] as (...values: number[]) => void);
+  }
+  private threadKernelList: ((...values: number[]) => void)[] | null = null;
 
   /** The SIMD peak of one thread in GFLOP/s: a register-only FMA loop (the ceiling gemm's rate is compared with). */
   fmaPeakGflops(milliseconds = 200): number {
@@ -291,28 +312,31 @@ export class WasmKernels {
    */
   matmul(a: Float32Array, b: Float32Array, out: Float32Array, batch: number, m: number, k: number, n: number,
     transA: boolean, transB: boolean, aBatchStride: number, bBatchStride: number): void {
-    const threads = this.pool ? this.pool.size + 1 : 1;
+    const threads = this.threads;
     const aRow = transA ? 1 : k;
     const aCol = transA ? m : 1;
     const bRow = transB ? 1 : n;
     const bCol = transB ? k : 1;
     const aLength = (batch - 1) * aBatchStride + m * k;
     const bLength = (batch - 1) * bBatchStride + k * n;
-    const work = batch * m * k * n;
-    const scratchPer = this.gemmScratch;
+    const scratchBytes = 4 * this.gemmScratch;
     this.run([a.length === aLength ? a : a.subarray(0, aLength), b.length === bLength ? b : b.subarray(0, bLength)], [out],
-      threads * scratchPer, ([aAt, bAt, cAt], extra) => {
-        const gemm = (start: number, rows: number, slice: number, batchStart = 0, batches = batch) => [
+      threads * this.gemmScratch, ([aAt, bAt, cAt], scratch) => {
+        const gemm = (start: number, rows: number, batchStart: number, batches: number) => [
           aAt! + 4 * (batchStart * aBatchStride + start * aRow), bAt! + 4 * batchStart * bBatchStride, cAt! + 4 * (batchStart * m * n + start * n),
-          rows, k, n, aRow, aCol, bRow, bCol, n, batches, aBatchStride, bBatchStride, m * n, extra + 4 * slice * scratchPer,
+          rows, k, n, aRow, aCol, bRow, bCol, n, batches, aBatchStride, bBatchStride, m * n, scratch,
         ];
-        if (work < PARALLEL_MATMUL_WORK || threads === 1) {
-          this.exports.gemm(...(gemm(0, m, 0) as Parameters<KernelExports['gemm']>));
-        } else if (batch >= 2 * threads) {
-          // Many small products (attention heads): whole products per thread.
-          this.parallel('gemm', batch, 1, 2, (start, length, slice) => gemm(0, m, slice, start, length));
+        const product = m * k * n;
+        if (batch > 1 && batch * product >= 2 * MATMUL_SLICE_WORK) {
+          // Many small products (attention heads): whole products per slice.
+          const per = sliceSize(batch, Math.ceil(MATMUL_SLICE_WORK / Math.max(product, 1)));
+          this.parallel('gemm', batch, per, (start, length) => gemm(0, m, start, length), 15, scratchBytes);
+        } else if (batch === 1 && product >= 2 * MATMUL_SLICE_WORK) {
+          // Row blocks: about eight per product, so that two threads finish together.
+          const per = sliceSize(m, Math.min(120, Math.max(24, Math.ceil(m / 48) * 6)), 6);
+          this.parallel('gemm', m, per, (start, length) => gemm(start, length, 0, 1), 15, scratchBytes);
         } else {
-          this.parallel('gemm', m, 6, 12, (start, length, slice) => gemm(start, length, slice));
+          this.exports.gemm(...(gemm(0, m, 0, batch) as Parameters<KernelExports['gemm']>));
         }
       });
   }
@@ -324,7 +348,7 @@ export class WasmKernels {
   groupRational(x: Float32Array, coefficients: Float64Array, out: Float32Array, rows: number, channels: number, groups: number): void {
     this.run([x], [out], lines(groups * RATIONAL_COEFFICIENTS), ([xAt, yAt], cAt) => {
       writeRationalCoefficients(coefficients, groups, this.heap.floats(), cAt / 4);
-      this.parallel('groupRationalForward', rows, 1, Math.ceil(PARALLEL_ELEMENTS / channels),
+      this.parallel('groupRationalForward', rows, sliceSize(rows, rowsPerSlice(channels)),
         (start, length) => [xAt! + 4 * start * channels, yAt! + 4 * start * channels, cAt, length, channels, groups]);
     });
   }
@@ -332,23 +356,20 @@ export class WasmKernels {
   /** Group-rational backward: writes dx and returns per-group float64 sums (d a0..a5, d|b0|..d|b3|), in row order per thread. */
   groupRationalBackward(x: Float32Array, gy: Float32Array, coefficients: Float64Array, dx: Float32Array, rows: number, channels: number,
     groups: number): Float64Array {
-    const threads = this.threads;
     const totalsFloats = lines(groups * 20);
+    const per = sliceSize(rows, rowsPerSlice(channels));
+    const slices = Math.ceil(rows / per);
     let totals: Float64Array = new Float64Array(0);
-    // Scratch: totals per thread [groups * 10 f64] | coefficients
-    this.run([x, gy], [dx], threads * totalsFloats + lines(groups * RATIONAL_COEFFICIENTS), ([xAt, gAt, dAt], extra) => {
-      const cAt = extra + 4 * threads * totalsFloats;
+    // Scratch: totals per slice [groups * 10 f64] | coefficients
+    this.run([x, gy], [dx], slices * totalsFloats + lines(groups * RATIONAL_COEFFICIENTS), ([xAt, gAt, dAt], extra) => {
+      const cAt = extra + 4 * slices * totalsFloats;
       const memory = this.heap.floats();
       writeRationalCoefficients(coefficients, groups, memory, cAt / 4);
-      const doubles = new Float64Array(memory.buffer as ArrayBuffer, extra, (threads * totalsFloats) / 2);
+      const doubles = new Float64Array(memory.buffer as ArrayBuffer, extra, (slices * totalsFloats) / 2);
       doubles.fill(0);
-      let used = 1;
-      this.parallel('groupRationalBackward', rows, 1, Math.ceil(PARALLEL_ELEMENTS / channels), (start, length, slice) => {
-        used = Math.max(used, slice + 1);
-        return [xAt! + 4 * start * channels, gAt! + 4 * start * channels, dAt! + 4 * start * channels, cAt, extra + 4 * slice * totalsFloats,
-          length, channels, groups];
-      });
-      totals = sumSlices(doubles, used, totalsFloats / 2, groups * 10);
+      this.parallel('groupRationalBackward', rows, per, (start, length, slice) => [xAt! + 4 * start * channels, gAt! + 4 * start * channels,
+        dAt! + 4 * start * channels, cAt, extra + 4 * slice * totalsFloats, length, channels, groups]);
+      totals = sumSlices(doubles, slices, totalsFloats / 2, groups * 10);
     });
     return totals;
   }
@@ -357,7 +378,7 @@ export class WasmKernels {
   layerNorm(x: Float32Array, weight: Float32Array, bias: Float32Array, y: Float32Array, mean: Float32Array, rstd: Float32Array,
     rows: number, cols: number, eps: number): void {
     this.run([x, weight.subarray(0, cols), bias.subarray(0, cols)], [y, mean, rstd], 0, ([xAt, wAt, bAt, yAt, meanAt, rstdAt]) => {
-      this.parallel('layerNormForward', rows, 1, Math.ceil(PARALLEL_ELEMENTS / cols), (start, length) => [
+      this.parallel('layerNormForward', rows, sliceSize(rows, rowsPerSlice(cols)), (start, length) => [
         xAt! + 4 * start * cols, wAt!, bAt!, yAt! + 4 * start * cols, meanAt! + 4 * start, rstdAt! + 4 * start, length, cols, eps,
       ]);
     });
@@ -366,20 +387,19 @@ export class WasmKernels {
   /** LayerNorm backward: writes dx and returns the float64 sums dWeight, dBias (accumulated in row order per thread). */
   layerNormBackward(x: Float32Array, weight: Float32Array, mean: Float32Array, rstd: Float32Array, gy: Float32Array, dx: Float32Array,
     rows: number, cols: number): [Float64Array, Float64Array] {
-    const threads = this.threads;
-    const perThread = lines(4 * cols); // dWeight and dBias, cols f64 each
+    const perSlice = lines(4 * cols); // dWeight and dBias, cols f64 each
+    const per = sliceSize(rows, rowsPerSlice(cols));
+    const slices = Math.ceil(rows / per);
     let result: [Float64Array, Float64Array] = [new Float64Array(0), new Float64Array(0)];
-    this.run([x, weight.subarray(0, cols), mean, rstd, gy], [dx], threads * perThread, ([xAt, wAt, meanAt, rstdAt, gAt, dAt], extra) => {
-      const doubles = new Float64Array(this.heap.floats().buffer as ArrayBuffer, extra, (threads * perThread) / 2);
+    this.run([x, weight.subarray(0, cols), mean, rstd, gy], [dx], slices * perSlice, ([xAt, wAt, meanAt, rstdAt, gAt, dAt], extra) => {
+      const doubles = new Float64Array(this.heap.floats().buffer as ArrayBuffer, extra, (slices * perSlice) / 2);
       doubles.fill(0);
-      let used = 1;
-      this.parallel('layerNormBackward', rows, 1, Math.ceil(PARALLEL_ELEMENTS / cols), (start, length, slice) => {
-        used = Math.max(used, slice + 1);
-        const totals = extra + 4 * slice * perThread;
+      this.parallel('layerNormBackward', rows, per, (start, length, slice) => {
+        const totals = extra + 4 * slice * perSlice;
         return [xAt! + 4 * start * cols, wAt!, meanAt! + 4 * start, rstdAt! + 4 * start, gAt! + 4 * start * cols, dAt! + 4 * start * cols,
           totals, totals + 8 * cols, length, cols];
       });
-      const sums = sumSlices(doubles, used, perThread / 2, 2 * cols);
+      const sums = sumSlices(doubles, slices, perSlice / 2, 2 * cols);
       result = [sums.slice(0, cols), sums.slice(cols, 2 * cols)];
     });
     return result;
@@ -387,13 +407,13 @@ export class WasmKernels {
 
   /** Softmax over the rows of row-major x [rows, cols], written into `out`. */
   softmax(x: Float32Array, out: Float32Array, rows: number, cols: number): void {
-    this.run([x], [out], 0, ([xAt, yAt]) => this.parallel('softmaxForward', rows, 1, Math.ceil(PARALLEL_ELEMENTS / cols),
+    this.run([x], [out], 0, ([xAt, yAt]) => this.parallel('softmaxForward', rows, sliceSize(rows, rowsPerSlice(cols)),
       (start, length) => [xAt! + 4 * start * cols, yAt! + 4 * start * cols, length, cols]));
   }
 
   /** Softmax backward from its output y and the upstream gradient gy, written into `out`. */
   softmaxBackward(y: Float32Array, gy: Float32Array, out: Float32Array, rows: number, cols: number): void {
-    this.run([y, gy], [out], 0, ([yAt, gAt, dAt]) => this.parallel('softmaxBackward', rows, 1, Math.ceil(PARALLEL_ELEMENTS / cols),
+    this.run([y, gy], [out], 0, ([yAt, gAt, dAt]) => this.parallel('softmaxBackward', rows, sliceSize(rows, rowsPerSlice(cols)),
       (start, length) => [yAt! + 4 * start * cols, gAt! + 4 * start * cols, dAt! + 4 * start * cols, length, cols]));
   }
 
@@ -531,14 +551,14 @@ export class WasmKernels {
 
   /** out = op(x) element-wise over n values (codes: WASM_UNARY, or WASM_ERF for tests). */
   unary(op: number, x: Float32Array, out: Float32Array, n: number): void {
-    this.run([x.subarray(0, n)], [out.subarray(0, n)], 0, ([xAt, yAt]) => this.parallel('unaryF32', n, 16, PARALLEL_ELEMENTS,
+    this.run([x.subarray(0, n)], [out.subarray(0, n)], 0, ([xAt, yAt]) => this.parallel('unaryF32', n, sliceSize(n, SLICE_ELEMENTS, 16),
       (start, length) => [op, xAt! + 4 * start, yAt! + 4 * start, length]));
   }
 
   /** out = gy * op'(x) element-wise over n values. */
   unaryGrad(op: number, x: Float32Array, gy: Float32Array, out: Float32Array, n: number): void {
-    this.run([x.subarray(0, n), gy.subarray(0, n)], [out.subarray(0, n)], 0, ([xAt, gAt, dAt]) => this.parallel('unaryGradF32', n, 16,
-      PARALLEL_ELEMENTS, (start, length) => [op, xAt! + 4 * start, gAt! + 4 * start, dAt! + 4 * start, length]));
+    this.run([x.subarray(0, n), gy.subarray(0, n)], [out.subarray(0, n)], 0, ([xAt, gAt, dAt]) => this.parallel('unaryGradF32', n,
+      sliceSize(n, SLICE_ELEMENTS, 16), (start, length) => [op, xAt! + 4 * start, gAt! + 4 * start, dAt! + 4 * start, length]));
   }
 
   /**
@@ -548,10 +568,10 @@ export class WasmKernels {
   binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, n: number, period: number): void {
     this.run([a.subarray(0, n), b.subarray(0, period)], [out.subarray(0, n)], 0, ([aAt, bAt, outAt]) => {
       if (period === n) {
-        this.parallel('binaryF32', n, 16, PARALLEL_ELEMENTS,
+        this.parallel('binaryF32', n, sliceSize(n, SLICE_ELEMENTS, 16),
           (start, length) => [op, aAt! + 4 * start, bAt! + 4 * start, outAt! + 4 * start, length, length]);
       } else {
-        this.parallel('binaryF32', n / period, 1, Math.ceil(PARALLEL_ELEMENTS / period),
+        this.parallel('binaryF32', n / period, sliceSize(n / period, rowsPerSlice(period)),
           (start, length) => [op, aAt! + 4 * start * period, bAt!, outAt! + 4 * start * period, length * period, period]);
       }
     });
@@ -623,7 +643,7 @@ export class WasmKernels {
   }
 }
 
-/** Sums `used` consecutive f64 blocks of `stride` values (the threads' partial sums, in thread order): the first `count` values. */
+/** Sums `used` consecutive f64 blocks of `stride` values (the slices' partial sums, in slice order): the first `count` values. */
 function sumSlices(doubles: Float64Array, used: number, stride: number, count: number): Float64Array {
   const out = doubles.slice(0, count);
   for (let s = 1; s < used; s++) for (let i = 0; i < count; i++) out[i]! += doubles[s * stride + i]!;
