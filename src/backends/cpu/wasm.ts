@@ -33,8 +33,10 @@ const HEAP_GAP = 1024;
 
 interface KernelExports {
   gemm(a: number, b: number, c: number, m: number, k: number, n: number, aRow: number, aCol: number, bRow: number, bCol: number, ldc: number,
-    batch: number, aBatch: number, bBatch: number, cBatch: number, scratch: number): void;
+    batch: number, aBatch: number, bBatch: number, cBatch: number, scratch: number, packed: number): void;
   gemmScratchFloats(): number;
+  packedWholeFloats(k: number, n: number): number;
+  packColumns(b: number, dst: number, k: number, n: number, bRow: number, bCol: number, first: number, count: number): void;
   staticDataEnd(): number;
   fmaPeak(iterations: number, seed: number): number;
   groupRationalForward(x: number, y: number, coefficients: number, rows: number, channels: number, groups: number): void;
@@ -320,23 +322,35 @@ export class WasmKernels {
     const aLength = (batch - 1) * aBatchStride + m * k;
     const bLength = (batch - 1) * bBatchStride + k * n;
     const scratchBytes = 4 * this.gemmScratch;
+    const product = m * k * n;
+    const sliced = batch * product >= 2 * MATMUL_SLICE_WORK;
+    // One B for every row block: packed once, before the slices (else each slice would pack all of it).
+    const packedFloats = sliced && batch === 1 ? lines(this.exports.packedWholeFloats(k, n)) : 0;
     this.run([a.length === aLength ? a : a.subarray(0, aLength), b.length === bLength ? b : b.subarray(0, bLength)], [out],
-      threads * this.gemmScratch, ([aAt, bAt, cAt], scratch) => {
+      threads * this.gemmScratch + packedFloats, ([aAt, bAt, cAt], scratch) => {
+        const packedAt = packedFloats > 0 ? scratch + threads * scratchBytes : 0;
         const gemm = (start: number, rows: number, batchStart: number, batches: number) => [
           aAt! + 4 * (batchStart * aBatchStride + start * aRow), bAt! + 4 * batchStart * bBatchStride, cAt! + 4 * (batchStart * m * n + start * n),
-          rows, k, n, aRow, aCol, bRow, bCol, n, batches, aBatchStride, bBatchStride, m * n, scratch,
+          rows, k, n, aRow, aCol, bRow, bCol, n, batches, aBatchStride, bBatchStride, m * n, scratch, packedAt,
         ];
-        const product = m * k * n;
-        if (batch > 1 && batch * product >= 2 * MATMUL_SLICE_WORK) {
-          // Many small products (attention heads): whole products per slice.
+        if (!sliced) {
+          this.exports.gemm(...(gemm(0, m, 0, batch) as Parameters<KernelExports['gemm']>));
+        } else if (batch >= 8) {
+          // Many products (attention heads of a batch): whole products, grouped to a minimum of work per slice.
           const per = sliceSize(batch, Math.ceil(MATMUL_SLICE_WORK / Math.max(product, 1)));
           this.parallel('gemm', batch, per, (start, length) => gemm(0, m, start, length), 15, scratchBytes);
-        } else if (batch === 1 && product >= 2 * MATMUL_SLICE_WORK) {
-          // Row blocks: about eight per product, so that two threads finish together.
-          const per = sliceSize(m, Math.min(120, Math.max(24, Math.ceil(m / 48) * 6)), 6);
-          this.parallel('gemm', m, per, (start, length) => gemm(start, length, 0, 1), 15, scratchBytes);
         } else {
-          this.exports.gemm(...(gemm(0, m, 0, batch) as Parameters<KernelExports['gemm']>));
+          // Row blocks, about eight slices in all, so that threads finish together.
+          if (packedAt) {
+            // 64 columns per slice: a multiple of 8 that divides the 512-column blocks.
+            this.parallel('packColumns', n, 64, (first, count) => [bAt!, packedAt, k, n, bRow, bCol, first, count]);
+          }
+          const rowsPer = Math.min(120, Math.max(12, Math.ceil(m / Math.ceil(8 / batch) / 6) * 6));
+          const blocks = Math.ceil(m / rowsPer);
+          this.parallel('gemm', batch * blocks, 1, (index) => {
+            const first = (index % blocks) * rowsPer;
+            return gemm(first, Math.min(rowsPer, m - first), Math.floor(index / blocks), 1);
+          }, 15, scratchBytes);
         }
       });
   }

@@ -1,5 +1,5 @@
 // The CPU backend's WebAssembly kernels (AssemblyScript sources).
-export { fmaPeak, gemm, gemmScratchFloats, staticDataEnd } from './matmul';
+export { fmaPeak, gemm, gemmScratchFloats, packColumns, packedWholeFloats, staticDataEnd } from './matmul';
 export { groupRationalBackward, groupRationalForward } from './group_rational';
 export { karatBackward, karatForward } from './karat';
 export { expF32, layerNormBackward, layerNormForward, softmaxBackward, softmaxForward } from './normalization';

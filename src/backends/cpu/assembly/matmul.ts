@@ -33,9 +33,11 @@ export function gemmScratchFloats(): i32 {
  * with A_t's element (i, p) at a + 4 (t aBatch + i aRow + p aCol), B_t's (p, j) at
  * b + 4 (t bBatch + p bRow + j bCol) and C_t at c + 4 t cBatch. C is
  * overwritten. `scratch` holds GEMM_SCRATCH_FLOATS floats, 16-byte aligned.
+ * `packed` (not 0): op(B) already packed by packWhole (one B for every batch
+ * index), so threads that share a B pack it once.
  */
 export function gemm(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, aRow: i32, aCol: i32, bRow: i32, bCol: i32, ldc: i32,
-  batch: i32, aBatch: i32, bBatch: i32, cBatch: i32, scratch: usize): void {
+  batch: i32, aBatch: i32, bBatch: i32, cBatch: i32, scratch: usize, packed: usize): void {
   const packedA = scratch;
   const packedB = scratch + (<usize>(MC * KC) << 2);
   const tile = packedB + (<usize>(KC * NC) << 2);
@@ -51,13 +53,15 @@ export function gemm(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, aRow:
       const nb = min(NC, n - jc);
       for (let pc = 0; pc < k; pc += KC) {
         const kb = min(KC, k - pc);
-        packB(bt + ((<usize>pc * <usize>bRow + <usize>jc * <usize>bCol) << 2), packedB, kb, nb, bRow, bCol);
+        let panels = packedB;
+        if (packed != 0) panels = packed + (<usize>(jc * k + ((nb + NR - 1) & ~(NR - 1)) * pc) << 2);
+        else packB(bt + ((<usize>pc * <usize>bRow + <usize>jc * <usize>bCol) << 2), packedB, kb, nb, bRow, bCol);
         for (let ic = 0; ic < m; ic += MC) {
           const mb = min(MC, m - ic);
           packA(at + ((<usize>ic * <usize>aRow + <usize>pc * <usize>aCol) << 2), packedA, mb, kb, aRow, aCol);
           const accumulate = pc > 0;
           for (let jr = 0; jr < nb; jr += NR) {
-            const panel = packedB + (<usize>jr * <usize>kb << 2);
+            const panel = panels + (<usize>jr * <usize>kb << 2);
             const cols = min(NR, nb - jr);
             for (let ir = 0; ir < mb; ir += MR) {
               const sliver = packedA + (<usize>ir * <usize>kb << 2);
@@ -74,6 +78,27 @@ export function gemm(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, aRow:
         }
       }
     }
+  }
+}
+
+/** Floats packWhole writes for op(B) [k, n]. */
+export function packedWholeFloats(k: i32, n: i32): i32 {
+  return ((n + NR - 1) & ~(NR - 1)) * k;
+}
+
+/**
+ * Columns [first, first + count) of op(B) [k, n] (first a multiple of 8, the
+ * range inside one NC-wide block), packed where gemm reads them when given
+ * `packed`: NC-wide blocks of KC-deep slices of 8-column panels. Ranges are
+ * independent, so threads pack a B together.
+ */
+export function packColumns(b: usize, dst: usize, k: i32, n: i32, bRow: i32, bCol: i32, first: i32, count: i32): void {
+  const jc = first - first % NC;
+  const padded = (min(NC, n - jc) + NR - 1) & ~(NR - 1);
+  for (let pc = 0; pc < k; pc += KC) {
+    const kb = min(KC, k - pc);
+    packB(b + ((<usize>pc * <usize>bRow + <usize>first * <usize>bCol) << 2), dst + (<usize>(jc * k + padded * pc + (first - jc) * kb) << 2),
+      kb, count, bRow, bCol);
   }
 }
 
