@@ -69,7 +69,9 @@ commands:
   bench     GR-KAN forward/backward vs the copy-bandwidth ceiling at KAT's widths, matmul TFLOP/s,
             KAN layers by basis (rational, bspline, rbf, af, relu; time and memory at 256 -> 256),
             kat-tiny / vit-tiny training img/s: --backend B --json --batch N --runs N --skip-training;
-            on the CPU also matmul, group rational and a kat-micro step vs TensorFlow.js (--skip-compare)
+            on the CPU also GEMM at KAT-T's shapes vs the measured FMA peak and over threads, the
+            PyTorch peer's whole-model cases (ratios with --peer FILE.json, its output),
+            matmul, group rational and a kat-micro step vs TensorFlow.js (--skip-compare)
             and kat-tiny inference at batch 1 and 16 vs ONNX Runtime (needs onnxruntime-node; --skip-onnxruntime)
   demo      train a small GR-KAN (rational -> linear -> rational -> linear) to fit
             sin(3x) exp(-x^2) with autograd; flags: --steps N --lr X --seed N --json

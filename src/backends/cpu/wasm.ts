@@ -325,7 +325,7 @@ export class WasmKernels {
     const product = m * k * n;
     const sliced = batch * product >= 2 * MATMUL_SLICE_WORK;
     // One B for every row block: packed once, before the slices (else each slice would pack all of it).
-    const packedFloats = sliced && batch === 1 ? lines(this.exports.packedWholeFloats(k, n)) : 0;
+    const packedFloats = sliced && batch === 1 && n <= 512 * MAX_SLICES ? lines(this.exports.packedWholeFloats(k, n)) : 0;
     this.run([a.length === aLength ? a : a.subarray(0, aLength), b.length === bLength ? b : b.subarray(0, bLength)], [out],
       threads * this.gemmScratch + packedFloats, ([aAt, bAt, cAt], scratch) => {
         const packedAt = packedFloats > 0 ? scratch + threads * scratchBytes : 0;
@@ -342,10 +342,13 @@ export class WasmKernels {
         } else {
           // Row blocks, about eight slices in all, so that threads finish together.
           if (packedAt) {
-            // 64 columns per slice: a multiple of 8 that divides the 512-column blocks.
-            this.parallel('packColumns', n, 64, (first, count) => [bAt!, packedAt, k, n, bRow, bCol, first, count]);
+            // 64 to 512 columns per slice: multiples of 8 that divide the kernel's 512-column blocks.
+            let columns = 64;
+            while (n / columns > MAX_SLICES) columns *= 2;
+            this.parallel('packColumns', n, columns, (first, count) => [bAt!, packedAt, k, n, bRow, bCol, first, count]);
           }
-          const rowsPer = Math.min(120, Math.max(12, Math.ceil(m / Math.ceil(8 / batch) / 6) * 6));
+          const rowsPer = Math.max(Math.min(120, Math.max(12, Math.ceil(m / Math.ceil(8 / batch) / 6) * 6)),
+            Math.ceil((m * batch) / MAX_SLICES / 6) * 6);
           const blocks = Math.ceil(m / rowsPer);
           this.parallel('gemm', batch * blocks, 1, (index) => {
             const first = (index % blocks) * rowsPer;

@@ -6,7 +6,10 @@
 import {
   benchCopy, benchGroupRational, benchGroupRationalRate, benchKanLayers, benchMatmul, benchTraining, type BenchOptions, type BenchRow,
 } from '../../bench/bench.js';
+import { benchGemmVsPeak, benchPeerCases, parsePeerReport, peerRows, type PeerReport } from '../../bench/cpu_peer.js';
 import { benchInferenceVsOnnxRuntime } from '../../bench/onnxruntime.js';
+import { CpuBackend } from '../../backends/cpu/index.js';
+import { readFileSync } from 'node:fs';
 import { tfjsBenchGroupRational, tfjsBenchMatmul, tfjsBenchTraining, tfjsStatus, type TfjsBackendName } from '../../bench/tfjs.js';
 import type { Backend } from '../../backends/backend.js';
 import { selectBackend } from '../backend.js';
@@ -16,7 +19,7 @@ import { loadOnnxRuntime } from '../onnxruntime.js';
 export const BENCH_FLAGS: Record<string, FlagType> = {
   // batch x 197 tokens per tensor: 1024 already needs gigabytes at KAT-B's widths.
   backend: 'string', json: 'boolean', batch: integerIn(1, 1024), runs: integerIn(1, 1000), 'train-steps': integerIn(1, 10_000), 'skip-training': 'boolean',
-  compare: 'boolean', 'skip-compare': 'boolean', 'skip-onnxruntime': 'boolean',
+  compare: 'boolean', 'skip-compare': 'boolean', 'skip-onnxruntime': 'boolean', peer: 'string',
 };
 
 /** Width (in = out) of the KAN layers whose bases are compared: GR-KAN, B-spline, RBF. */
@@ -68,6 +71,22 @@ export async function runBench(flags: FlagValues): Promise<void> {
     throw new CliError(`bench: --train-steps must be a positive integer, got ${trainSteps}`);
   }
   // The comparison is on by default on the float32 CPU backends; --compare asks for it anywhere, --skip-compare (or --compare=false) drops it.
+  // The peer's JSON is read (and rejected with a clear error) before anything is timed.
+  const peerFile = flags.peer as string | undefined;
+  let peer: PeerReport | null = null;
+  if (peerFile !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(peerFile, 'utf8');
+    } catch (error) {
+      throw new CliError(`bench: cannot read --peer ${peerFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+    try {
+      peer = parsePeerReport(text, peerFile);
+    } catch (error) {
+      throw new CliError(`bench: --peer ${(error as Error).message}`);
+    }
+  }
   const compare = flags['skip-compare'] ? false : (flags.compare as boolean | undefined) ?? (backend.name === 'cpu' || backend.name === 'cpu-js');
   const options = { runs, callsPerRun: gpu ? 20 : 1 };
   const rows: BenchRow[] = [];
@@ -90,6 +109,16 @@ export async function runBench(flags: FlagValues): Promise<void> {
   for (const [k, n] of [[192, 576], [192, 768], [768, 192]] as const) emit(await benchMatmul(backend, tokens, k, n, options));
   // KAN bases at equal widths (ratio: rate / GR-KAN's; memory above the layer's own parameters and inputs).
   for (const row of await benchKanLayers(backend, tokens, KAN_LAYER_WIDTH, KAN_LAYER_WIDTH, options)) emit(row);
+  if (backend instanceof CpuBackend && backend.wasm) {
+    if (!flags.json) process.stdout.write(`\nGEMM at KAT-T's shapes vs the FMA peak of one thread measured now (ratio: / peak; threads: / 1 thread)\n`);
+    for (const row of await benchGemmVsPeak(backend, options)) emit(row);
+  }
+  if (!flags['skip-training'] && backend instanceof CpuBackend) {
+    if (!flags.json) {
+      process.stdout.write(`\nwhole models, the cases of the PyTorch peer (ratio: katjs images/s / ${peer ? peer.label : 'the peer (--peer FILE)'})\n`);
+    }
+    for (const row of peerRows(await benchPeerCases(backend, options, trainSteps ?? 15), peer)) emit(row);
+  }
   if (!flags['skip-training']) {
     const steps = trainSteps ?? (gpu ? 10 : 2);
     const trainBatch = gpu ? 128 : 8;
