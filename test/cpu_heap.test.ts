@@ -164,6 +164,20 @@ describe('CPU kernels in place in WebAssembly memory', () => {
     });
   });
 
+  it('the AdamW step in WebAssembly gives the bits of the TypeScript kernel, on 1 and 2 threads', () => {
+    const plain = new CpuBackend('float32', { wasm: false });
+    const n = 70_001; // odd, and several slices
+    const values = [randomValues(rng, n), randomValues(rng, n), randomValues(rng, n, { scale: 0.1 }), randomValues(rng, n, { positive: true })];
+    const hyper = { lr: 3e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, step: 7 };
+    const expected = plain.kernels.adamw(...(values.map((v) => plain.upload(v)) as [Float32Array, Float32Array, Float32Array, Float32Array]),
+      n, hyper);
+    for (const backend of backends) {
+      const actual = backend.kernels.adamw(...(values.map((v) => upload(backend, v)) as [Float32Array, Float32Array, Float32Array,
+        Float32Array]), n, hyper);
+      actual.forEach((out, i) => assert.deepEqual(out, expected[i], `output ${i} on ${backend.wasm!.threads} threads`));
+    }
+  });
+
   it('memory stays flat over repeated steps (blocks are reused)', () => {
     const backend = backends[1]!;
     const step = () => {

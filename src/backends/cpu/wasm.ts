@@ -55,6 +55,8 @@ interface KernelExports {
   scatterStrided4(src: number, dst: number, n0: number, n1: number, n2: number, n3: number, t0: number, t1: number, t2: number,
     t3: number): void;
   sumRowsF64(x: number, acc: number, rows: number, cols: number): void;
+  adamwF32(param: number, grad: number, m: number, v: number, paramOut: number, mOut: number, vOut: number, n: number, beta1: number,
+    beta2: number, decay: number, stepSize: number, vScale: number, eps: number): void;
   sumColsF32(x: number, out: number, rows: number, cols: number): void;
   copyStrided4(src: number, dst: number, n0: number, n1: number, n2: number, n3: number, t0: number, t1: number, t2: number, t3: number): void;
   bsplineBasisForward(x: number, grid: number, out: number, scratch: number, rows: number, channels: number, knots: number,
@@ -650,6 +652,16 @@ export class WasmKernels {
   /** out [rows] = x [rows, cols] summed over cols, in float64. */
   sumCols(x: Float32Array, out: Float32Array, rows: number, cols: number): void {
     this.run([x], [out], 0, ([xAt, outAt]) => this.exports.sumColsF32(xAt!, outAt!, rows, cols));
+  }
+
+  /** One AdamW step (see the TypeScript kernel; the same bits), written into paramOut, mOut, vOut. */
+  adamw(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, paramOut: Float32Array, mOut: Float32Array,
+    vOut: Float32Array, n: number, beta1: number, beta2: number, decay: number, stepSize: number, vScale: number, eps: number): void {
+    const take = (array: Float32Array) => array.subarray(0, n);
+    this.run([param, grad, m, v].map(take), [paramOut, mOut, vOut].map(take), 0, ([pAt, gAt, mAt, vAt, p2, m2, v2]) => {
+      this.parallel('adamwF32', n, sliceSize(n, SLICE_ELEMENTS, 16), (start, length) => [pAt! + 4 * start, gAt! + 4 * start, mAt! + 4 * start,
+        vAt! + 4 * start, p2! + 4 * start, m2! + 4 * start, v2! + 4 * start, length, beta1, beta2, decay, stepSize, vScale, eps]);
+    });
   }
 
   /** The kernels' f32 exp, element-wise (for accuracy tests). */

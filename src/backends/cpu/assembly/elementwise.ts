@@ -344,3 +344,37 @@ export function sumColsF32(x: usize, out: usize, rows: i32, cols: i32): void {
     store<f32>(out + (<usize>r << 2), <f32>sum);
   }
 }
+
+// --- optimizer ----------------------------------------------------------------------
+
+/**
+ * One AdamW step over n values, in f64 exactly as the TypeScript kernel
+ * computes it (the same bits): m' = b1 m + (1 - b1) g, v' = b2 v + (1 - b2) g^2,
+ * p' = p decay - stepSize m' / (sqrt(v') vScale + eps).
+ */
+export function adamwF32(param: usize, grad: usize, m: usize, v: usize, paramOut: usize, mOut: usize, vOut: usize, n: i32,
+  beta1: f64, beta2: f64, decay: f64, stepSize: f64, vScale: f64, eps: f64): void {
+  const b1 = f64x2.splat(beta1), c1 = f64x2.splat(1 - beta1);
+  const b2 = f64x2.splat(beta2), c2 = f64x2.splat(1 - beta2);
+  const d = f64x2.splat(decay), s = f64x2.splat(stepSize), vs = f64x2.splat(vScale), e = f64x2.splat(eps);
+  const pairs = <usize>(n & ~1) << 2;
+  let o: usize = 0;
+  for (; o < pairs; o += 8) {
+    const g = f64x2.promote_low_f32x4(v128.load64_zero(grad + o));
+    const mi = f64x2.add(f64x2.mul(b1, f64x2.promote_low_f32x4(v128.load64_zero(m + o))), f64x2.mul(c1, g));
+    const vi = f64x2.add(f64x2.mul(b2, f64x2.promote_low_f32x4(v128.load64_zero(v + o))), f64x2.mul(f64x2.mul(c2, g), g));
+    const p = f64x2.promote_low_f32x4(v128.load64_zero(param + o));
+    const step = f64x2.div(f64x2.mul(s, mi), f64x2.add(f64x2.mul(f64x2.sqrt(vi), vs), e));
+    v128.store64_lane(mOut + o, f32x4.demote_f64x2_zero(mi), 0);
+    v128.store64_lane(vOut + o, f32x4.demote_f64x2_zero(vi), 0);
+    v128.store64_lane(paramOut + o, f32x4.demote_f64x2_zero(f64x2.sub(f64x2.mul(p, d), step)), 0);
+  }
+  for (; o < (<usize>n << 2); o += 4) {
+    const g = <f64>load<f32>(grad + o);
+    const mi = beta1 * <f64>load<f32>(m + o) + (1 - beta1) * g;
+    const vi = beta2 * <f64>load<f32>(v + o) + (1 - beta2) * g * g;
+    store<f32>(mOut + o, <f32>mi);
+    store<f32>(vOut + o, <f32>vi);
+    store<f32>(paramOut + o, <f32>(<f64>load<f32>(param + o) * decay - (stepSize * mi) / (Math.sqrt(vi) * vScale + eps)));
+  }
+}

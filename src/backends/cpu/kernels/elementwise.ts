@@ -166,13 +166,18 @@ export function makeElementwiseKernels(alloc: Alloc, precise: boolean, wasm: Was
   }
 
   function adamw(param: HostArray, grad: HostArray, m: HostArray, v: HostArray, size: number, hyper: AdamWHyper): [HostArray, HostArray, HostArray] {
-    const p2 = alloc(size);
-    const m2 = alloc(size);
-    const v2 = alloc(size);
+    const p2 = alloc(size, true);
+    const m2 = alloc(size, true);
+    const v2 = alloc(size, true);
     const { lr, beta1, beta2, eps } = hyper;
     const decay = 1 - lr * hyper.weightDecay;
     const stepSize = lr / (1 - beta1 ** hyper.step);
     const vScale = 1 / Math.sqrt(1 - beta2 ** hyper.step);
+    if (wasm && param instanceof Float32Array && wasm.inPlace(param)) {
+      wasm.adamw(param, grad as Float32Array, m as Float32Array, v as Float32Array, p2 as Float32Array, m2 as Float32Array,
+        v2 as Float32Array, size, beta1, beta2, decay, stepSize, vScale, eps);
+      return [p2, m2, v2];
+    }
     for (let i = 0; i < size; i++) {
       const g = grad[i]!;
       const mi = beta1 * m[i]! + (1 - beta1) * g;
