@@ -178,6 +178,22 @@ describe('CPU kernels in place in WebAssembly memory', () => {
     }
   });
 
+  it('with a plain (unshared) memory, as in a page without cross-origin isolation, tensors stay outside and results are the same', () => {
+    const plainMemory = new CpuBackend('float32', { sharedMemory: false });
+    assert.equal(plainMemory.wasm!.holdsTensors, false);
+    const [m, k, n] = [131, 257, 530];
+    const a = randomValues(rng, m * k);
+    const b = randomValues(rng, k * n);
+    const x = plainMemory.upload(a) as Float32Array;
+    assert.equal(plainMemory.wasm!.inPlace(x), false);
+    const product = plainMemory.kernels.matmul(x, plainMemory.upload(b), 1, m, k, n, false, true, 0, 0);
+    const reference = backends[0]!.kernels.matmul(upload(backends[0]!, a), upload(backends[0]!, b), 1, m, k, n, false, true, 0, 0);
+    assert.deepEqual(product, reference);
+    const s1 = plainMemory.kernels.softmax(product, m, n);
+    assert.deepEqual(s1, backends[0]!.kernels.softmax(reference, m, n));
+    plainMemory.dispose();
+  });
+
   it('memory stays flat over repeated steps (blocks are reused)', () => {
     const backend = backends[1]!;
     const step = () => {

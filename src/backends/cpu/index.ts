@@ -29,6 +29,8 @@ export interface CpuBackendOptions {
   threads?: number | 'auto';
   /** false: plain SIMD even where relaxed SIMD (fused multiply-add) is available (default: KATJS_RELAXED_SIMD=0 turns it off). */
   relaxedSimd?: boolean;
+  /** false: a plain (unshared) WebAssembly memory, tensors in typed arrays copied through scratch, one thread (what a page without cross-origin isolation gets). */
+  sharedMemory?: boolean;
 }
 
 function defaultRelaxedSimd(): boolean {
@@ -60,7 +62,7 @@ export class CpuBackend implements Backend<HostArray> {
   constructor(readonly precision: CpuPrecision = 'float32', options: CpuBackendOptions = {}) {
     this.name = precision === 'float32' ? (options.wasm === false ? 'cpu-js' : 'cpu') : 'cpu-float64';
     this.wasm = precision === 'float32' && options.wasm !== false
-      ? WasmKernels.load(options.threads ?? defaultThreads(), options.relaxedSimd ?? defaultRelaxedSimd()) : null;
+      ? WasmKernels.load(options.threads ?? defaultThreads(), options.relaxedSimd ?? defaultRelaxedSimd(), options.sharedMemory ?? true) : null;
     this.description = this.wasm ? `WebAssembly SIMD${this.wasm.relaxed ? ' (relaxed: FMA)' : ''} + TypeScript, float32` : `TypeScript loops, ${precision}`;
     this.bytesPerElement = precision === 'float32' ? 4 : 8;
     const Arr = precision === 'float32' ? Float32Array : Float64Array;

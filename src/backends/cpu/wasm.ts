@@ -173,12 +173,13 @@ export class WasmKernels {
    * The kernels, or null where WebAssembly SIMD is unavailable (the TypeScript
    * kernels are used then). A shared memory is taken wherever the engine has
    * one (tensors then live in it); `threads` > 1 adds worker threads on it.
-   * `relaxed` false keeps plain SIMD where relaxed SIMD (FMA) would be available.
+   * `relaxed` false keeps plain SIMD where relaxed SIMD (FMA) would be available;
+   * `shared` false takes a plain memory as a page without cross-origin isolation does.
    */
-  static load(threads: number | 'auto' = 1, relaxed = true): WasmKernels | null {
+  static load(threads: number | 'auto' = 1, relaxed = true, shared = true): WasmKernels | null {
     const abort = () => { throw new Error('wasm kernel aborted'); };
     const useRelaxed = relaxed && relaxedSimdSupported();
-    if (typeof SharedArrayBuffer !== 'undefined') {
+    if (shared && typeof SharedArrayBuffer !== 'undefined') {
       try {
         const memory = new WebAssembly.Memory({ initial: 16, maximum: SHARED_MAXIMUM_PAGES, shared: true });
         const bytes = decodeBase64(useRelaxed ? KERNELS_RELAXED_SHARED_WASM_BASE64 : KERNELS_SHARED_WASM_BASE64);
