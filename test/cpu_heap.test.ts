@@ -103,6 +103,21 @@ describe('CPU kernels in place in WebAssembly memory', () => {
     });
   }
 
+  it('matmul with the bias fused into the store gives the bits of matmul then a broadcast add', () => {
+    for (const [batch, m, k, n] of [[1, 131, 257, 530], [3, 50, 70, 45], [1, 5, 3, 7]] as const) {
+      const a = randomValues(rng, batch * m * k);
+      const w = randomValues(rng, n * k);
+      const bias = randomValues(rng, n);
+      for (const backend of backends) {
+        const [A, W, B] = [a, w, bias].map((v) => upload(backend, v));
+        const fused = backend.kernels.matmulBias!(A!, W!, B!, batch, m, k, n, false, true, m * k, 0);
+        const product = backend.kernels.matmul(A!, W!, batch, m, k, n, false, true, m * k, 0);
+        const separate = backend.kernels.binary('add', product, B!, [batch * m, n], [n, 1], [0, 1]);
+        assert.deepEqual(fused, separate, `${batch} x [${m}, ${k}] x [${k}, ${n}] on ${backend.wasm!.threads} threads`);
+      }
+    }
+  });
+
   it('matmul with a broadcast operand (batch stride 0)', () => {
     const [batch, m, k, n] = [5, 33, 40, 29];
     const a = randomValues(rng, batch * m * k);

@@ -34,6 +34,12 @@ export interface Kernels<B> {
    */
   matmul(a: B, b: B, batch: number, m: number, k: number, n: number,
     transA: boolean, transB: boolean, aBatchStride: number, bBatchStride: number): B;
+  /**
+   * matmul with `bias` [n] added to every row in the same pass (optional: a
+   * backend without it gets matmul and a broadcast add; the results are the same bits).
+   */
+  matmulBias?(a: B, b: B, bias: B, batch: number, m: number, k: number, n: number,
+    transA: boolean, transB: boolean, aBatchStride: number, bBatchStride: number): B;
   /** Reduce `x` of `shape` over `axes` (sorted, unique); the result is contiguous without those axes. */
   reduce(op: ReduceOp, x: B, shape: readonly number[], axes: readonly number[]): B;
   /** Index of the largest value along the middle axis of [outer, size, inner] (first one on ties). */

@@ -1,7 +1,7 @@
 // Basic layers: Linear, LayerNorm, Dropout, DropPath.
 
 import { tensor } from '../ops/creation.js';
-import { add, dropout, mul } from '../ops/elementwise.js';
+import { dropout, mul } from '../ops/elementwise.js';
 import { reshape } from '../ops/layout.js';
 import { matmul } from '../ops/matmul.js';
 import { layerNorm } from '../ops/nn.js';
@@ -44,8 +44,7 @@ export class Linear extends Module {
       throw new Error(`Linear(${this.inFeatures} -> ${this.outFeatures}): input ${formatShape(x.shape)} has ${inFeatures} features, expected ${this.inFeatures}`);
     }
     const rows = reshape(x, [-1, this.inFeatures]);
-    let y = matmul(rows, this.weight, { transposeB: true });
-    if (this.bias) y = add(y, this.bias);
+    const y = matmul(rows, this.weight, { transposeB: true, ...(this.bias ? { bias: this.bias } : {}) });
     return reshape(y, [...x.shape.slice(0, -1), this.outFeatures]);
   }
 }

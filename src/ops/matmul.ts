@@ -1,6 +1,7 @@
 // Batched matrix multiply with optional transposes and broadcast batch axes.
 
 import { formatShape, Tensor } from '../tensor/tensor.js';
+import { add } from './elementwise.js';
 import { broadcastTo } from './layout.js';
 import { assertTensor, backendOf, broadcastShapes, output } from './op.js';
 import { sumTo } from './reduce.js';
@@ -10,6 +11,8 @@ export interface MatmulOptions {
   transposeA?: boolean;
   /** Use b's last two axes transposed ([..., N, K] read as [..., K, N]). */
   transposeB?: boolean;
+  /** [N] added to every row of the result (fused into the product where the backend can: one pass over C fewer). */
+  bias?: Tensor;
 }
 
 /**
@@ -47,10 +50,21 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
     if (count === batch) return [t, matrix];
     return [broadcastTo(t, [...batchShape, ...t.shape.slice(-2)]), matrix];
   };
+  const bias = options.bias;
+  if (bias !== undefined) {
+    assertTensor('matmul', 'bias', bias);
+    backendOf('matmul', a, b, bias);
+    if (bias.rank !== 1 || bias.shape[0] !== n) {
+      throw new Error(`matmul: bias ${formatShape(bias.shape)} does not match the product's ${n} columns: expected [${n}]`);
+    }
+    if (!backend.kernels.matmulBias) return add(matmul(a, b, { transposeA: transA, transposeB: transB }), bias);
+  }
   const [aUsed, aStride] = operand(a, aBatch);
   const [bUsed, bStride] = operand(b, bBatch);
-  const buffer = backend.kernels.matmul(aUsed.buffer, bUsed.buffer, batch, m, k, n, transA, transB, aStride, bStride);
-  return output('matmul', backend, buffer, [...batchShape, m, n], [a, b], (g) => [
+  const buffer = bias
+    ? backend.kernels.matmulBias!(aUsed.buffer, bUsed.buffer, bias.buffer, batch, m, k, n, transA, transB, aStride, bStride)
+    : backend.kernels.matmul(aUsed.buffer, bUsed.buffer, batch, m, k, n, transA, transB, aStride, bStride);
+  return output('matmul', backend, buffer, [...batchShape, m, n], bias ? [a, b, bias] : [a, b], (g) => [
     // C = op(A) op(B): dA = g op(B)^T (transposed back if A was), dB = op(A)^T g (likewise).
     a.requiresGrad
       ? sumTo(transA ? matmul(b, g, { transposeA: transB, transposeB: true }) : matmul(g, b, { transposeB: !transB }), a.shape)
@@ -58,5 +72,6 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
     b.requiresGrad
       ? sumTo(transB ? matmul(g, a, { transposeA: true, transposeB: transA }) : matmul(a, g, { transposeA: !transA }), b.shape)
       : null,
+    ...(bias ? [bias.requiresGrad ? sumTo(g, bias.shape) : null] : []),
   ]);
 }

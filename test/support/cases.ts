@@ -99,6 +99,13 @@ const makers: [string, Make][] = [
       fn: ([a, b]) => ops.matmul(a!, b!, { transposeA: true, transposeB: true }),
     };
   }],
+  ['matmul transposeB with a fused bias, batched (k past one 256-deep slice)', (rng) => {
+    const [batch, m, k, n] = [dim(rng, 1, 3), dim(rng, 1, 8), dim(rng, 257, 260), dim(rng, 1, 10)];
+    return {
+      specs: [input(rng, [batch, m, k]), input(rng, [n, k]), input(rng, [n])],
+      fn: ([a, w, bias]) => ops.matmul(a!, w!, { transposeB: true, bias: bias! }),
+    };
+  }],
   ['matmul batch broadcast', (rng) => {
     const [b1, b2, m, k, n] = [dim(rng, 2, 3), dim(rng, 2, 3), dim(rng, 1, 5), dim(rng, 1, 6), dim(rng, 1, 5)];
     return {

@@ -69,7 +69,7 @@ export class CpuBackend implements Backend<HostArray> {
     const alloc: Alloc = (size, overwritten = false) => this.track(this.allocate(size, !overwritten));
     const outputs = {
       ...makeElementwiseKernels(alloc, precision === 'float64', this.wasm),
-      matmul: makeMatmulKernel(alloc, (size) => new Arr(size), this.wasm),
+      ...makeMatmulKernel(alloc, (size) => new Arr(size), this.wasm),
       ...makeLayoutKernels(alloc, this.wasm),
       ...makeNormalizationKernels(alloc, this.wasm),
       ...makeGroupRationalKernels(alloc, this.wasm),

@@ -33,7 +33,7 @@ const HEAP_GAP = 1024;
 
 interface KernelExports {
   gemm(a: number, b: number, c: number, m: number, k: number, n: number, aRow: number, aCol: number, bRow: number, bCol: number, ldc: number,
-    batch: number, aBatch: number, bBatch: number, cBatch: number, scratch: number, packed: number): void;
+    batch: number, aBatch: number, bBatch: number, cBatch: number, scratch: number, packed: number, bias: number): void;
   gemmScratchFloats(): number;
   packedWholeFloats(k: number, n: number): number;
   packColumns(b: number, dst: number, k: number, n: number, bRow: number, bCol: number, first: number, count: number): void;
@@ -313,10 +313,11 @@ export class WasmKernels {
   /**
    * Batched matmul with the same contract as the TypeScript kernel (see
    * Kernels.matmul), written into `out`: transposes are read through strides
-   * in the packing, the batch loop runs inside the module.
+   * in the packing, the batch loop runs inside the module. `bias` (n values,
+   * or null) is added to every row as the product is stored.
    */
   matmul(a: Float32Array, b: Float32Array, out: Float32Array, batch: number, m: number, k: number, n: number,
-    transA: boolean, transB: boolean, aBatchStride: number, bBatchStride: number): void {
+    transA: boolean, transB: boolean, aBatchStride: number, bBatchStride: number, bias: Float32Array | null = null): void {
     const threads = this.threads;
     const aRow = transA ? 1 : k;
     const aCol = transA ? m : 1;
@@ -329,12 +330,16 @@ export class WasmKernels {
     const sliced = batch * product >= 2 * MATMUL_SLICE_WORK;
     // One B for every row block: packed once, before the slices (else each slice would pack all of it).
     const packedFloats = sliced && batch === 1 && n <= 512 * MAX_SLICES ? lines(this.exports.packedWholeFloats(k, n)) : 0;
-    this.run([a.length === aLength ? a : a.subarray(0, aLength), b.length === bLength ? b : b.subarray(0, bLength)], [out],
-      threads * this.gemmScratch + packedFloats, ([aAt, bAt, cAt], scratch) => {
+    const operands = [a.length === aLength ? a : a.subarray(0, aLength), b.length === bLength ? b : b.subarray(0, bLength)];
+    if (bias) operands.push(bias.subarray(0, n));
+    this.run(operands, [out], threads * this.gemmScratch + packedFloats, (addresses, scratch) => {
+        const [aAt, bAt] = addresses;
+        const cAt = addresses[addresses.length - 1];
+        const biasAt = bias ? addresses[2]! : 0;
         const packedAt = packedFloats > 0 ? scratch + threads * scratchBytes : 0;
         const gemm = (start: number, rows: number, batchStart: number, batches: number) => [
           aAt! + 4 * (batchStart * aBatchStride + start * aRow), bAt! + 4 * batchStart * bBatchStride, cAt! + 4 * (batchStart * m * n + start * n),
-          rows, k, n, aRow, aCol, bRow, bCol, n, batches, aBatchStride, bBatchStride, m * n, scratch, packedAt,
+          rows, k, n, aRow, aCol, bRow, bCol, n, batches, aBatchStride, bBatchStride, m * n, scratch, packedAt, biasAt,
         ];
         if (!sliced) {
           this.exports.gemm(...(gemm(0, m, 0, batch) as Parameters<KernelExports['gemm']>));

@@ -33,11 +33,13 @@ export function gemmScratchFloats(): i32 {
  * with A_t's element (i, p) at a + 4 (t aBatch + i aRow + p aCol), B_t's (p, j) at
  * b + 4 (t bBatch + p bRow + j bCol) and C_t at c + 4 t cBatch. C is
  * overwritten. `scratch` holds GEMM_SCRATCH_FLOATS floats, 16-byte aligned.
- * `packed` (not 0): op(B) already packed by packWhole (one B for every batch
- * index), so threads that share a B pack it once.
+ * `packed` (not 0): op(B) already packed by packColumns (one B for every batch
+ * index), so threads that share a B pack it once. `bias` (not 0): n values
+ * added to every row as C is stored the last time (the same bits as a
+ * separate add after the product).
  */
 export function gemm(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, aRow: i32, aCol: i32, bRow: i32, bCol: i32, ldc: i32,
-  batch: i32, aBatch: i32, bBatch: i32, cBatch: i32, scratch: usize, packed: usize): void {
+  batch: i32, aBatch: i32, bBatch: i32, cBatch: i32, scratch: usize, packed: usize, bias: usize): void {
   const packedA = scratch;
   const packedB = scratch + (<usize>(MC * KC) << 2);
   const tile = packedB + (<usize>(KC * NC) << 2);
@@ -60,6 +62,7 @@ export function gemm(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, aRow:
           const mb = min(MC, m - ic);
           packA(at + ((<usize>ic * <usize>aRow + <usize>pc * <usize>aCol) << 2), packedA, mb, kb, aRow, aCol);
           const accumulate = pc > 0;
+          const last = pc + kb == k;
           for (let jr = 0; jr < nb; jr += NR) {
             const panel = panels + (<usize>jr * <usize>kb << 2);
             const cols = min(NR, nb - jr);
@@ -67,11 +70,12 @@ export function gemm(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, aRow:
               const sliver = packedA + (<usize>ir * <usize>kb << 2);
               const rows = min(MR, mb - ir);
               const cp = ct + ((<usize>(ic + ir) * <usize>ldc + <usize>(jc + jr)) << 2);
+              const tileBias = bias != 0 && last ? bias + (<usize>(jc + jr) << 2) : 0;
               if (rows == MR && cols == NR) {
-                kernel6x8(sliver, panel, cp, kb, ldc, accumulate);
+                kernel6x8(sliver, panel, cp, kb, ldc, accumulate, tileBias);
               } else {
-                kernel6x8(sliver, panel, tile, kb, NR, false);
-                storeEdge(tile, cp, rows, cols, ldc, accumulate);
+                kernel6x8(sliver, panel, tile, kb, NR, false, 0);
+                storeEdge(tile, cp, rows, cols, ldc, accumulate, tileBias);
               }
             }
           }
@@ -223,21 +227,23 @@ function packB(src: usize, dst: usize, kb: i32, nb: i32, bRow: i32, bCol: i32): 
   }
 }
 
-/** The valid rows x cols of a 6 x 8 tile into C (added when accumulating). */
-function storeEdge(tile: usize, c: usize, rows: i32, cols: i32, ldc: i32, accumulate: bool): void {
+/** The valid rows x cols of a 6 x 8 tile into C (added when accumulating; then `bias`, when not 0, added per column). */
+function storeEdge(tile: usize, c: usize, rows: i32, cols: i32, ldc: i32, accumulate: bool, bias: usize): void {
   for (let r = 0; r < rows; r++) {
     const from = tile + (<usize>(r * NR) << 2);
     const to = c + (<usize>r * <usize>ldc << 2);
     for (let j = 0; j < cols; j++) {
       const value = load<f32>(from + (<usize>j << 2));
       const at = to + (<usize>j << 2);
-      store<f32>(at, accumulate ? load<f32>(at) + value : value);
+      let sum = accumulate ? load<f32>(at) + value : value;
+      if (bias != 0) sum += load<f32>(bias + (<usize>j << 2));
+      store<f32>(at, sum);
     }
   }
 }
 
 /** Not inlined: a small function called per tile is optimised early by the engine's tiering, a large one late. */
-function kernel6x8(a: usize, b: usize, c: usize, k: i32, ldc: i32, accumulate: bool): void {
+function kernel6x8(a: usize, b: usize, c: usize, k: i32, ldc: i32, accumulate: bool, bias: usize): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
   let c40 = f32x4.splat(0), c41 = f32x4.splat(0), c50 = f32x4.splat(0), c51 = f32x4.splat(0);
@@ -259,22 +265,33 @@ function kernel6x8(a: usize, b: usize, c: usize, k: i32, ldc: i32, accumulate: b
     a += MR << 2;
     b += NR << 2;
   }
-  const step = <usize>ldc << 2;
   if (accumulate) {
-    v128.store(c, f32x4.add(v128.load(c), c00)); v128.store(c, f32x4.add(v128.load(c, 16), c01), 16); c += step;
-    v128.store(c, f32x4.add(v128.load(c), c10)); v128.store(c, f32x4.add(v128.load(c, 16), c11), 16); c += step;
-    v128.store(c, f32x4.add(v128.load(c), c20)); v128.store(c, f32x4.add(v128.load(c, 16), c21), 16); c += step;
-    v128.store(c, f32x4.add(v128.load(c), c30)); v128.store(c, f32x4.add(v128.load(c, 16), c31), 16); c += step;
-    v128.store(c, f32x4.add(v128.load(c), c40)); v128.store(c, f32x4.add(v128.load(c, 16), c41), 16); c += step;
-    v128.store(c, f32x4.add(v128.load(c), c50)); v128.store(c, f32x4.add(v128.load(c, 16), c51), 16);
-  } else {
-    v128.store(c, c00); v128.store(c, c01, 16); c += step;
-    v128.store(c, c10); v128.store(c, c11, 16); c += step;
-    v128.store(c, c20); v128.store(c, c21, 16); c += step;
-    v128.store(c, c30); v128.store(c, c31, 16); c += step;
-    v128.store(c, c40); v128.store(c, c41, 16); c += step;
-    v128.store(c, c50); v128.store(c, c51, 16);
+    const step = <usize>ldc << 2;
+    let cp = c;
+    c00 = f32x4.add(v128.load(cp), c00); c01 = f32x4.add(v128.load(cp, 16), c01); cp += step;
+    c10 = f32x4.add(v128.load(cp), c10); c11 = f32x4.add(v128.load(cp, 16), c11); cp += step;
+    c20 = f32x4.add(v128.load(cp), c20); c21 = f32x4.add(v128.load(cp, 16), c21); cp += step;
+    c30 = f32x4.add(v128.load(cp), c30); c31 = f32x4.add(v128.load(cp, 16), c31); cp += step;
+    c40 = f32x4.add(v128.load(cp), c40); c41 = f32x4.add(v128.load(cp, 16), c41); cp += step;
+    c50 = f32x4.add(v128.load(cp), c50); c51 = f32x4.add(v128.load(cp, 16), c51);
   }
+  if (bias != 0) {
+    const b0 = v128.load(bias);
+    const b1 = v128.load(bias, 16);
+    c00 = f32x4.add(c00, b0); c01 = f32x4.add(c01, b1);
+    c10 = f32x4.add(c10, b0); c11 = f32x4.add(c11, b1);
+    c20 = f32x4.add(c20, b0); c21 = f32x4.add(c21, b1);
+    c30 = f32x4.add(c30, b0); c31 = f32x4.add(c31, b1);
+    c40 = f32x4.add(c40, b0); c41 = f32x4.add(c41, b1);
+    c50 = f32x4.add(c50, b0); c51 = f32x4.add(c51, b1);
+  }
+  const step = <usize>ldc << 2;
+  v128.store(c, c00); v128.store(c, c01, 16); c += step;
+  v128.store(c, c10); v128.store(c, c11, 16); c += step;
+  v128.store(c, c20); v128.store(c, c21, 16); c += step;
+  v128.store(c, c30); v128.store(c, c31, 16); c += step;
+  v128.store(c, c40); v128.store(c, c41, 16); c += step;
+  v128.store(c, c50); v128.store(c, c51, 16);
 }
 
 /**

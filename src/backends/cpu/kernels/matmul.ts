@@ -63,7 +63,7 @@ function matmulRowsByRows(A: HostArray, aOff: number, Bt: HostArray, bOff: numbe
  * float64 reference and the fallback where WebAssembly SIMD is missing.
  */
 export function makeMatmulKernel(alloc: Alloc, scratch: Alloc, wasm: WasmKernels | null) {
-  return function matmul(a: HostArray, b: HostArray, batch: number, m: number, k: number, n: number,
+  function matmul(a: HostArray, b: HostArray, batch: number, m: number, k: number, n: number,
     transA: boolean, transB: boolean, aBatchStride: number, bBatchStride: number): HostArray {
     const out = alloc(batch * m * n, true);
     if (wasm && out instanceof Float32Array && a instanceof Float32Array && b instanceof Float32Array) {
@@ -85,5 +85,14 @@ export function makeMatmulKernel(alloc: Alloc, scratch: Alloc, wasm: WasmKernels
       matmulRowsByRows(packedA ?? a, packedA ? 0 : aStart, packedB ?? b, packedB ? 0 : bStart, out, t * m * n, m, k, n);
     }
     return out;
-  };
+  }
+
+  /** matmul + bias [n] on every row, in the product's store (WebAssembly only: null elsewhere, and callers add separately). */
+  const matmulBias = wasm ? (a: HostArray, b: HostArray, bias: HostArray, batch: number, m: number, k: number, n: number,
+    transA: boolean, transB: boolean, aBatchStride: number, bBatchStride: number): HostArray => {
+    const out = alloc(batch * m * n, true) as Float32Array;
+    wasm.matmul(a as Float32Array, b as Float32Array, out, batch, m, k, n, transA, transB, aBatchStride, bBatchStride, bias as Float32Array);
+    return out;
+  } : undefined;
+  return { matmul, matmulBias };
 }
