@@ -14,7 +14,7 @@ import { add, div, gelu, maximum, mul, relu, sigmoid, square, sub, tanh } from '
 import { bsplineBasis, MAX_SPLINE_ORDER, radialBasis, radialBasisSpec, uniformKnots, type RadialBasisOptions } from '../ops/kan_bases.js';
 import { reshape } from '../ops/layout.js';
 import { matmul } from '../ops/matmul.js';
-import { softmax } from '../ops/nn.js';
+import { layerNorm, softmax } from '../ops/nn.js';
 import { sum } from '../ops/reduce.js';
 import { noGrad } from '../tensor/autograd.js';
 import type { Random } from '../tensor/random.js';
@@ -463,22 +463,57 @@ export class AfKanLayer extends Module {
 
   /** The bases B [rows, in, g + k] of x [rows, in]. */
   basisOf(rows: Tensor): Tensor {
-    const x = reshape(rows, [rows.shape[0]!, this.inFeatures, 1]);
-    const a = applyActivation(this.activation, sub(x, this.gridStart));
-    const c = applyActivation(this.activation, sub(this.gridEnd, x));
-    return combine(this.combination, a, c);
+    return afKanBasis(rows, this.gridStart, this.gridEnd, this);
+  }
+
+  /** The layer's tensors, in the form afKanForward takes. */
+  get tensors(): AfKanTensors {
+    return {
+      gridStart: this.gridStart, gridEnd: this.gridEnd, attentionWeight: this.attention.weight, attentionBias: this.attention.bias!,
+      temperature: this.temperature, normWeight: this.layernorm.weight, normBias: this.layernorm.bias, weight: this.weight,
+    };
   }
 
   forward(x: Tensor): Tensor {
-    const rows = rowsOf('AfKanLayer', x, this.inFeatures);
-    const count = rows.shape[0]!;
-    const basis = this.basisOf(rows);
-    const logits = reshape(this.attention.forward(basis), [count, this.inFeatures]);
-    const alpha = softmax(div(logits, maximum(this.temperature, 1)), -1);
-    const z = mul(alpha, sum(basis, -1));
-    const y = matmul(silu(this.layernorm.forward(z)), this.weight, { transposeB: true });
-    return reshape(y, [...x.shape.slice(0, -1), this.outFeatures]);
+    return afKanForward(rowsOf('AfKanLayer', x, this.inFeatures), this.tensors, this, x.shape.slice(0, -1));
   }
+}
+
+/** AF-KAN's tensors: grid s, e [K]; attention w [1, K], b0 [1]; tau [1]; LayerNorm gamma, beta [in]; W [out, in]. */
+export interface AfKanTensors {
+  gridStart: Tensor;
+  gridEnd: Tensor;
+  attentionWeight: Tensor;
+  attentionBias: Tensor;
+  temperature: Tensor;
+  normWeight: Tensor;
+  normBias: Tensor;
+  weight: Tensor;
+}
+
+/** AF-KAN's bases B [rows, in, K] of x [rows, in] on the grid s, e [K]. */
+export function afKanBasis(rows: Tensor, gridStart: Tensor, gridEnd: Tensor,
+  settings: { activation: AfActivation; combination: AfCombination }): Tensor {
+  const x = reshape(rows, [rows.shape[0]!, rows.shape[1]!, 1]);
+  const a = applyActivation(settings.activation, sub(x, gridStart));
+  const c = applyActivation(settings.activation, sub(gridEnd, x));
+  return combine(settings.combination, a, c);
+}
+
+/**
+ * AfKanLayer's function of x [rows, in] and its tensors (the layer's forward;
+ * tests run it on tensors of their own), shaped [...batch, out] (default [rows, out]).
+ */
+export function afKanForward(rows: Tensor, t: AfKanTensors, settings: { activation: AfActivation; combination: AfCombination },
+  batch: readonly number[] = [rows.shape[0]!]): Tensor {
+  const [count, inFeatures] = [rows.shape[0]!, rows.shape[1]!];
+  const basis = afKanBasis(rows, t.gridStart, t.gridEnd, settings);
+  const bases = basis.shape[2]!;
+  const logits = reshape(add(matmul(reshape(basis, [-1, bases]), t.attentionWeight, { transposeB: true }), t.attentionBias), [count, inFeatures]);
+  const alpha = softmax(div(logits, maximum(t.temperature, 1)), -1);
+  const z = mul(alpha, sum(basis, -1));
+  const y = matmul(silu(layerNorm(z, t.normWeight, t.normBias, 1e-5)), t.weight, { transposeB: true });
+  return reshape(y, [...batch, t.weight.shape[0]!]);
 }
 
 export interface ReluKanOptions {
@@ -523,15 +558,38 @@ export class ReluKanLayer extends Module {
     return this.gridSize + this.order;
   }
 
-  forward(x: Tensor): Tensor {
-    const rows = rowsOf('ReluKanLayer', x, this.inFeatures);
-    const count = rows.shape[0]!;
-    const normed = reshape(this.layernorm.forward(rows), [count, this.inFeatures, 1]);
-    const r = (4 * this.gridSize ** 2) / (this.order + 1) ** 2;
-    const bump = mul(mul(relu(sub(this.gridEnd, normed)), relu(sub(normed, this.gridStart))), r);
-    const y = this.fc.forward(reshape(square(bump), [count, this.inFeatures * this.bases]));
-    return reshape(y, [...x.shape.slice(0, -1), this.outFeatures]);
+  /** The layer's tensors, in the form reluKanForward takes. */
+  get tensors(): ReluKanTensors {
+    return {
+      normWeight: this.layernorm.weight, normBias: this.layernorm.bias, gridStart: this.gridStart, gridEnd: this.gridEnd,
+      weight: this.fc.weight, bias: this.fc.bias!,
+    };
   }
+
+  forward(x: Tensor): Tensor {
+    return reluKanForward(rowsOf('ReluKanLayer', x, this.inFeatures), this.tensors, this, x.shape.slice(0, -1));
+  }
+}
+
+/** ReLU-KAN's tensors: LayerNorm gamma, beta [in]; grid s, e [in, K]; fc W [out, in K], bias [out]. */
+export interface ReluKanTensors {
+  normWeight: Tensor;
+  normBias: Tensor;
+  gridStart: Tensor;
+  gridEnd: Tensor;
+  weight: Tensor;
+  bias: Tensor;
+}
+
+/** ReluKanLayer's function of x [rows, in] and its tensors, shaped [...batch, out] (default [rows, out]). */
+export function reluKanForward(rows: Tensor, t: ReluKanTensors, settings: { gridSize: number; order: number },
+  batch: readonly number[] = [rows.shape[0]!]): Tensor {
+  const [count, inFeatures] = [rows.shape[0]!, rows.shape[1]!];
+  const normed = reshape(layerNorm(rows, t.normWeight, t.normBias, 1e-5), [count, inFeatures, 1]);
+  const r = (4 * settings.gridSize ** 2) / (settings.order + 1) ** 2;
+  const bump = mul(mul(relu(sub(t.gridEnd, normed)), relu(sub(normed, t.gridStart))), r);
+  const y = add(matmul(reshape(square(bump), [count, inFeatures * t.gridStart.shape[1]!]), t.weight, { transposeB: true }), t.bias);
+  return reshape(y, [...batch, t.weight.shape[0]!]);
 }
 
 /** A KAN layer of any basis (in -> out), for models and benchmarks. */

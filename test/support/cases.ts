@@ -5,6 +5,7 @@
 import type { Random } from '../../src/tensor/random.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
 import * as ops from '../../src/ops/index.js';
+import { afKanForward, reluKanForward, type AfActivation, type AfCombination } from '../../src/nn/kan_bases.js';
 import { type InputSpec, randomValues, sizeOf, toFloat32Values } from './harness.js';
 
 export interface OpCase {
@@ -304,6 +305,60 @@ const makers: [string, Make][] = [
     };
   }],
 ];
+
+/** A grid like AF-KAN's / ReLU-KAN's initial one (s_i = (i - k) / g, e_i = s_i + (k + 1) / g) per copy, jittered. */
+function kanGrid(rng: Random, copies: number, gridSize: number, order: number): [InputSpec, InputSpec] {
+  const bases = gridSize + order;
+  const shape = copies === 1 ? [bases] : [copies, bases];
+  const [starts, ends] = [new Float64Array(copies * bases), new Float64Array(copies * bases)];
+  for (let i = 0; i < starts.length; i++) {
+    starts[i] = ((i % bases) - order) / gridSize + 0.1 * rng.normal();
+    ends[i] = starts[i]! + (order + 1) / gridSize + 0.1 * rng.normal();
+  }
+  return [{ shape, values: toFloat32Values(starts), grad: true }, { shape, values: toFloat32Values(ends), grad: true }];
+}
+
+/** Around 1 (LayerNorm's gamma). */
+function nearOne(rng: Random, size: number): InputSpec {
+  return { shape: [size], values: toFloat32Values(Float64Array.from(randomValues(rng, size, { scale: 0.2 }), (v) => 1 + v)), grad: true };
+}
+
+// AF-KAN layers (afKanForward is AfKanLayer's forward) over every combination, each with one of the activations.
+const afCases: [AfActivation, AfCombination, number][] = [
+  ['silu', 'quad1', 2.2], ['gelu', 'cubic1', 1.7], ['tanh', 'quad2', 0.6], ['sigmoid', 'cubic2', 3], ['relu', 'prod', 2.2], ['silu', 'sum', 1.3],
+];
+for (const [activation, combination, temperature] of afCases) {
+  makers.push([`AF-KAN layer (${activation}, ${combination}, tau ${temperature})`, (rng) => {
+    const [rows, inputs, outputs, gridSize, order] = [2, 5, 3, 3, 3];
+    const bases = gridSize + order;
+    return {
+      specs: [input(rng, [rows, inputs], { scale: 0.8 }), ...kanGrid(rng, 1, gridSize, order), input(rng, [1, bases], { scale: 0.4 }),
+        // b0 shifts every logit alike: its gradient is 0 exactly, float32 leaves rounding noise there (af_kan.test.ts checks it).
+        { ...input(rng, [1]), grad: false },
+        { shape: [1], values: Float64Array.of(temperature), grad: true }, nearOne(rng, inputs), input(rng, [inputs], { scale: 0.2 }),
+        input(rng, [outputs, inputs], { scale: 0.5 })],
+      fn: ([x, gridStart, gridEnd, attentionWeight, attentionBias, tau, normWeight, normBias, weight]) => afKanForward(x!, {
+        gridStart: gridStart!, gridEnd: gridEnd!, attentionWeight: attentionWeight!, attentionBias: attentionBias!, temperature: tau!,
+        normWeight: normWeight!, normBias: normBias!, weight: weight!,
+      }, { activation, combination }),
+    };
+  }]);
+}
+
+// ReLU-KAN layers (reluKanForward is ReluKanLayer's forward): the default grid and a finer one of lower order.
+for (const [gridSize, order] of [[3, 3], [4, 2]] as const) {
+  makers.push([`ReLU-KAN layer (g ${gridSize}, k ${order})`, (rng) => {
+    const [rows, inputs, outputs] = [2, 5, 3];
+    const bases = gridSize + order;
+    return {
+      specs: [input(rng, [rows, inputs]), nearOne(rng, inputs), input(rng, [inputs], { scale: 0.2 }), ...kanGrid(rng, inputs, gridSize, order),
+        input(rng, [outputs, inputs * bases], { scale: 0.3 }), input(rng, [outputs], { scale: 0.3 })],
+      fn: ([x, normWeight, normBias, gridStart, gridEnd, weight, bias]) => reluKanForward(x!, {
+        normWeight: normWeight!, normBias: normBias!, gridStart: gridStart!, gridEnd: gridEnd!, weight: weight!, bias: bias!,
+      }, { gridSize, order }),
+    };
+  }]);
+}
 
 /** The cases, with shapes and values drawn from `rng`. */
 export function opCases(rng: Random): OpCase[] {
