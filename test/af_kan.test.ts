@@ -13,7 +13,6 @@ import type { Backend } from '../src/backends/backend.js';
 import type { KanMlpConfig } from '../src/models/kan_mlp.js';
 import { buildModel, countParameters, modelSpec, type ModelSpec } from '../src/models/registry.js';
 import { checkModelSpec } from '../src/models/config_check.js';
-import { exportOnnx } from '../src/io/onnx.js';
 import { AF_COMBINATIONS, AfKanLayer, ReluKanLayer, type AfCombination, type AfKanOptions } from '../src/nn/kan_bases.js';
 import { tensor } from '../src/ops/creation.js';
 import { noGrad } from '../src/tensor/autograd.js';
@@ -317,12 +316,5 @@ describe('kat train --basis af / relu and bad settings', () => {
       /AfKanLayer: input \[1, 2\] has 2 features, expected 3/);
     const spec: ModelSpec = checkModelSpec('kan-mlp', { ...base, basis: 'af', af: { combination: 'sum', order: 0 } });
     assert.equal(countParameters(spec), 4 * 2 + 2 * 4 + 2 * 3 + 4 + 1);
-  });
-
-  it('ONNX export says it does not cover AF-KAN', async () => {
-    const spec: ModelSpec = { name: 'kan-mlp', config: { inputs: 4, hidden: [], classes: 2, groups: 8, dropout: 0, basis: 'af' } };
-    const model = buildModel(spec);
-    await assert.rejects(exportOnnx(model, spec), /exportOnnx: layers\.0 has basis 'af', which ONNX export does not support/);
-    model.dispose();
   });
 });

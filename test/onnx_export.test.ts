@@ -16,7 +16,7 @@ import { decodeImageExact } from '../src/data/image_decode.js';
 import { evalTransform, IMAGENET_DEFAULT_PREPROCESS, type PreprocessConfig } from '../src/data/image_transforms.js';
 import { decodeOnnx, exportOnnx, onnxMetadata } from '../src/io/onnx.js';
 import { encodeCheckpoint } from '../src/models/checkpoint.js';
-import { KanMlp } from '../src/models/kan_mlp.js';
+import { KanMlp, type KanMlpConfig } from '../src/models/kan_mlp.js';
 import { GroupRational } from '../src/nn/kan.js';
 import type { RationalKanLayer } from '../src/nn/kan_bases.js';
 import { loadPretrained } from '../src/models/pretrained.js';
@@ -143,6 +143,8 @@ describe('ONNX export runs in ONNX Runtime with katjs\'s logits', async () => {
     ['kan-mlp rational', 'kan-mlp', { basis: 'rational' }],
     ['kan-mlp bspline', 'kan-mlp', { basis: 'bspline' }],
     ['kan-mlp rbf', 'kan-mlp', { basis: 'rbf' }],
+    ['kan-mlp af', 'kan-mlp', { basis: 'af' }],
+    ['kan-mlp relu', 'kan-mlp', { basis: 'relu' }],
   ];
   for (const [label, name, options] of registry) {
     it(`${label}: parity within 1e-5, standard ops only`, async () => {
@@ -159,6 +161,33 @@ describe('ONNX export runs in ONNX Runtime with katjs\'s logits', async () => {
         }
         const bytes = await checkParity(label, model, spec, [1, 28, 28], rng);
         assertStandardGraph(bytes, name === 'kan-mlp' ? [1, 28, 28] : [1, 28, 28], 10);
+      } finally {
+        model.dispose();
+      }
+    });
+  }
+
+  // AF-KAN's other activations and combinations (each combination once), tau below 1 in one; ReLU-KAN on another grid.
+  const variants: [string, Partial<KanMlpConfig>, number?][] = [
+    ['af gelu cubic1', { basis: 'af', af: { gridSize: 3, order: 3, activation: 'gelu', combination: 'cubic1' } }],
+    ['af relu quad2', { basis: 'af', af: { gridSize: 2, order: 1, activation: 'relu', combination: 'quad2' } }],
+    ['af tanh sum, tau 0.5', { basis: 'af', af: { gridSize: 3, order: 3, activation: 'tanh', combination: 'sum' } }, 0.5],
+    ['af sigmoid prod', { basis: 'af', af: { gridSize: 4, order: 2, activation: 'sigmoid', combination: 'prod' } }],
+    ['af silu cubic2', { basis: 'af', af: { gridSize: 3, order: 3, activation: 'silu', combination: 'cubic2' } }],
+    ['relu g 5 k 2', { basis: 'relu', relu: { gridSize: 5, order: 2 } }],
+  ];
+  for (const [label, config, temperature] of variants) {
+    it(`kan-mlp ${label} (784-32-10): parity within 1e-5`, async () => {
+      const rng = new Random(label.length * 5 + 3);
+      const spec = modelSpec('kan-mlp', { basis: config.basis });
+      Object.assign(spec.config, { ...config, hidden: [32] });
+      const model = buildModel(spec, 4);
+      try {
+        await perturb(model, rng);
+        if (temperature !== undefined) {
+          for (const [name, p] of model.namedParameters()) if (name.endsWith('.temperature')) p.assignValues([temperature]);
+        }
+        assertStandardGraph(await checkParity(`kan-mlp ${label}`, model, spec, [1, 28, 28], rng), [1, 28, 28], 10);
       } finally {
         model.dispose();
       }

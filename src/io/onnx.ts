@@ -15,11 +15,16 @@
 //                   per order Sub/Mul/Add with the knots and inverse widths as initializers
 //   RBF             Unsqueeze -> Sub(centres) -> Div(width) -> Mul -> Neg -> Exp
 //   SiLU            x * Sigmoid(x)
+//   AF-KAN          Unsqueeze -> Sub(grid) -> activation (SiLU, Relu, GELU, Tanh, Sigmoid) -> Mul/Add
+//                   combination -> MatMul(w) + b0 -> Div(max(tau, 1)) -> Softmax; ReduceSum over the
+//                   bases -> Mul(alpha) -> LayerNormalization -> SiLU -> MatMul
+//   ReLU-KAN        LayerNormalization -> Unsqueeze -> Relu(Sub(e, x)) * Relu(Sub(x, s)) * r -> Mul
+//                   (square) -> Reshape -> Linear
 
 import protobuf from 'protobufjs';
 import type { PreprocessConfig } from '../data/image_transforms.js';
 import { GroupRational, KatMlp } from '../nn/kan.js';
-import { BSplineKanLayer, RationalKanLayer, RbfKanLayer } from '../nn/kan_bases.js';
+import { AfKanLayer, BSplineKanLayer, KAN_BASES, RationalKanLayer, RbfKanLayer, ReluKanLayer, type AfActivation, type AfCombination } from '../nn/kan_bases.js';
 import { LayerNorm, Linear } from '../nn/layers.js';
 import { GeluMlp, type Attention, type Block } from '../nn/transformer.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -304,6 +309,67 @@ class Lowering {
     return g.one('Add', [y, await this.linear(this.silu(x, name), layer.baseLinear, `${name}.base_linear`)], name);
   }
 
+  activation(x: string, activation: AfActivation, name: string): string {
+    switch (activation) {
+      case 'silu': return this.silu(x, name);
+      case 'relu': return this.g.one('Relu', [x], `${name}.relu`);
+      case 'gelu': return this.gelu(x, name);
+      case 'tanh': return this.g.one('Tanh', [x], `${name}.tanh`);
+      case 'sigmoid': return this.g.one('Sigmoid', [x], `${name}.sigmoid`);
+    }
+  }
+
+  combination(a: string, c: string, combination: AfCombination, name: string): string {
+    const { g } = this;
+    const mul = (x: string, y: string, label: string) => g.one('Mul', [x, y], `${name}.${label}`);
+    const add = (x: string, y: string, label: string) => g.one('Add', [x, y], `${name}.${label}`);
+    switch (combination) {
+      case 'sum': return add(a, c, 'sum');
+      case 'prod': return mul(a, c, 'prod');
+      case 'quad1': { const ac = mul(a, c, 'ac'); return mul(ac, ac, 'quad1'); }
+      case 'quad2': return add(mul(a, c, 'ac'), add(mul(a, a, 'a2'), mul(c, c, 'c2'), 'squares'), 'quad2');
+      case 'cubic1': return mul(add(a, c, 'sum'), add(mul(a, a, 'a2'), mul(c, c, 'c2'), 'squares'), 'cubic1');
+      case 'cubic2': { const ac = mul(a, c, 'ac'); return mul(mul(ac, ac, 'ac2'), ac, 'cubic2'); }
+    }
+  }
+
+  /** AF-KAN's layer on x [B, C]: W silu(LayerNorm(softmax(attention logits) * sum of the bases)). */
+  async af(x: string, layer: AfKanLayer, name: string): Promise<string> {
+    const { g } = this;
+    const [c, k] = [layer.inFeatures, layer.bases];
+    const xe = g.one('Unsqueeze', [x, g.ints(`${name}.axis2`, [2])], `${name}.x3`); // [B, C, 1]
+    const start = g.floats(`${name}.grid_start`, await floatsOf(layer.gridStart), [k]);
+    const end = g.floats(`${name}.grid_end`, await floatsOf(layer.gridEnd), [k]);
+    const a = this.activation(g.one('Sub', [xe, start], `${name}.x_s`), layer.activation, `${name}.a`);
+    const cc = this.activation(g.one('Sub', [end, xe], `${name}.e_x`), layer.activation, `${name}.c`);
+    const basis = this.combination(a, cc, layer.combination, `${name}.basis`); // [B, C, K]
+    const logits = g.one('Reshape', [await this.linear(basis, layer.attention, `${name}.attention`), g.ints(`${name}.logits_shape`, [0, c])],
+      `${name}.logits`);
+    const temperature = Math.max((await floatsOf(layer.temperature))[0]!, 1);
+    const alpha = g.one('Softmax', [g.one('Div', [logits, g.scalar(`${name}.temperature`, temperature)], `${name}.scaled`)], `${name}.alpha`,
+      { axis: -1 });
+    const total = g.one('ReduceSum', [basis, g.ints(`${name}.bases_axis`, [2])], `${name}.total`, { keepdims: 0 });
+    const z = g.one('Mul', [alpha, total], `${name}.z`);
+    const h = this.silu(await this.layerNorm(z, layer.layernorm, `${name}.layernorm`), name);
+    return g.one('MatMul', [h, g.floats(`${name}.weight.T`, transposed(await floatsOf(layer.weight), layer.outFeatures, c),
+      [c, layer.outFeatures])], name);
+  }
+
+  /** ReLU-KAN's layer on x [B, C]: fc((r relu(e - u) relu(u - s))^2), u = LayerNorm(x). */
+  async reluKan(x: string, layer: ReluKanLayer, name: string): Promise<string> {
+    const { g } = this;
+    const [c, k] = [layer.inFeatures, layer.bases];
+    const u = g.one('Unsqueeze', [await this.layerNorm(x, layer.layernorm, `${name}.layernorm`), g.ints(`${name}.axis2`, [2])], `${name}.u3`);
+    const start = g.floats(`${name}.grid_start`, await floatsOf(layer.gridStart), [c, k]);
+    const end = g.floats(`${name}.grid_end`, await floatsOf(layer.gridEnd), [c, k]);
+    const r = (4 * layer.gridSize ** 2) / (layer.order + 1) ** 2;
+    const product = g.one('Mul', [g.one('Relu', [g.one('Sub', [end, u], `${name}.e_u`)], `${name}.right`),
+      g.one('Relu', [g.one('Sub', [u, start], `${name}.u_s`)], `${name}.left`)], `${name}.product`);
+    const bump = g.one('Mul', [product, g.scalar(`${name}.r`, r)], `${name}.bump`);
+    const flat = g.one('Reshape', [g.one('Mul', [bump, bump], `${name}.bump2`), g.ints(`${name}.bases_shape`, [0, c * k])], `${name}.bases`);
+    return this.linear(flat, layer.fc, `${name}.fc`);
+  }
+
   async kanMlp(x: string, model: KanMlp): Promise<string> {
     let h = this.g.one('Flatten', [x], 'flatten', { axis: 1 });
     for (const [i, layer] of model.layers.entries()) {
@@ -311,7 +377,9 @@ class Lowering {
       if (layer instanceof RationalKanLayer) h = await this.linear(await this.rational(h, layer.act, 2, `${name}.act`), layer.fc, `${name}.fc`);
       else if (layer instanceof BSplineKanLayer) h = await this.bspline(h, layer, name);
       else if (layer instanceof RbfKanLayer) h = await this.rbf(h, layer, name);
-      else throw new Error(`exportOnnx: ${name} has basis '${model.basis}', which ONNX export does not support (it covers rational, bspline and rbf)`);
+      else if (layer instanceof AfKanLayer) h = await this.af(h, layer, name);
+      else if (layer instanceof ReluKanLayer) h = await this.reluKan(h, layer, name);
+      else throw new Error(`exportOnnx: ${name} has basis '${model.basis}', which ONNX export does not support (it covers ${KAN_BASES.join(', ')})`);
     }
     return h;
   }
