@@ -15,6 +15,7 @@ import { loadMnist } from '../../src/data/mnist.js';
 import type { ImageDataset } from '../../src/data/dataset.js';
 import { decodeCheckpoint } from '../../src/models/checkpoint.js';
 import { buildModel, modelSpec, type Model } from '../../src/models/registry.js';
+import type { KanBasis } from '../../src/nn/kan_bases.js';
 import { tensor } from '../../src/ops/creation.js';
 import { softmax } from '../../src/ops/nn.js';
 import { noGrad } from '../../src/tensor/autograd.js';
@@ -64,6 +65,8 @@ async function waitFor(page: Page, predicate: string, timeout: number, what: str
 interface Settings {
   task?: 'digits' | 'fit';
   model?: string;
+  /** kan-mlp's KAN basis (the page's #basis). */
+  basis?: KanBasis;
   epochs: number;
   batchSize: number;
   lr: number;
@@ -78,6 +81,7 @@ interface Settings {
 async function configure(page: Page, s: Settings): Promise<void> {
   if (s.task) await page.check(`input[name="task"][value="${s.task}"]`);
   if (s.model) await page.selectOption('#model', s.model);
+  if (s.basis) await page.selectOption('#basis', s.basis);
   if (s.formula !== undefined) await page.fill('#formula', s.formula);
   const fields: [string, number | undefined][] = [
     ['#epochs', s.epochs], ['#batch-size', s.batchSize], ['#lr', s.lr], ['#warmup', s.warmup], ['#seed', s.seed],
@@ -86,7 +90,8 @@ async function configure(page: Page, s: Settings): Promise<void> {
   for (const [selector, value] of fields) if (value !== undefined) await page.fill(selector, String(value));
   await page.click('#new-model');
   // Typing may build models on the way (a changed model or formula does): wait for the one with every setting.
-  const want = { epochs: s.epochs, batchSize: s.batchSize, lr: s.lr, warmupEpochs: s.warmup, seed: s.seed, maxSteps: s.maxSteps };
+  const want = { epochs: s.epochs, batchSize: s.batchSize, lr: s.lr, warmupEpochs: s.warmup, seed: s.seed, maxSteps: s.maxSteps,
+    ...(s.basis ? { basis: s.basis } : {}) };
   await page.waitForFunction((w) => {
     const setup = (window as any).katPlayground.model?.setup;
     return setup && Object.entries(w).every(([k, v]) => setup[k] === v);
@@ -326,6 +331,43 @@ describe('the browser playground', { timeout: 420_000 }, () => {
     node.forEach((p, i) => assert.ok(Math.abs(p - probabilities[i]!) < 1e-4, `class ${i}: page ${probabilities[i]}, node ${p}`));
     assert.equal(best, 1, `the drawn one was read as ${best} (${probabilities.map((p) => p.toFixed(3)).join(' ')})`);
     await screenshot(page, '05-drawn-digit');
+  });
+
+  it('kan-mlp on the B-spline, RBF, AF-KAN and ReLU-KAN bases: a few steps on WebGPU, step for step like the library on the cpu backend', async () => {
+    const { train, test } = loadMnist();
+    for (const basis of ['bspline', 'rbf', 'af', 'relu'] as const) {
+      const settings: Settings = { model: 'kan-mlp', basis, epochs: 1, batchSize: 16, lr: 1e-3, warmup: 0, seed: 4, maxSteps: 3, testImages: 16 };
+      await configure(page, settings);
+      assert.equal(await page.isVisible('#basis'), true);
+      assert.match((await pageView(page)).model!.summary, new RegExp(`^kan-mlp \\(${basis} basis, 784 inputs`));
+      // No rational activations to plot: the panel says so.
+      assert.equal(await page.locator('#activations canvas').count(), 0);
+      assert.match((await page.textContent('#no-activations'))!, /has no rational activations to plot/);
+      await page.click('#train');
+      await waitFor(page, "v.state === 'done'", 120_000, `the ${basis} run`);
+      const view = await pageView(page);
+      assert.deepEqual(view.errors, []);
+      assert.equal(view.steps.length, settings.maxSteps);
+      assert.ok(view.epochs.length === 1 && Number.isFinite(view.epochs[0]!.testLoss), `${basis}: test loss ${view.epochs[0]?.testLoss}`);
+
+      const model = buildModel(modelSpec('kan-mlp', { channels: 1, imageSize: 28, classes: 10, basis }), settings.seed);
+      const losses: number[] = [];
+      await trainModel(model, train, firstImages(test, 16), cliConfig(settings), {
+        onStep: (e) => { losses.push(e.loss); },
+        shouldStop: () => losses.length >= settings.maxSteps,
+      });
+      model.dispose();
+      view.steps.forEach((s, i) => {
+        assert.ok(Number.isFinite(s.loss), `${basis} step ${i + 1}: loss ${s.loss}`);
+        assert.ok(Math.abs(s.loss - losses[i]!) <= 1e-3 * losses[i]!, `${basis} step ${i + 1}: page loss ${s.loss}, node ${losses[i]}`);
+      });
+      console.log(`# kan-mlp ${basis}, ${settings.maxSteps} steps: page (WebGPU) losses ${view.steps.map((s) => s.loss.toFixed(5)).join(' ')}, ` +
+        `node (cpu) ${losses.map((l) => l.toFixed(5)).join(' ')}`);
+    }
+    await screenshot(page, '05b-kan-mlp-relu-basis');
+    // Back to kat-micro: the basis choice hides (kat-micro's KAN layers are group-rational).
+    await page.selectOption('#model', 'kat-micro');
+    assert.equal(await page.isVisible('#basis'), false);
   });
 
   it('without WebGPU says clearly that it trains on the CPU, and does', async () => {

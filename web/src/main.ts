@@ -15,7 +15,7 @@ const $ = <T extends HTMLElement>(id: string): T => {
 };
 
 /** Defaults per task: digits use the CLI's (`kat train`), so the same numbers come out. */
-const DEFAULTS: Record<Task, Omit<Setup, 'task' | 'model' | 'formula' | 'hidden'>> = {
+const DEFAULTS: Record<Task, Omit<Setup, 'task' | 'model' | 'basis' | 'formula' | 'hidden'>> = {
   digits: {
     epochs: DEFAULT_TRAIN_CONFIG.epochs, batchSize: DEFAULT_TRAIN_CONFIG.batchSize, lr: DEFAULT_TRAIN_CONFIG.lr,
     weightDecay: DEFAULT_TRAIN_CONFIG.weightDecay, warmupEpochs: DEFAULT_TRAIN_CONFIG.warmupEpochs,
@@ -72,6 +72,11 @@ function applyDefaults(t: Task): void {
   $('try-fit').hidden = t !== 'fit';
 }
 
+/** The basis choice shows for kan-mlp only (kat-micro's KAN layers are group-rational). */
+function showBasisSetting(): void {
+  $('basis-setting').hidden = $<HTMLSelectElement>('model').value !== 'kan-mlp';
+}
+
 /** The settings as typed, or an error naming the field. */
 function readSetup(): Setup {
   const t = task();
@@ -95,6 +100,7 @@ function readSetup(): Setup {
   }
   return {
     ...(values as unknown as typeof DEFAULTS.digits), task: t, model: t === 'digits' ? $<HTMLSelectElement>('model').value : 'kan-fit',
+    basis: $<HTMLSelectElement>('basis').value as Setup['basis'],
     formula: $<HTMLInputElement>('formula').value, hidden,
   };
 }
@@ -167,6 +173,13 @@ let activationLayout = '';
 function buildActivationGrid(): void {
   const container = $('activations');
   container.replaceChildren();
+  if (view.activations.length === 0 && view.model) {
+    const note = document.createElement('div');
+    note.className = 'muted';
+    note.id = 'no-activations';
+    note.textContent = `${view.model.summary} has no rational activations to plot (its KAN layers use another basis).`;
+    container.append(note);
+  }
   activationCanvases = view.activations.map((act, a) => {
     const row = document.createElement('div');
     row.className = 'row';
@@ -192,7 +205,7 @@ function buildActivationGrid(): void {
 }
 
 function redrawActivations(): void {
-  const layout = view.activations.map((a) => `${a.name}/${a.groups}`).join();
+  const layout = view.activations.length > 0 ? view.activations.map((a) => `${a.name}/${a.groups}`).join() : `none: ${view.model?.summary}`;
   if (layout !== activationLayout) {
     activationLayout = layout;
     view.selected = { activation: 0, group: 0 };
@@ -361,8 +374,11 @@ function onMessage(message: FromWorker): void {
           document.querySelector<HTMLInputElement>(`input[name="task"][value="${message.task}"]`)!.checked = true;
           applyDefaults(message.task);
         }
-        if (message.task === 'digits') $<HTMLSelectElement>('model').value = message.model;
-        else {
+        if (message.task === 'digits') {
+          $<HTMLSelectElement>('model').value = message.model;
+          $<HTMLSelectElement>('basis').value = message.setup.basis;
+          showBasisSetting();
+        } else {
           $<HTMLInputElement>('formula').value = message.setup.formula;
           $<HTMLInputElement>('hidden').value = message.setup.hidden.join(',');
           checkFormula();
@@ -419,7 +435,11 @@ for (const radio of document.querySelectorAll<HTMLInputElement>('input[name="tas
     newModel();
   });
 }
-$('model').addEventListener('change', newModel);
+$('model').addEventListener('change', () => {
+  showBasisSetting();
+  newModel();
+});
+$('basis').addEventListener('change', newModel);
 const preset = $<HTMLSelectElement>('preset');
 for (const f of PRESET_FORMULAS) preset.append(new Option(f, f));
 preset.append(new Option('(typed below)', ''));
@@ -487,6 +507,7 @@ let wantedBackend: BackendChoice = requested;
 // The classifier follows the page's backend choice (its worker starts on first use).
 const classifier = initClassifier({ view, showError, backendChoice: () => wantedBackend });
 applyDefaults('digits');
+showBasisSetting();
 checkFormula();
 predictDrawing();
 updateButtons();

@@ -2,7 +2,7 @@
 // workers: the training worker (the library, the model, the data) and the
 // classifier worker (a pretrained checkpoint and photos).
 
-import type { PreprocessConfig } from 'katjs';
+import type { KanBasis, PreprocessConfig } from 'katjs';
 
 export type Task = 'digits' | 'fit';
 export type BackendChoice = 'webgpu' | 'cpu';
@@ -12,6 +12,8 @@ export interface Setup {
   task: Task;
   /** digits: 'kat-micro' or 'kan-mlp'; fit: 'kan-fit' (a kan-mlp of 1 or 2 inputs, one output). */
   model: string;
+  /** digits, kan-mlp: its KAN basis (rational, bspline, rbf, af or relu); the other models ignore it. */
+  basis: KanBasis;
   epochs: number;
   batchSize: number;
   lr: number;

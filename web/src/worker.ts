@@ -119,7 +119,10 @@ async function newSession(setup: Setup): Promise<void> {
   let formula: ParsedFormula | null = null;
   if (setup.task === 'digits') {
     const data = await loadDigits();
-    spec = modelSpec(setup.model, { channels: data.train.channels, imageSize: data.train.height, classes: data.train.classes });
+    spec = modelSpec(setup.model, {
+      channels: data.train.channels, imageSize: data.train.height, classes: data.train.classes,
+      ...(setup.model === 'kan-mlp' ? { basis: setup.basis } : {}),
+    });
   } else {
     formula = parseFormula(setup.formula);
     if (setup.hidden.length === 0 || setup.hidden.some((w) => !Number.isInteger(w) || w < 1 || w > 256)) {
@@ -450,9 +453,9 @@ async function load(bytes: Uint8Array, fileName: string, base: Setup): Promise<v
     loaded.model.dispose();
     throw error;
   }
-  const config = loaded.spec.config as { hidden?: number[] };
+  const config = loaded.spec.config as { hidden?: number[]; basis?: Setup['basis'] };
   const setup: Setup = {
-    ...base, task, model: task === 'fit' ? 'kan-fit' : loaded.spec.name,
+    ...base, task, model: task === 'fit' ? 'kan-fit' : loaded.spec.name, basis: config.basis ?? 'rational',
     formula: task === 'fit' ? loaded.info.formula! : base.formula, hidden: task === 'fit' ? config.hidden ?? base.hidden : base.hidden,
   };
   const formula = task === 'fit' ? parseFormula(setup.formula) : null;
