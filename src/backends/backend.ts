@@ -57,6 +57,17 @@ export interface Kernels<B> {
   gather(x: B, indices: B, outer: number, axisSize: number, inner: number, count: number): B;
   /** Backward of gather: zeros [outer, axisSize, inner] with g rows added at their indices, in order. */
   gatherBackward(g: B, indices: B, outer: number, axisSize: number, inner: number, count: number): B;
+  /**
+   * Fused softmax attention (optional: without it the attention op composes
+   * matmul, softmax and matmul). For each of `items` independent (batch, head)
+   * items of q, k, v [items, tokens, dim]: out = softmax(scale q k^T) v, never
+   * forming the [tokens, tokens] matrix. Also returns the log-sum-exp of each
+   * row of scale q k^T [items, tokens], which the backward reads.
+   */
+  attention?(q: B, k: B, v: B, items: number, tokens: number, dim: number, scale: number): [out: B, logSumExp: B];
+  /** dq, dk, dv of `attention` from its output, log-sum-exp and gOut (scores recomputed blockwise); deterministic. */
+  attentionBackward?(q: B, k: B, v: B, out: B, logSumExp: B, gOut: B, items: number, tokens: number, dim: number,
+    scale: number): [dq: B, dk: B, dv: B];
   /** Softmax over the last axis of [rows, cols]. */
   softmax(x: B, rows: number, cols: number): B;
   /** dx = y * (gy - sum(gy * y)) per row. */

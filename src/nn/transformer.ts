@@ -1,6 +1,7 @@
 // Transformer pieces in timm's layout: patch embedding, attention, the GELU
 // MLP of ViT, and the pre-norm residual block (whose MLP is ViT's or KAT's).
 
+import { attention } from '../ops/attention.js';
 import { add, gelu, mul } from '../ops/elementwise.js';
 import { reshape, slice, transpose } from '../ops/layout.js';
 import { matmul } from '../ops/matmul.js';
@@ -86,10 +87,19 @@ export class Attention extends Module {
     // [B, N, 3, H, d] -> [3, B, H, N, d]
     const qkv = transpose(reshape(this.qkv.forward(x), [b, n, 3, h, d]), [2, 0, 3, 1, 4]);
     const part = (i: number) => reshape(slice(qkv, [i, 0, 0, 0, 0], [1, b, h, n, d]), [b, h, n, d]);
-    const scores = mul(matmul(part(0), part(1), { transposeB: true }), 1 / Math.sqrt(d));
     const k = this.karat;
-    // [B, H, N, d]; KArAt has no attention matrix to drop out (sigma(A) is never formed).
-    const heads = k ? karatAttention(scores, k.coefCos, k.coefSin, k.weight, part(2)) : matmul(this.drop.forward(softmax(scores)), part(2));
+    const scale = 1 / Math.sqrt(d);
+    let heads: Tensor;
+    if (k) {
+      // [B, H, N, d]; KArAt has no attention matrix to drop out (sigma(A) is never formed).
+      heads = karatAttention(mul(matmul(part(0), part(1), { transposeB: true }), scale), k.coefCos, k.coefSin, k.weight, part(2));
+    } else if (this.drop.training && this.drop.p > 0) {
+      // Dropout on the attention matrix needs it formed.
+      heads = matmul(this.drop.forward(softmax(mul(matmul(part(0), part(1), { transposeB: true }), scale))), part(2));
+    } else {
+      // The fused op where the backend has it (no N x N matrix); the same composition elsewhere.
+      heads = attention(part(0), part(1), part(2), { scale });
+    }
     return this.drop.forward(this.proj.forward(reshape(transpose(heads, [0, 2, 1, 3]), [b, n, this.dim])));
   }
 }

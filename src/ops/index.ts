@@ -8,3 +8,4 @@ export * from './nn.js';
 export * from './reduce.js';
 export * from './optimizer_step.js';
 export * from './karat.js';
+export * from './attention.js';

@@ -6,6 +6,7 @@
 import type { AdamWHyper, Backend, Kernels, MemoryInfo } from '../backend.js';
 import { nodeBuiltin } from '../../util/node_builtin.js';
 import { GpuContext, type GpuBuffer } from './context.js';
+import { makeAttentionKernels } from './kernels/attention.js';
 import { makeElementwiseKernels } from './kernels/elementwise.js';
 import { makeGroupRationalKernels } from './kernels/group_rational.js';
 import { makeKanBasisKernels } from './kernels/kan_bases.js';
@@ -61,6 +62,7 @@ export class WebGpuBackend implements Backend<GpuBuffer> {
       ...makeGroupRationalKernels(ctx),
       ...makeKanBasisKernels(ctx),
       ...makeKaratKernels(ctx),
+      ...makeAttentionKernels(ctx),
     } satisfies Kernels<GpuBuffer>;
   }
 
