@@ -10,6 +10,7 @@ import { INFO_FLAGS, runInfo } from './commands/info.js';
 import { FORMULA_FLAGS, runFormula } from './commands/formula.js';
 import { PLOT_FLAGS, runPlot } from './commands/plot.js';
 import { PREDICT_FLAGS, runPredict } from './commands/predict.js';
+import { PROFILE_FLAGS, runProfile } from './commands/profile.js';
 import { PRUNE_FLAGS, runPrune } from './commands/prune.js';
 import { runTrain, TRAIN_FLAGS } from './commands/train.js';
 import { CliError, parseArguments, parseFlags } from './flags.js';
@@ -73,6 +74,9 @@ commands:
             PyTorch peer's whole-model cases (ratios with --peer FILE.json, its output),
             matmul, group rational and a kat-micro step vs TensorFlow.js (--skip-compare)
             and kat-tiny inference at batch 1 and 16 vs ONNX Runtime (needs onnxruntime-node; --skip-onnxruntime)
+  profile   GPU time per kernel over a few training steps, from WebGPU timestamp queries (calls, total ms,
+            mean us, share): --backend webgpu [--model NAME (kat-micro)] [--batch N (32)] [--image-size N]
+            [--steps N (2, after one untimed)] [--json]; an adapter without 'timestamp-query' is an error
   demo      train a small GR-KAN (rational -> linear -> rational -> linear) to fit
             sin(3x) exp(-x^2) with autograd; flags: --steps N --lr X --seed N --json
   help      show this text
@@ -126,11 +130,14 @@ async function main(argv: string[]): Promise<void> {
     case 'bench':
       await runBench(parseFlags('bench', rest, BENCH_FLAGS));
       return;
+    case 'profile':
+      await runProfile(parseFlags('profile', rest, PROFILE_FLAGS));
+      return;
     case 'demo':
       await runDemo(parseFlags('demo', rest, DEMO_FLAGS));
       return;
     default:
-      throw new CliError(`unknown command '${command}': expected one of train, eval, predict, info, export, plot, formula, prune, bench, demo, help, version`);
+      throw new CliError(`unknown command '${command}': expected one of train, eval, predict, info, export, plot, formula, prune, bench, profile, demo, help, version`);
   }
 }
 

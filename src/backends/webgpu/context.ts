@@ -59,6 +59,25 @@ const MAX_BATCH = 512;
 /** Largest 1-D workgroup count per dimension; bigger launches use a 2-D grid. */
 export const MAX_WORKGROUPS_PER_DIM = 65535;
 
+/** GPU time of one profiled dispatch. */
+export interface DispatchTiming {
+  /** The kernel's name (its KernelSource's). */
+  name: string;
+  /** Nanoseconds between the start and end timestamps of its compute pass. */
+  ns: number;
+}
+
+/** Timestamp queries of the dispatches recorded since the last flush: two per dispatch, one compute pass each. */
+interface Profiler {
+  readonly querySet: GPUQuerySet;
+  readonly resolve: GPUBuffer;
+  names: string[];
+  readonly pending: Promise<DispatchTiming[]>[];
+}
+
+/** Dispatches timed per submit (each takes two timestamp queries). */
+const PROFILE_BATCH = 256;
+
 export interface MemoryCounters {
   buffers: number;
   bytes: number;
@@ -76,6 +95,9 @@ export class GpuContext {
   readonly live: MemoryCounters = { buffers: 0, bytes: 0 };
   /** Dispatches recorded since creation (for tests and benchmarks). */
   dispatches = 0;
+
+  /** Per-dispatch timestamp queries while profiling (startProfiling / stopProfiling); null otherwise. */
+  private profiler: Profiler | null = null;
 
   /** The first validation or out-of-memory error the device reported, thrown at the next read or sync. */
   private deviceError: string | null = null;
@@ -172,11 +194,85 @@ export class GpuContext {
       entries.push({ binding: buffers.length, resource: { buffer: this.uniformArena, offset, size: Math.max(16, Math.ceil(params.length / 4) * 16) } });
     }
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const profiler = this.profiler;
+    if (profiler) {
+      // One pass per dispatch, timestamped at its beginning and end.
+      this.endPass();
+      const index = profiler.names.length;
+      profiler.names.push(kernel.name);
+      this.pass = this.currentEncoder().beginComputePass({
+        timestampWrites: { querySet: profiler.querySet, beginningOfPassWriteIndex: 2 * index, endOfPassWriteIndex: 2 * index + 1 },
+      });
+    }
     this.pass ??= this.currentEncoder().beginComputePass();
     this.pass.setPipeline(pipeline);
     this.pass.setBindGroup(0, bindGroup);
     this.pass.dispatchWorkgroups(workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1);
     this.dispatches++;
+    if (profiler) {
+      this.endPass();
+      if (profiler.names.length === PROFILE_BATCH) this.flush();
+    }
+  }
+
+  /** Whether the device can time dispatches (the 'timestamp-query' feature). */
+  get timestamps(): boolean {
+    return this.device.features.has('timestamp-query');
+  }
+
+  /**
+   * Times every dispatch from now on with timestamp queries (each runs in its
+   * own compute pass, so batching changes a little). Throws when the device
+   * has no 'timestamp-query' feature.
+   */
+  startProfiling(): void {
+    if (this.profiler) return;
+    if (!this.timestamps) {
+      throw new Error(`webgpu: the adapter (${this.adapterName}) does not offer the 'timestamp-query' feature, so kernels cannot be timed on the GPU`);
+    }
+    this.flush();
+    this.profiler = {
+      querySet: this.device.createQuerySet({ type: 'timestamp', count: 2 * PROFILE_BATCH }),
+      resolve: this.device.createBuffer({ size: 16 * PROFILE_BATCH, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC }),
+      names: [],
+      pending: [],
+    };
+  }
+
+  /** Stops timing; waits for the work and returns every timed dispatch since startProfiling, in order. */
+  async stopProfiling(): Promise<DispatchTiming[]> {
+    const profiler = this.profiler;
+    if (!profiler) return [];
+    this.flush();
+    this.profiler = null;
+    const batches = await Promise.all(profiler.pending);
+    profiler.querySet.destroy();
+    profiler.resolve.destroy();
+    this.throwDeviceError();
+    return batches.flat();
+  }
+
+  /**
+   * Before a submit: resolves this batch's timestamps into a staging buffer;
+   * the returned function, called after the submit, starts reading it back.
+   */
+  private resolveTimestamps(profiler: Profiler): (() => void) | null {
+    const names = profiler.names;
+    if (names.length === 0) return null;
+    profiler.names = [];
+    const bytes = names.length * 16;
+    const staging = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const encoder = this.currentEncoder();
+    encoder.resolveQuerySet(profiler.querySet, 0, 2 * names.length, profiler.resolve, 0);
+    encoder.copyBufferToBuffer(profiler.resolve, 0, staging, 0, bytes);
+    return () => profiler.pending.push((async () => {
+      await staging.mapAsync(GPUMapMode.READ);
+      const stamps = new BigUint64Array(staging.getMappedRange(0, bytes).slice(0));
+      staging.unmap();
+      staging.destroy();
+      // Timestamps may be reordered or clamped by the implementation: a negative span counts as 0.
+      return names.map((name, i) => ({ name, ns: Math.max(0, Number(stamps[2 * i + 1]! - stamps[2 * i]!)) }));
+    })());
   }
 
   /** Records a buffer-to-buffer copy (in order with dispatches). */
@@ -190,10 +286,12 @@ export class GpuContext {
   flush(): void {
     if (!this.encoder) return;
     this.endPass();
+    const readTimestamps = this.profiler ? this.resolveTimestamps(this.profiler) : null;
     if (this.uniformSlots > 0) this.device.queue.writeBuffer(this.uniformArena, 0, this.uniformData, 0, this.uniformSlots * UNIFORM_SLOT_BYTES);
     this.device.queue.submit([this.encoder.finish()]);
     this.encoder = null;
     this.uniformSlots = 0;
+    readTimestamps?.();
   }
 
   private throwDeviceError(): void {

@@ -1,0 +1,124 @@
+// `kat profile --backend webgpu`: a few training steps of a model with every
+// GPU dispatch timed by timestamp queries, summed per kernel name: calls,
+// total milliseconds, mean microseconds per call and share of the GPU time,
+// as a table or as one JSON object. One untimed step first compiles the
+// pipelines and creates the optimizer's moments.
+
+import type { DispatchTiming } from '../../backends/webgpu/context.js';
+import { WebGpuBackend } from '../../backends/webgpu/index.js';
+import { syntheticSplit } from '../../data/synthetic.js';
+import { createModel, modelSpec } from '../../models/registry.js';
+import { tensor } from '../../ops/creation.js';
+import { softmaxCrossEntropy } from '../../ops/nn.js';
+import { AdamW } from '../../optim/index.js';
+import { tidy } from '../../tensor/scope.js';
+import { selectBackend } from '../backend.js';
+import { CliError, integerIn, type FlagType, type FlagValues } from '../flags.js';
+
+export const PROFILE_FLAGS: Record<string, FlagType> = {
+  backend: 'string', model: 'string', batch: integerIn(1, 1024), 'image-size': integerIn(1, 1024), steps: integerIn(1, 100), json: 'boolean',
+};
+
+export interface KernelProfileRow {
+  kernel: string;
+  calls: number;
+  total_ms: number;
+  mean_us: number;
+  /** Fraction of all timed GPU time. */
+  share: number;
+}
+
+/** Sums dispatch timings per kernel name, largest total first. */
+export function aggregateTimings(timings: readonly DispatchTiming[]): KernelProfileRow[] {
+  const byName = new Map<string, { calls: number; ns: number }>();
+  let totalNs = 0;
+  for (const { name, ns } of timings) {
+    const entry = byName.get(name) ?? { calls: 0, ns: 0 };
+    entry.calls++;
+    entry.ns += ns;
+    totalNs += ns;
+    byName.set(name, entry);
+  }
+  return [...byName.entries()]
+    .map(([kernel, { calls, ns }]) => ({ kernel, calls, total_ms: ns / 1e6, mean_us: ns / 1e3 / calls, share: totalNs > 0 ? ns / totalNs : 0 }))
+    .sort((a, b) => b.total_ms - a.total_ms || a.kernel.localeCompare(b.kernel));
+}
+
+export async function runProfile(flags: FlagValues): Promise<void> {
+  const name = (flags.backend as string | undefined) ?? 'webgpu';
+  if (name !== 'webgpu') {
+    throw new CliError(`profile: per-kernel GPU timing needs --backend webgpu (got '${name}'); for CPU timings use kat bench`);
+  }
+  const modelName = (flags.model as string | undefined) ?? 'kat-micro';
+  let spec;
+  try {
+    spec = modelSpec(modelName);
+  } catch (error) {
+    throw new CliError(`profile: ${(error as Error).message}`);
+  }
+  const config = spec.config as { imageSize?: number; channels?: number; classes: number; patchSize?: number };
+  const imageSize = (flags['image-size'] as number | undefined) ?? config.imageSize ?? 28;
+  if (config.patchSize !== undefined && imageSize % config.patchSize !== 0) {
+    throw new CliError(`profile: --image-size ${imageSize} is not a multiple of ${modelName}'s patch size ${config.patchSize}`);
+  }
+  const channels = config.channels ?? 1;
+  const classes = config.classes;
+  const batch = (flags.batch as number | undefined) ?? 32;
+  const steps = (flags.steps as number | undefined) ?? 2;
+
+  const { backend } = await selectBackend('webgpu');
+  if (!(backend instanceof WebGpuBackend)) throw new CliError(`profile: backend '${backend.name}' is not WebGPU`);
+  const ctx = backend.ctx;
+  if (!ctx.timestamps) {
+    throw new CliError(`profile: the WebGPU adapter (${ctx.adapterName}) has no 'timestamp-query' feature, so per-kernel GPU times ` +
+      'cannot be measured on it');
+  }
+
+  const data = syntheticSplit({ trainCount: batch, testCount: 1, channels, height: imageSize, width: imageSize, classes, seed: 7 });
+  const model = createModel(modelName, { imageSize, channels, classes });
+  const optimizer = new AdamW(model.parameters(), { lr: 1e-4, weightDecay: 0.05 });
+  const images = tensor(data.train.images, [batch, channels, imageSize, imageSize]);
+  const labels = tensor(data.train.labels, [batch]);
+  const step = () => {
+    tidy(() => softmaxCrossEntropy(model.forward(images), labels, { labelSmoothing: 0.1 }).backward());
+    optimizer.step();
+    optimizer.zeroGrad();
+  };
+  step();
+  await backend.sync();
+  const start = performance.now();
+  ctx.startProfiling();
+  let timings: DispatchTiming[];
+  try {
+    for (let i = 0; i < steps; i++) step();
+  } finally {
+    timings = await ctx.stopProfiling();
+  }
+  const wallMs = performance.now() - start;
+  optimizer.dispose();
+  model.dispose();
+  images.dispose();
+  labels.dispose();
+
+  const rows = aggregateTimings(timings);
+  const gpuMs = rows.reduce((sum, row) => sum + row.total_ms, 0);
+  const report = {
+    device: backend.description, model: modelName, batch, image_size: imageSize, steps, dispatches: timings.length,
+    gpu_ms: gpuMs, wall_ms: wallMs, kernels: rows,
+  };
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+    return;
+  }
+  const width = Math.max(24, ...rows.map((row) => row.kernel.length));
+  const lines = [
+    `${backend.description}: ${modelName}, batch ${batch}, ${imageSize}x${imageSize}, ${steps} training step${steps === 1 ? '' : 's'} ` +
+      `(after one untimed), ${timings.length} dispatches`,
+    `${'kernel'.padEnd(width)} ${'calls'.padStart(7)} ${'total ms'.padStart(11)} ${'mean us'.padStart(11)} ${'share'.padStart(7)}`,
+    ...rows.map((row) => `${row.kernel.padEnd(width)} ${String(row.calls).padStart(7)} ${row.total_ms.toFixed(3).padStart(11)} ` +
+      `${row.mean_us.toFixed(1).padStart(11)} ${`${(row.share * 100).toFixed(1)}%`.padStart(7)}`),
+    `${'total'.padEnd(width)} ${String(timings.length).padStart(7)} ${gpuMs.toFixed(3).padStart(11)} ${''.padStart(11)} ${'100.0%'.padStart(7)}`,
+    `GPU time is the sum of the dispatches' timestamped passes; wall time of the timed steps ${wallMs.toFixed(1)} ms.`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
