@@ -304,6 +304,14 @@ const makers: [string, Make][] = [
       fn: ([x]) => ops.mul(ops.transpose(x!, [2, 0, 3, 1, 4]), ops.transpose(x!, [2, 0, 3, 1, 4])),
     };
   }],
+  ['attention (softmax(scale q k^T) v; fused on WebGPU)', (rng) => {
+    const shape = [dim(rng, 1, 2), dim(rng, 1, 3), dim(rng, 1, 6), dim(rng, 1, 5)];
+    const scale = 0.3 + rng.uniform();
+    return {
+      specs: [input(rng, shape), input(rng, shape), input(rng, shape)],
+      fn: ([q, k, v]) => ops.attention(q!, k!, v!, { scale }),
+    };
+  }],
 ];
 
 /** A grid like AF-KAN's / ReLU-KAN's initial one (s_i = (i - k) / g, e_i = s_i + (k + 1) / g) per copy, jittered. */
