@@ -16,7 +16,9 @@ import { mul } from '../src/ops/elementwise.js';
 import { matmul } from '../src/ops/matmul.js';
 import { softmax, softmaxCrossEntropy } from '../src/ops/nn.js';
 import { buildModel, modelSpec } from '../src/models/registry.js';
+import { noGrad } from '../src/tensor/autograd.js';
 import { Random } from '../src/tensor/random.js';
+import { memory } from '../src/tensor/scope.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { startBackend } from './support/backends.js';
 import {
@@ -96,6 +98,21 @@ describe('fused attention on WebGPU', { skip: webgpu ? false : 'webgpu backend c
       ['dq', 'dk', 'dv'].forEach((name, i) => assertClose(actual.grads[i]!, expected.grads[i]!, 1e-4, name));
     });
   }
+
+  it('keeps nothing but its output without gradients', async () => {
+    await onBackendAsync(gpu, async () => {
+      const [q, k, v] = inputs([2, 9, 8]).map((s) => tensor(Float32Array.from(s.values), s.shape));
+      const before = memory();
+      const y = noGrad(() => attention(q!, k!, v!));
+      const during = memory();
+      assert.equal(during.tensors, before.tensors + 1, 'tensors: the output only');
+      assert.equal(during.buffers, before.buffers + 1, 'buffers: the output only');
+      await y.data();
+      y.dispose();
+      assert.deepEqual(memory(), before);
+      for (const t of [q, k, v]) t!.dispose();
+    });
+  });
 
   it('gives the same bits on every run of the backward', async () => {
     const specs = inputs([4, 70, 32], 2);

@@ -45,8 +45,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
   const items = q.size / (tokens * dim);
   const [out, lse] = kernels.attention!(q.buffer, k.buffer, v.buffer, items, tokens, dim, scale);
   const logSumExp = Tensor.fromBuffer(backend, lse, [items, tokens]);
-  let y: Tensor;
-  return (y = output(op, backend, out, q.shape, [q, k, v, logSumExp], (g) => {
+  const y: Tensor = output(op, backend, out, q.shape, [q, k, v, logSumExp], (g) => {
     const [dq, dk, dv] = kernels.attentionBackward!(q.buffer, k.buffer, v.buffer, y.buffer, logSumExp.buffer, g.buffer,
       items, tokens, dim, scale);
     return [
@@ -55,5 +54,8 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
       Tensor.fromBuffer(backend, dv, v.shape),
       null,
     ];
-  }));
+  });
+  // Without a backward (inference, or no input needs gradients) the log-sum-exp is not needed.
+  if (!y.gradNode) logSumExp.dispose();
+  return y;
 }
