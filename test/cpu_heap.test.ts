@@ -118,6 +118,41 @@ describe('CPU kernels in place in WebAssembly memory', () => {
     }
   });
 
+  it('fused attention (row blocks, several items, 2 threads) gives the bits of the composition, and float64 gradients', () => {
+    for (const [items, tokens, dim] of [[3, 197, 64], [20, 17, 16], [1, 5, 3]] as const) {
+      const size = items * tokens * dim;
+      const [q, k, v, g] = [0, 1, 2, 3].map(() => randomValues(rng, size));
+      const scale = 1 / Math.sqrt(dim);
+      const reference = (backend: CpuBackend | typeof float64Backend) => {
+        const K = backend.kernels;
+        const put = (values: Float64Array) => backend === float64Backend ? values : upload(backend as CpuBackend, values);
+        const [Q, Kt, V, G] = [q!, k!, v!, g!].map(put);
+        const scores = K.matmul(Q!, Kt!, items, tokens, dim, tokens, false, true, tokens * dim, tokens * dim);
+        const p = K.softmax(K.binary('mul', scores, put(Float64Array.of(scale)), [items * tokens, tokens], [tokens, 1], [0, 0]), items * tokens, tokens);
+        const out = K.matmul(p, V!, items, tokens, tokens, dim, false, false, tokens * tokens, tokens * dim);
+        // dV = P^T g, dP = g V^T, dS = scale P (dP - rowsum(g out)), dQ = dS K, dK = dS^T Q
+        const dv = K.matmul(p, G!, items, tokens, tokens, dim, true, false, tokens * tokens, tokens * dim);
+        const dp = K.matmul(G!, V!, items, tokens, dim, tokens, false, true, tokens * dim, tokens * dim);
+        const delta = K.reduce('sum', K.binary('mul', G!, out, [items * tokens, dim], [dim, 1], [dim, 1]), [items * tokens, dim], [1]);
+        const ds = K.binary('mul', K.binary('mul', p, K.binary('sub', dp, delta, [items * tokens, tokens], [tokens, 1], [1, 0]),
+          [items * tokens, tokens], [tokens, 1], [tokens, 1]), put(Float64Array.of(scale)), [items * tokens, tokens], [tokens, 1], [0, 0]);
+        const dq = K.matmul(ds, Kt!, items, tokens, tokens, dim, false, false, tokens * tokens, tokens * dim);
+        const dk = K.matmul(ds, Q!, items, tokens, tokens, dim, true, false, tokens * tokens, tokens * dim);
+        return { Q, Kt, V, G, out, grads: [dq, dk, dv] };
+      };
+      const exact = reference(float64Backend);
+      for (const backend of backends) {
+        const { Q, Kt, V, G, out } = reference(backend);
+        const [fused, lse] = backend.kernels.attention!(Q!, Kt!, V!, items, tokens, dim, scale);
+        assert.deepEqual(fused, out, `${items} x ${tokens} x ${dim}: forward bits, ${backend.wasm!.threads} threads`);
+        assert.equal(lse!.length, items * tokens);
+        const grads = backend.kernels.attentionBackward!(Q!, Kt!, V!, fused!, lse!, G!, items, tokens, dim, scale);
+        grads.forEach((grad, i) => assert.ok(scaledMaxError(grad, exact.grads[i]!) < 1e-5,
+          `${items} x ${tokens} x ${dim}: gradient ${i}: ${scaledMaxError(grad, exact.grads[i]!)}`));
+      }
+    }
+  });
+
   it('matmul with a broadcast operand (batch stride 0)', () => {
     const [batch, m, k, n] = [5, 33, 40, 29];
     const a = randomValues(rng, batch * m * k);

@@ -5,6 +5,7 @@
 
 import type { Backend, HostArray, Kernels, MemoryInfo } from '../backend.js';
 import type { Alloc } from './kernels/alloc.js';
+import { makeAttentionKernels } from './kernels/attention.js';
 import { makeElementwiseKernels } from './kernels/elementwise.js';
 import { makeGroupRationalKernels } from './kernels/group_rational.js';
 import { makeKanBasisKernels } from './kernels/kan_bases.js';
@@ -74,6 +75,7 @@ export class CpuBackend implements Backend<HostArray> {
       ...makeNormalizationKernels(alloc, this.wasm),
       ...makeGroupRationalKernels(alloc, this.wasm),
       ...makeKanBasisKernels(alloc, this.wasm),
+      ...makeAttentionKernels(alloc, this.wasm),
       ...makeKaratKernels(alloc, this.wasm),
     };
     this.kernels = outputs satisfies Kernels<HostArray>;

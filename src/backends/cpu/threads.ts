@@ -24,7 +24,7 @@ import { nodeBuiltin } from '../../util/node_builtin.js';
 /** The kernels a worker can run: a slice's task id is the index of its export name here. */
 export const THREAD_TASKS = [
   'gemm', 'packColumns', 'unaryF32', 'unaryGradF32', 'binaryF32', 'softmaxForward', 'softmaxBackward', 'layerNormForward', 'layerNormBackward',
-  'groupRationalForward', 'groupRationalBackward', 'adamwF32',
+  'groupRationalForward', 'groupRationalBackward', 'adamwF32', 'attentionForward', 'attentionBackward',
 ] as const;
 
 export type ThreadTask = (typeof THREAD_TASKS)[number];

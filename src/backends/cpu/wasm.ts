@@ -55,6 +55,12 @@ interface KernelExports {
   scatterStrided4(src: number, dst: number, n0: number, n1: number, n2: number, n3: number, t0: number, t1: number, t2: number,
     t3: number): void;
   sumRowsF64(x: number, acc: number, rows: number, cols: number): void;
+  attentionForward(q: number, k: number, v: number, out: number, lse: number, tokens: number, dim: number, scale: number, first: number,
+    count: number, scratch: number): void;
+  attentionBackward(q: number, k: number, v: number, out: number, gOut: number, dq: number, dk: number, dv: number, tokens: number,
+    dim: number, scale: number, scratch: number): void;
+  attentionForwardScratch(rows: number, tokens: number): number;
+  attentionBackwardScratch(tokens: number): number;
   adamwF32(param: number, grad: number, m: number, v: number, paramOut: number, mOut: number, vOut: number, n: number, beta1: number,
     beta2: number, decay: number, stepSize: number, vScale: number, eps: number): void;
   sumColsF32(x: number, out: number, rows: number, cols: number): void;
@@ -667,6 +673,47 @@ export class WasmKernels {
     this.run([param, grad, m, v].map(take), [paramOut, mOut, vOut].map(take), 0, ([pAt, gAt, mAt, vAt, p2, m2, v2]) => {
       this.parallel('adamwF32', n, sliceSize(n, SLICE_ELEMENTS, 16), (start, length) => [pAt! + 4 * start, gAt! + 4 * start, mAt! + 4 * start,
         vAt! + 4 * start, p2! + 4 * start, m2! + 4 * start, v2! + 4 * start, length, beta1, beta2, decay, stepSize, vScale, eps]);
+    });
+  }
+
+  /**
+   * Fused softmax attention over `items` items of q, k, v [N, d] (see
+   * assembly/attention.ts): out, and each row's log-sum-exp. Slices are row
+   * blocks of items (about eight slices in all when items are few).
+   */
+  attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, items: number, tokens: number,
+    dim: number, scale: number): void {
+    const blocksPerItem = items >= 8 ? 1 : Math.ceil(8 / items);
+    const rowsPer = Math.min(tokens, Math.max(6, Math.ceil(tokens / blocksPerItem / 6) * 6));
+    const blocks = Math.ceil(tokens / rowsPer);
+    const perThread = lines(this.exports.attentionForwardScratch(rowsPer, tokens));
+    const itemFloats = tokens * dim;
+    this.run([q, k, v], [out, lse], this.threads * perThread, ([qAt, kAt, vAt, outAt, lseAt], scratch) => {
+      const slice = (index: number) => {
+        const item = Math.floor(index / blocks);
+        const first = (index % blocks) * rowsPer;
+        const at = 4 * item * itemFloats;
+        return [qAt! + at, kAt! + at, vAt! + at, outAt! + at, lseAt! + 4 * item * tokens, tokens, dim, scale, first,
+          Math.min(rowsPer, tokens - first), scratch];
+      };
+      for (let base = 0; base < items * blocks; base += MAX_SLICES) {
+        this.parallel('attentionForward', Math.min(MAX_SLICES, items * blocks - base), 1, (start) => slice(base + start), 10, 4 * perThread);
+      }
+    });
+  }
+
+  /** The gradients of `attention` (items in parallel, each recomputing its scores). */
+  attentionBackward(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, gOut: Float32Array, dq: Float32Array,
+    dk: Float32Array, dv: Float32Array, items: number, tokens: number, dim: number, scale: number): void {
+    const perThread = lines(this.exports.attentionBackwardScratch(tokens));
+    const itemFloats = tokens * dim;
+    this.run([q, k, v, out, gOut], [dq, dk, dv], this.threads * perThread, ([qAt, kAt, vAt, oAt, gAt, dqAt, dkAt, dvAt], scratch) => {
+      for (let base = 0; base < items; base += MAX_SLICES) {
+        this.parallel('attentionBackward', Math.min(MAX_SLICES, items - base), 1, (start) => {
+          const at = 4 * (base + start) * itemFloats;
+          return [qAt! + at, kAt! + at, vAt! + at, oAt! + at, gAt! + at, dqAt! + at, dkAt! + at, dvAt! + at, tokens, dim, scale, scratch];
+        }, 11, 4 * perThread);
+      }
     });
   }
 

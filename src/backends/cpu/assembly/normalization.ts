@@ -209,34 +209,42 @@ export function layerNormBackward(x: usize, weight: usize, mean: usize, rstd: us
 /** y = exp(x - max) / sum per row; the sum is f64. */
 export function softmaxForward(x: usize, y: usize, rows: i32, cols: i32): void {
   const rowBytes = <usize>cols << 2;
+  for (let r = 0; r < rows; r++) softmaxRow(x + <usize>r * rowBytes, y + <usize>r * rowBytes, cols, 1);
+}
+
+/**
+ * One row of softmax(scale x) into out (which may be the row itself);
+ * returns its log-sum-exp, max + log(sum), in f64.
+ */
+// @ts-ignore: decorator
+@inline export function softmaxRow(row: usize, out: usize, cols: i32, scale: f32): f64 {
+  const rowBytes = <usize>cols << 2;
   const full = <usize>(cols & ~3) << 2;
-  for (let r = 0; r < rows; r++) {
-    const row = x + <usize>r * rowBytes;
-    const out = y + <usize>r * rowBytes;
-    let maxLanes = f32x4.splat(-Infinity);
-    let i: usize = 0;
-    for (; i < full; i += 16) maxLanes = f32x4.max(maxLanes, v128.load(row + i));
-    let rowMax = max(max(f32x4.extract_lane(maxLanes, 0), f32x4.extract_lane(maxLanes, 1)),
-      max(f32x4.extract_lane(maxLanes, 2), f32x4.extract_lane(maxLanes, 3)));
-    for (; i < rowBytes; i += 4) rowMax = max(rowMax, load<f32>(row + i));
-    const shift = f32x4.splat(rowMax);
-    let acc = f64x2.splat(0);
-    for (i = 0; i < full; i += 16) {
-      const e = expLanes(f32x4.sub(v128.load(row + i), shift));
-      v128.store(out + i, e);
-      acc = addWide(acc, e);
-    }
-    let sum = sumWide(acc);
-    for (; i < rowBytes; i += 4) {
-      const e = expScalar(load<f32>(row + i) - rowMax);
-      store<f32>(out + i, e);
-      sum += <f64>e;
-    }
-    const invScalar = <f32>(1 / sum);
-    const inv = f32x4.splat(invScalar);
-    for (i = 0; i < full; i += 16) v128.store(out + i, f32x4.mul(v128.load(out + i), inv));
-    for (; i < rowBytes; i += 4) store<f32>(out + i, load<f32>(out + i) * invScalar);
+  const factor = f32x4.splat(scale);
+  let maxLanes = f32x4.splat(-Infinity);
+  let i: usize = 0;
+  for (; i < full; i += 16) maxLanes = f32x4.max(maxLanes, f32x4.mul(v128.load(row + i), factor));
+  let rowMax = max(max(f32x4.extract_lane(maxLanes, 0), f32x4.extract_lane(maxLanes, 1)),
+    max(f32x4.extract_lane(maxLanes, 2), f32x4.extract_lane(maxLanes, 3)));
+  for (; i < rowBytes; i += 4) rowMax = max(rowMax, load<f32>(row + i) * scale);
+  const shift = f32x4.splat(rowMax);
+  let acc = f64x2.splat(0);
+  for (i = 0; i < full; i += 16) {
+    const e = expLanes(f32x4.sub(f32x4.mul(v128.load(row + i), factor), shift));
+    v128.store(out + i, e);
+    acc = addWide(acc, e);
   }
+  let sum = sumWide(acc);
+  for (; i < rowBytes; i += 4) {
+    const e = expScalar(load<f32>(row + i) * scale - rowMax);
+    store<f32>(out + i, e);
+    sum += <f64>e;
+  }
+  const invScalar = <f32>(1 / sum);
+  const inv = f32x4.splat(invScalar);
+  for (i = 0; i < full; i += 16) v128.store(out + i, f32x4.mul(v128.load(out + i), inv));
+  for (; i < rowBytes; i += 4) store<f32>(out + i, load<f32>(out + i) * invScalar);
+  return <f64>rowMax + Math.log(sum);
 }
 
 /** dx = y * (dy - sum(dy * y)) per row; the dot product is f64. */
