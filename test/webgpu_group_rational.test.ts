@@ -3,7 +3,8 @@
 // coefficient gradients, on KAT-like shapes, with vec4 and scalar paths, shared
 // and per-group numerators, one group, x = 0 and b = 0; both workgroup
 // reductions (subgroups and workgroup memory); and bit-identical coefficient
-// gradients from run to run. Skipped when WebGPU cannot start.
+// gradients from run to run; and each work layout the autotuner may pick.
+// Skipped when WebGPU cannot start.
 
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
@@ -11,6 +12,7 @@ import type { Backend } from '../src/backends/backend.js';
 import type { GpuBuffer } from '../src/backends/webgpu/context.js';
 import type { WebGpuBackend } from '../src/backends/webgpu/index.js';
 import { Random } from '../src/tensor/random.js';
+import { GROUP_RATIONAL_SHAPES, makeGroupRationalKernels, type GroupRationalShapeName } from '../src/backends/webgpu/kernels/group_rational.js';
 import { startBackend } from './support/backends.js';
 import { randomValues, toFloat32Values } from './support/harness.js';
 
@@ -126,10 +128,10 @@ interface Outputs {
   db: Float32Array;
 }
 
-async function run(backend: Backend<GpuBuffer>, c: Case, x: Float64Array, a: Float64Array, b: Float64Array, gy: Float64Array): Promise<Outputs> {
+async function run(backend: Backend<GpuBuffer>, c: Case, x: Float64Array, a: Float64Array, b: Float64Array, gy: Float64Array,
+  k: Pick<Backend<GpuBuffer>['kernels'], 'groupRational' | 'groupRationalBackward'> = backend.kernels): Promise<Outputs> {
   const buffers = [x, a, b, gy].map((v) => backend.upload(v));
   const [xb, ab, bb, gyb] = buffers as [GpuBuffer, GpuBuffer, GpuBuffer, GpuBuffer];
-  const k = backend.kernels;
   const yb = k.groupRational(xb, ab, bb, c.rows, c.channels, c.groups, c.shared);
   const grads = k.groupRationalBackward(xb, ab, bb, gyb, c.rows, c.channels, c.groups, c.shared);
   const [y, dx, da, db] = (await Promise.all([yb, ...grads].map((t) => backend.read(t)))) as Float32Array[];
@@ -148,6 +150,46 @@ async function withoutSubgroups<T>(backend: WebGpuBackend, fn: () => Promise<T>)
     Object.defineProperty(ctx, 'subgroups', { value: had, configurable: true });
   }
 }
+
+/** Inputs of a case: x with zeros, b with zeros, random a and gy (float32 values). */
+function inputs(c: Case) {
+  const rng = new Random(c.rows * 7919 + c.channels * 31 + c.groups);
+  const size = c.rows * c.channels;
+  const x = toFloat32Values(randomValues(rng, size, { scale: 1.5 }));
+  for (let i = 0; i < size; i += 7) x[i] = 0;
+  const a = toFloat32Values(randomValues(rng, (c.shared ? 1 : c.groups) * 6, { scale: 0.6 }));
+  const b = toFloat32Values(randomValues(rng, c.groups * 4, { scale: 0.6 }));
+  for (let i = 0; i < b.length; i += 3) b[i] = 0;
+  const gy = toFloat32Values(randomValues(rng, size));
+  return { x, a, b, gy };
+}
+
+describe('webgpu groupRational: every autotuner layout matches the float64 reference', async () => {
+  const backend = (await startBackend('webgpu')) as WebGpuBackend | null;
+  if (!backend) return;
+  after(() => backend.sync());
+  // Ragged and vector shapes, shared and per-group numerators, one and many groups, a split group.
+  const picked = [cases[0]!, cases[2]!, cases[3]!, cases[5]!, cases[6]!, cases[8]!];
+  for (const shape of Object.keys(GROUP_RATIONAL_SHAPES) as GroupRationalShapeName[]) {
+    it(`layout '${shape}' (${JSON.stringify(GROUP_RATIONAL_SHAPES[shape])})`, async () => {
+      const kernels = makeGroupRationalKernels(backend.ctx, { shape });
+      for (const c of picked) {
+        const { x, a, b, gy } = inputs(c);
+        const expected = reference(x, a, b, gy, c.channels, c.groups, c.shared);
+        const out = await run(backend, c, x, a, b, gy, kernels);
+        const errors = {
+          y: flooredRelativeError(out.y, expected.y, expected.yScale),
+          dx: flooredRelativeError(out.dx, expected.dx, expected.dxScale),
+          da: gradientError(out.da, expected.da),
+          db: gradientError(out.db, expected.db),
+        };
+        for (const [key, error] of Object.entries(errors)) {
+          assert.ok(error <= 1e-5, `${shape}, ${c.name}: ${key} relative error ${error.toExponential(2)} > 1e-5`);
+        }
+      }
+    });
+  }
+});
 
 describe('webgpu groupRational matches a float64 reference', async () => {
   const backend = (await startBackend('webgpu')) as WebGpuBackend | null;

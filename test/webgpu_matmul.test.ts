@@ -1,7 +1,7 @@
 // The WebGPU matmul kernel against the float64 CPU kernel on awkward shapes:
 // sizes that are 1, odd, or just past a tile edge, every transpose pair,
 // broadcast (stride 0) and padded batch strides, and each tile configuration
-// pinned as well as the automatic choice. Skipped when WebGPU cannot start.
+// pinned (every candidate of the autotuner) as well as the automatic choice. Skipped when WebGPU cannot start.
 
 import { describe, it } from 'node:test';
 import { startBackend } from './support/backends.js';
@@ -9,7 +9,7 @@ import { assertClose, float64Backend, randomValues, toFloat32Values } from './su
 import { Random } from '../src/tensor/random.js';
 import type { WebGpuBackend } from '../src/backends/webgpu/index.js';
 import type { GpuBuffer } from '../src/backends/webgpu/context.js';
-import { MATMUL_TILES, makeMatmulKernel, type MatmulTile } from '../src/backends/webgpu/kernels/matmul.js';
+import { MATMUL_TILES, makeMatmulKernel, matmulTileFits, type MatmulTile } from '../src/backends/webgpu/kernels/matmul.js';
 
 const TOLERANCE = 1e-5;
 
@@ -46,7 +46,8 @@ describe('webgpu matmul vs float64 reference', async () => {
   if (!backend) return;
   const kernels: [string, ReturnType<typeof makeMatmulKernel>][] = [
     ['auto', backend.kernels.matmul],
-    ...(Object.keys(MATMUL_TILES) as MatmulTile[]).map((tile) => [tile, makeMatmulKernel(backend.ctx, { tile })] as [string, ReturnType<typeof makeMatmulKernel>]),
+    // Every tile the autotuner may pick on this device (a tile past the device's workgroup limits is never a candidate).
+    ...(Object.keys(MATMUL_TILES) as MatmulTile[]).filter((tile) => matmulTileFits(backend.ctx.device.limits, tile)).map((tile) => [tile, makeMatmulKernel(backend.ctx, { tile })] as [string, ReturnType<typeof makeMatmulKernel>]),
   ];
 
   async function check(kernel: ReturnType<typeof makeMatmulKernel>, what: string, rng: Random, batch: number, m: number, k: number, n: number,

@@ -4,6 +4,9 @@
 // one arena buffer, written just before its submit. Everything runs in queue
 // order, so a freed buffer can be reused by the very next dispatch.
 
+import { Tuner } from './tuner.js';
+import { memoryOnlyStore } from './tune_store.js';
+
 /** A tensor's storage: a pooled GPU buffer and the number of float32 values in use. */
 export interface GpuBuffer {
   readonly buffer: GPUBuffer;
@@ -85,6 +88,10 @@ export interface MemoryCounters {
 
 export class GpuContext {
   readonly subgroups: boolean;
+  /** The device can time passes with timestamp queries (else timing waits for queue completion). */
+  timestamps: boolean;
+  /** Picks kernel configurations per shape class (off: fixed defaults); set by the backend. */
+  tuner: Tuner = new Tuner({ enabled: false, adapterKey: '', store: memoryOnlyStore });
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly pool = new Map<number, GPUBuffer[]>();
   private encoder: GPUCommandEncoder | null = null;
@@ -104,6 +111,7 @@ export class GpuContext {
 
   constructor(readonly device: GPUDevice, readonly adapterName: string) {
     this.subgroups = device.features.has('subgroups');
+    this.timestamps = device.features.has('timestamp-query');
     device.addEventListener('uncapturederror', (event) => {
       this.deviceError ??= (event as GPUUncapturedErrorEvent).error.message;
     });
@@ -315,6 +323,7 @@ export class GpuContext {
     staging.unmap();
     staging.destroy();
     this.throwDeviceError();
+    if (this.tuner.hasPending) await this.tuner.runPending();
     return out;
   }
 
@@ -322,6 +331,53 @@ export class GpuContext {
     this.flush();
     await this.device.queue.onSubmittedWorkDone();
     this.throwDeviceError();
+    if (this.tuner.hasPending) await this.tuner.runPending();
+  }
+
+  /**
+   * Milliseconds per call of `record` (which must only dispatch, no copies),
+   * recorded `reps` times into one compute pass of its own: the pass's
+   * timestamps where the device has timestamp queries, else the wall time from
+   * submit to queue completion. Work recorded before is submitted first and
+   * not counted (timestamps) or waited for first (wall time). Validation
+   * errors of the recorded work are thrown here, not kept for the next read.
+   */
+  async time(record: () => void, reps: number): Promise<number> {
+    reps = Math.max(1, Math.min(reps, Math.floor(MAX_BATCH / 8)));
+    this.flush();
+    const useTimestamps = this.timestamps;
+    if (!useTimestamps) await this.device.queue.onSubmittedWorkDone();
+    const querySet = useTimestamps ? this.device.createQuerySet({ type: 'timestamp', count: 2 }) : null;
+    const resolved = useTimestamps ? this.device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC }) : null;
+    const readback = useTimestamps ? this.device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }) : null;
+    this.device.pushErrorScope('validation');
+    const encoder = this.currentEncoder();
+    this.pass = encoder.beginComputePass(querySet ? { timestampWrites: { querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {});
+    for (let r = 0; r < reps; r++) record();
+    this.endPass();
+    if (querySet && resolved && readback) {
+      encoder.resolveQuerySet(querySet, 0, 2, resolved, 0);
+      encoder.copyBufferToBuffer(resolved, 0, readback, 0, 16);
+    }
+    const start = performance.now();
+    this.flush();
+    const error = await this.device.popErrorScope();
+    await this.device.queue.onSubmittedWorkDone();
+    const wall = performance.now() - start;
+    try {
+      if (error) throw new Error(`webgpu: timing run failed: ${error.message}`);
+      if (!readback) return wall / reps;
+      await readback.mapAsync(GPUMapMode.READ);
+      const [begin, end] = new BigUint64Array(readback.getMappedRange(0, 16).slice(0));
+      readback.unmap();
+      const ns = Number(end! - begin!);
+      // Some drivers report zeros or garbage for unsupported passes: fall back to the wall time.
+      return ns > 0 && ns < wall * 1e6 * 4 ? ns / 1e6 / reps : wall / reps;
+    } finally {
+      querySet?.destroy();
+      resolved?.destroy();
+      readback?.destroy();
+    }
   }
 
   /** Workgroup counts for `total` workgroups, folded into 2-D when one dimension is not enough. */

@@ -15,6 +15,8 @@ import { makeLayoutKernels } from './kernels/layout.js';
 import { makeMatmulKernel } from './kernels/matmul.js';
 import { makeReduceKernels } from './kernels/reduce.js';
 import { makeRowKernels } from './kernels/rows.js';
+import { defaultTuningFile, fileTuningStore, memoryOnlyStore, type TuningStore } from './tune_store.js';
+import { Tuner, autotuneFromEnv } from './tuner.js';
 
 export type { GpuBuffer } from './context.js';
 
@@ -45,6 +47,15 @@ async function findGpu(): Promise<GPU> {
   throw new Error('webgpu: this runtime has no navigator.gpu');
 }
 
+export interface WebGpuOptions {
+  /** Time kernel configurations per shape class and use the fastest (default: on for hardware adapters, see create()). */
+  autotune?: boolean;
+  /** The tuning cache file (Node); null keeps winners in memory only. */
+  tuningFile?: string | null;
+  /** false: time with queue completion even where timestamp queries exist (for tests). */
+  timestamps?: boolean;
+}
+
 export class WebGpuBackend implements Backend<GpuBuffer> {
   readonly name = 'webgpu';
   readonly description: string;
@@ -52,7 +63,7 @@ export class WebGpuBackend implements Backend<GpuBuffer> {
   readonly kernels: Kernels<GpuBuffer>;
 
   private constructor(readonly ctx: GpuContext, readonly isSoftware: boolean) {
-    this.description = `WebGPU on ${ctx.adapterName}${ctx.subgroups ? ' (subgroups)' : ''}`;
+    this.description = `WebGPU on ${ctx.adapterName}${ctx.subgroups ? ' (subgroups)' : ''}${ctx.tuner.enabled ? ' (autotuned)' : ''}`;
     this.kernels = {
       ...makeElementwiseKernels(ctx),
       matmul: makeMatmulKernel(ctx),
@@ -93,8 +104,15 @@ export class WebGpuBackend implements Backend<GpuBuffer> {
     return WebGpuBackend.describe(await WebGpuBackend.adapter());
   }
 
-  /** Starts the backend on the best adapter, or throws an error saying why it cannot. */
-  static async create(): Promise<WebGpuBackend> {
+  /**
+   * Starts the backend on the best adapter, or throws an error saying why it cannot.
+   * Autotuning (see tuner.ts) is on for hardware adapters and off for software
+   * ones (SwiftShader: tests stay deterministic) unless `options.autotune` or
+   * KATJS_WEBGPU_AUTOTUNE (0/off or 1/on) says otherwise; winners are cached
+   * in `options.tuningFile` (default: webgpu-tuning.json in the download cache,
+   * Node only; null: memory only).
+   */
+  static async create(options: WebGpuOptions = {}): Promise<WebGpuBackend> {
     const adapter = await WebGpuBackend.adapter();
     const wanted: GPUFeatureName[] = ['subgroups', 'timestamp-query'];
     const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
@@ -111,7 +129,23 @@ export class WebGpuBackend implements Backend<GpuBuffer> {
       },
     });
     const { adapterName, isSoftware } = WebGpuBackend.describe(adapter);
-    return new WebGpuBackend(new GpuContext(device, adapterName), isSoftware);
+    const ctx = new GpuContext(device, adapterName);
+    if (options.timestamps === false) ctx.timestamps = false;
+    const env = typeof process !== 'undefined' && process.versions?.node ? process.env : undefined;
+    const enabled = options.autotune ?? autotuneFromEnv(env) ?? !isSoftware;
+    if (enabled) {
+      let store: TuningStore = memoryOnlyStore;
+      if (options.tuningFile !== null && env) store = fileTuningStore(options.tuningFile ?? (await defaultTuningFile(env)));
+      ctx.tuner = new Tuner({ enabled, adapterKey: WebGpuBackend.adapterKey(adapter), store });
+      await ctx.tuner.load();
+    }
+    return new WebGpuBackend(ctx, isSoftware);
+  }
+
+  /** The tuning cache's key of an adapter: vendor / architecture / device / description. */
+  static adapterKey(adapter: GPUAdapter): string {
+    const info = adapter.info;
+    return [info?.vendor, info?.architecture, info?.device, info?.description].map((v) => v || '-').join(' / ');
   }
 
   upload(values: ArrayLike<number>): GpuBuffer {

@@ -8,9 +8,10 @@
 // Work layout (forward and backward alike). x is [rows, channels] seen as
 // [rows, cols] of V-wide vectors, V = 4 (vec4f loads) when the channels per
 // group are a multiple of 4, else V = 1. A group's `perGroup` vector columns
-// are cut into `chunks` column tiles of `tileCols` columns; a workgroup of 256
-// invocations is a tileCols x tileRows block (tileCols * tileRows <= 256, the
-// rest idle) sitting on ONE column tile of ONE group, and walks down the rows
+// are cut into `chunks` column tiles of `tileCols` columns; a workgroup of WG
+// invocations (256 by default; the autotuner may pick 64 or 128, see
+// GROUP_RATIONAL_SHAPES) is a tileCols x tileRows block (tileCols * tileRows
+// <= WG, the rest idle) sitting on ONE column tile of ONE group, and walks down the rows
 // with a stride of rowBlocks * tileRows (a grid-stride loop). So every
 // invocation always touches the same vector column: its 10 coefficients are
 // loaded once into registers (all invocations of a workgroup read the same 10
@@ -32,14 +33,36 @@
 // (on the same device and driver).
 
 import { GpuContext, LINEAR_WORKGROUP, Params, type GpuBuffer, type KernelSource } from '../context.js';
+import { sizeClass, timeRecording } from '../tuner.js';
 
-const WG = 256;
 /** Invocations per workgroup of the partial-sum pass. */
 const REDUCE_WG = 64;
-/** Target workgroup count of the main passes (partials are bounded by it, unless there are more column tiles). */
-const MAX_WORKGROUPS = 1024;
-/** Each invocation should handle at least this many vectors before more workgroups are added. */
-const VECTORS_PER_INVOCATION = 8;
+
+/**
+ * A work layout of the two main passes: `wg` invocations per workgroup (a
+ * power of two), each handling at least `vectorsPerInvocation` vectors
+ * before more workgroups are added, and about `maxWorkgroups` workgroups at
+ * most (partials are bounded by it, unless there are more column tiles).
+ */
+export interface GroupRationalShape {
+  readonly wg: 64 | 128 | 256;
+  readonly vectorsPerInvocation: number;
+  readonly maxWorkgroups: number;
+}
+
+/**
+ * The layouts the autotuner times; 'default' is the fixed choice when tuning
+ * is off. Smaller workgroups or more of them suit small row counts; longer
+ * walks cut the partials of very large ones.
+ */
+export const GROUP_RATIONAL_SHAPES = {
+  default: { wg: 256, vectorsPerInvocation: 8, maxWorkgroups: 1024 },
+  wg128: { wg: 128, vectorsPerInvocation: 8, maxWorkgroups: 2048 },
+  wg64: { wg: 64, vectorsPerInvocation: 8, maxWorkgroups: 4096 },
+  long: { wg: 256, vectorsPerInvocation: 32, maxWorkgroups: 512 },
+  wide: { wg: 256, vectorsPerInvocation: 4, maxWorkgroups: 4096 },
+} as const satisfies Record<string, GroupRationalShape>;
+export type GroupRationalShapeName = keyof typeof GROUP_RATIONAL_SHAPES;
 
 interface Tiling {
   vector: 1 | 4;
@@ -56,10 +79,10 @@ interface Tiling {
 
 /**
  * Splits a group's `perGroup` columns into equal column tiles so that a
- * 256-invocation workgroup is well filled: the fewest chunks reaching 93%
+ * workgroup of WG invocations is well filled: the fewest chunks reaching 93%
  * utilisation, else the best found (few chunks keep each row's run contiguous).
  */
-function chooseTile(perGroup: number): { tileCols: number; tileRows: number; chunks: number } {
+function chooseTile(perGroup: number, WG: number): { tileCols: number; tileRows: number; chunks: number } {
   let best = { tileCols: 1, tileRows: WG, chunks: perGroup, efficiency: 0 };
   const first = Math.max(1, Math.ceil(perGroup / WG));
   for (let chunks = first; chunks <= perGroup && chunks < first + 64; chunks++) {
@@ -72,14 +95,15 @@ function chooseTile(perGroup: number): { tileCols: number; tileRows: number; chu
   return best;
 }
 
-function tiling(rows: number, channels: number, groups: number): Tiling {
+function tiling(rows: number, channels: number, groups: number, shape: GroupRationalShape): Tiling {
+  const WG = shape.wg;
   const perGroupChannels = channels / groups;
   const vector = perGroupChannels % 4 === 0 ? 4 : 1;
   const cols = channels / vector;
   const perGroup = perGroupChannels / vector;
-  const { tileCols, tileRows, chunks } = chooseTile(perGroup);
+  const { tileCols, tileRows, chunks } = chooseTile(perGroup, WG);
   const colTiles = groups * chunks;
-  const target = Math.min(MAX_WORKGROUPS, Math.max(1, Math.ceil((rows * cols) / (WG * VECTORS_PER_INVOCATION))));
+  const target = Math.min(shape.maxWorkgroups, Math.max(1, Math.ceil((rows * cols) / (WG * shape.vectorsPerInvocation))));
   const rowBlocks = Math.max(1, Math.min(Math.ceil(target / colTiles), Math.ceil(rows / tileRows)));
   return { vector, cols, perGroup, tileCols, tileRows, chunks, colTiles, rowBlocks, workgroups: colTiles * rowBlocks };
 }
@@ -118,10 +142,10 @@ function vecType(vector: 1 | 4): string {
   return vector === 4 ? 'vec4f' : 'f32';
 }
 
-function forwardKernel(vector: 1 | 4): KernelSource {
+function forwardKernel(vector: 1 | 4, WG: number): KernelSource {
   const V = vecType(vector);
   return {
-    name: `groupRational:v${vector}`,
+    name: `groupRational:v${vector}:wg${WG}`,
     code: /* wgsl */ `
 alias V = ${V};
 @group(0) @binding(0) var<storage, read> xs: array<V>;
@@ -147,7 +171,7 @@ ${TILE_SETUP}
 }
 
 /** The workgroup-wide sum of the 10 per-invocation sums, written as this workgroup's partial. */
-function workgroupReduction(subgroups: boolean): string {
+function workgroupReduction(subgroups: boolean, WG: number): string {
   if (subgroups) {
     // Subgroup sums, then a fixed-order sum over the subgroups. Subgroup s is taken to
     // hold invocations [s * size, (s + 1) * size), as 1-D workgroups are laid out in practice.
@@ -176,7 +200,7 @@ function workgroupReduction(subgroups: boolean): string {
   if (lid < 10u) { partials[wg * 10u + lid] = red[lid * ${WG}u]; }`;
 }
 
-function backwardKernel(vector: 1 | 4, subgroups: boolean): KernelSource {
+function backwardKernel(vector: 1 | 4, subgroups: boolean, WG: number): KernelSource {
   const V = vecType(vector);
   // Lane sums folded in every step: 10 scalar accumulators instead of 10 vectors (fewer registers, more resident workgroups).
   const lanes = vector === 4
@@ -184,7 +208,7 @@ function backwardKernel(vector: 1 | 4, subgroups: boolean): KernelSource {
     : 'fn hsum(v: f32) -> f32 { return v; }\nfn hdot(u: f32, v: f32) -> f32 { return u * v; }';
   const sgBuiltins = subgroups ? ', @builtin(subgroup_invocation_id) sgInvocation: u32, @builtin(subgroup_size) sgSize: u32' : '';
   return {
-    name: `groupRationalBackward:v${vector}${subgroups ? ':subgroups' : ''}`,
+    name: `groupRationalBackward:v${vector}:wg${WG}${subgroups ? ':subgroups' : ''}`,
     code: /* wgsl */ `${subgroups ? 'enable subgroups;' : ''}
 alias V = ${V};
 @group(0) @binding(0) var<storage, read> xs: array<V>;
@@ -227,7 +251,7 @@ ${TILE_SETUP}
     db0 += hsum(s); db1 += hdot(s, ax); db2 += hdot(s, ax2); db3 += hdot(s, ax2 * ax);
   }
   var sums = array<f32, 10>(da0, da1, da2, da3, da4, da5, db0, db1, db2, db3);
-${workgroupReduction(subgroups)}
+${workgroupReduction(subgroups, WG)}
 }`,
   };
 }
@@ -289,30 +313,37 @@ fn main(@builtin(local_invocation_index) lid: u32) {
 }`,
 };
 
-export function makeGroupRationalKernels(ctx: GpuContext) {
-  const forwardKernels = new Map<number, KernelSource>();
-  const backwardKernels = new Map<number, KernelSource>();
+/** The autotuner's shape class of a GR-KAN pass: rows by size class, channels and groups as they are. */
+export function groupRationalShapeClass(pass: 'forward' | 'backward', rows: number, channels: number, groups: number, subgroups: boolean): string {
+  return `${pass} r${sizeClass(rows)} c${channels} g${groups}${pass === 'backward' && subgroups ? ' sg' : ''}`;
+}
 
-  function groupRational(x: GpuBuffer, numerator: GpuBuffer, denominator: GpuBuffer, rows: number, channels: number, groups: number,
-    sharedNumerator: boolean): GpuBuffer {
-    const out = ctx.alloc(rows * channels);
-    if (rows * channels === 0) return out;
-    const t = tiling(rows, channels, groups);
-    let kernel = forwardKernels.get(t.vector);
-    if (!kernel) forwardKernels.set(t.vector, (kernel = forwardKernel(t.vector)));
+export function makeGroupRationalKernels(ctx: GpuContext, options: { shape?: GroupRationalShapeName } = {}) {
+  const forwardKernels = new Map<string, KernelSource>();
+  const backwardKernels = new Map<string, KernelSource>();
+  const limits = ctx.device.limits;
+  // Workgroup memory of the backward's reduction: 10 floats per invocation.
+  const candidates = (Object.keys(GROUP_RATIONAL_SHAPES) as GroupRationalShapeName[]).filter((name) => {
+    const wg = GROUP_RATIONAL_SHAPES[name].wg;
+    return wg <= limits.maxComputeInvocationsPerWorkgroup && wg <= limits.maxComputeWorkgroupSizeX &&
+      40 * wg <= limits.maxComputeWorkgroupStorageSize;
+  });
+
+  function forward(shape: GroupRationalShape, x: GpuBuffer, numerator: GpuBuffer, denominator: GpuBuffer, out: GpuBuffer, rows: number,
+    channels: number, groups: number, sharedNumerator: boolean): void {
+    const t = tiling(rows, channels, groups, shape);
+    const key = `${t.vector}:${shape.wg}`;
+    let kernel = forwardKernels.get(key);
+    if (!kernel) forwardKernels.set(key, (kernel = forwardKernel(t.vector, shape.wg)));
     ctx.dispatch(kernel, [x, numerator, denominator, out], tileParams(t, rows, sharedNumerator), GpuContext.grid(t.workgroups));
-    return out;
   }
 
-  function groupRationalBackward(x: GpuBuffer, numerator: GpuBuffer, denominator: GpuBuffer, gy: GpuBuffer, rows: number, channels: number,
-    groups: number, sharedNumerator: boolean): [GpuBuffer, GpuBuffer, GpuBuffer] {
-    const size = rows * channels;
-    const dx = ctx.alloc(size);
-    if (size === 0) return [dx, ctx.allocZeroed(sharedNumerator ? 6 : groups * 6), ctx.allocZeroed(groups * 4)];
-    const t = tiling(rows, channels, groups);
-    const key = t.vector * 2 + (ctx.subgroups ? 1 : 0);
+  function backward(shape: GroupRationalShape, x: GpuBuffer, numerator: GpuBuffer, denominator: GpuBuffer, gy: GpuBuffer, dx: GpuBuffer,
+    rows: number, channels: number, groups: number, sharedNumerator: boolean): [GpuBuffer, GpuBuffer] {
+    const t = tiling(rows, channels, groups, shape);
+    const key = `${t.vector}:${shape.wg}:${ctx.subgroups}`;
     let kernel = backwardKernels.get(key);
-    if (!kernel) backwardKernels.set(key, (kernel = backwardKernel(t.vector, ctx.subgroups)));
+    if (!kernel) backwardKernels.set(key, (kernel = backwardKernel(t.vector, ctx.subgroups, shape.wg)));
     const partials = ctx.alloc(t.workgroups * 10);
     ctx.dispatch(kernel, [x, numerator, denominator, gy, dx, partials], tileParams(t, rows, sharedNumerator), GpuContext.grid(t.workgroups));
 
@@ -322,10 +353,58 @@ export function makeGroupRationalKernels(ctx: GpuContext) {
     ctx.dispatch(partialsKernel, [partials, denominator, daPerGroup, dDenominator],
       new Params().u32(groups).u32(t.chunks).u32(t.colTiles).u32(t.rowBlocks), GpuContext.grid(groups));
     ctx.free(partials);
-    if (!sumGroups) return [dx, daPerGroup, dDenominator];
+    if (!sumGroups) return [daPerGroup, dDenominator];
     const dNumerator = ctx.alloc(6);
     ctx.dispatch(sumGroupsKernel, [daPerGroup, dNumerator], new Params().u32(groups), [1]);
     ctx.free(daPerGroup);
+    return [dNumerator, dDenominator];
+  }
+
+  /** The pinned, tuned or default layout of a pass. */
+  function shapeFor(pass: 'forward' | 'backward', rows: number, channels: number, groups: number, sharedNumerator: boolean): GroupRationalShape {
+    if (options.shape) return GROUP_RATIONAL_SHAPES[options.shape];
+    const tuned = ctx.tuner.choose('groupRational', groupRationalShapeClass(pass, rows, channels, groups, ctx.subgroups), candidates,
+      () => measure(pass, rows, channels, groups, sharedNumerator));
+    return GROUP_RATIONAL_SHAPES[(tuned ?? 'default') as GroupRationalShapeName];
+  }
+
+  /** Times candidate layouts on this shape (fresh buffers of the same sizes; the coefficients are zeros: Q = 1). */
+  const measure = (pass: 'forward' | 'backward', rows: number, channels: number, groups: number, sharedNumerator: boolean) =>
+    async (candidate: string): Promise<number> => {
+      const shape = GROUP_RATIONAL_SHAPES[candidate as GroupRationalShapeName];
+      const size = rows * channels;
+      const x = ctx.alloc(size);
+      const y = ctx.alloc(size);
+      const numerator = ctx.upload(new Float32Array(sharedNumerator ? 6 : groups * 6));
+      const denominator = ctx.upload(new Float32Array(groups * 4));
+      try {
+        return await timeRecording(ctx, () => {
+          if (pass === 'forward') {
+            forward(shape, x, numerator, denominator, y, rows, channels, groups, sharedNumerator);
+          } else {
+            for (const g of backward(shape, x, numerator, denominator, x, y, rows, channels, groups, sharedNumerator)) ctx.free(g);
+          }
+        });
+      } finally {
+        for (const t of [x, y, numerator, denominator]) ctx.free(t);
+      }
+    };
+
+  function groupRational(x: GpuBuffer, numerator: GpuBuffer, denominator: GpuBuffer, rows: number, channels: number, groups: number,
+    sharedNumerator: boolean): GpuBuffer {
+    const out = ctx.alloc(rows * channels);
+    if (rows * channels === 0) return out;
+    forward(shapeFor('forward', rows, channels, groups, sharedNumerator), x, numerator, denominator, out, rows, channels, groups, sharedNumerator);
+    return out;
+  }
+
+  function groupRationalBackward(x: GpuBuffer, numerator: GpuBuffer, denominator: GpuBuffer, gy: GpuBuffer, rows: number, channels: number,
+    groups: number, sharedNumerator: boolean): [GpuBuffer, GpuBuffer, GpuBuffer] {
+    const size = rows * channels;
+    const dx = ctx.alloc(size);
+    if (size === 0) return [dx, ctx.allocZeroed(sharedNumerator ? 6 : groups * 6), ctx.allocZeroed(groups * 4)];
+    const shape = shapeFor('backward', rows, channels, groups, sharedNumerator);
+    const [dNumerator, dDenominator] = backward(shape, x, numerator, denominator, gy, dx, rows, channels, groups, sharedNumerator);
     return [dx, dNumerator, dDenominator];
   }
 

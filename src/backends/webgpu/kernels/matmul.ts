@@ -23,6 +23,7 @@
 // prefetch registers are plain variables (never dynamically indexed arrays).
 
 import { GpuContext, Params, type GpuBuffer, type KernelSource } from '../context.js';
+import { sizeClass, timeRecording } from '../tuner.js';
 
 interface TileConfig {
   readonly name: string;
@@ -42,15 +43,28 @@ const PAD = 4;
 // 128 x 128 tiles of 8 x 8 outputs per invocation for big problems; 128 x 64
 // (8 x 4) where n is a multiple of 64 but not 128 (KAT's 192, 576 ...); 64 x 64
 // and 32 x 32 tiles of 4 x 4 where bigger tiles would leave the GPU idle or be
-// mostly edge. Workgroup memory: 8.4, 12.5, 8.5 and 4.5 KiB.
+// mostly edge. Workgroup memory: 8.4, 12.5, 8.5 and 4.5 KiB. Two more shapes
+// only the autotuner picks: 64 x 128 (4 x 8; the transpose of 'tall') and
+// 128 x 128 with a k slice of 16 (16.5 KiB: only where the device allows more
+// than WebGPU's default 16 KiB of workgroup memory).
 const LARGE: TileConfig = { name: 'large', bm: 128, bn: 128, bk: 8, tm: 8, tn: 8 };
 const TALL: TileConfig = { name: 'tall', bm: 128, bn: 64, bk: 16, tm: 8, tn: 4 };
 const MEDIUM: TileConfig = { name: 'medium', bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 };
 const SMALL: TileConfig = { name: 'small', bm: 32, bn: 32, bk: 16, tm: 4, tn: 4 };
+const WIDE: TileConfig = { name: 'wide', bm: 64, bn: 128, bk: 16, tm: 4, tn: 8 };
+const DEEP: TileConfig = { name: 'deep', bm: 128, bn: 128, bk: 16, tm: 8, tn: 8 };
 
-/** The tile configurations by name (tests pin one with `makeMatmulKernel(ctx, { tile })`). */
-export const MATMUL_TILES = { large: LARGE, tall: TALL, medium: MEDIUM, small: SMALL } as const;
+/** The tile configurations by name (tests pin one with `makeMatmulKernel(ctx, { tile })`; the autotuner times them). */
+export const MATMUL_TILES = { large: LARGE, tall: TALL, medium: MEDIUM, small: SMALL, wide: WIDE, deep: DEEP } as const;
 export type MatmulTile = keyof typeof MATMUL_TILES;
+
+/** Whether tile `tile` fits the device's workgroup limits. */
+export function matmulTileFits(limits: GPUSupportedLimits, tile: MatmulTile): boolean {
+  const c = MATMUL_TILES[tile];
+  return workgroupBytes(c) <= limits.maxComputeWorkgroupStorageSize &&
+    (c.bm / c.tm) * (c.bn / c.tn) <= limits.maxComputeInvocationsPerWorkgroup &&
+    c.bn / c.tn <= limits.maxComputeWorkgroupSizeX && c.bm / c.tm <= limits.maxComputeWorkgroupSizeY;
+}
 
 function workgroupBytes(c: TileConfig): number {
   return 4 * c.bk * (c.bm + PAD + c.bn + PAD);
@@ -241,11 +255,16 @@ function chooseConfig(batch: number, m: number, n: number, fits: (c: TileConfig)
   return SMALL; // 64 invocations and 4.5 KiB: within WebGPU's default limits
 }
 
+/** The autotuner's shape class of a product: transposes and the size class of each extent. */
+export function matmulShapeClass(batch: number, m: number, k: number, n: number, transA: boolean, transB: boolean): string {
+  return `${transA ? 'T' : 'N'}${transB ? 'T' : 'N'} b${sizeClass(batch)} m${sizeClass(m)} k${sizeClass(k)} n${sizeClass(n)}`;
+}
+
 export function makeMatmulKernel(ctx: GpuContext, options: { tile?: MatmulTile } = {}) {
   const kernels = new Map<string, KernelSource>();
   const limits = ctx.device.limits;
-  const fits = (c: TileConfig) => workgroupBytes(c) <= limits.maxComputeWorkgroupStorageSize &&
-    (c.bm / c.tm) * (c.bn / c.tn) <= limits.maxComputeInvocationsPerWorkgroup;
+  const fitting = (Object.keys(MATMUL_TILES) as MatmulTile[]).filter((t) => matmulTileFits(limits, t));
+  const fits = (c: TileConfig) => fitting.includes(c.name as MatmulTile);
 
   function kernel(c: TileConfig, transA: boolean, transB: boolean): KernelSource {
     const key = `${c.name}:${transA}:${transB}`;
@@ -254,16 +273,42 @@ export function makeMatmulKernel(ctx: GpuContext, options: { tile?: MatmulTile }
     return k;
   }
 
-  return function matmul(a: GpuBuffer, b: GpuBuffer, batch: number, m: number, k: number, n: number,
-    transA: boolean, transB: boolean, aBatchStride: number, bBatchStride: number): GpuBuffer {
-    const out = ctx.alloc(batch * m * n);
-    if (batch * m * n === 0) return out;
-    const c = options.tile ? MATMUL_TILES[options.tile] : chooseConfig(batch, m, n, fits);
+  function run(c: TileConfig, a: GpuBuffer, b: GpuBuffer, out: GpuBuffer, batch: number, m: number, k: number, n: number,
+    transA: boolean, transB: boolean, aBatchStride: number, bBatchStride: number): void {
     const tilesN = Math.ceil(n / c.bn);
     const tilesPerBatch = Math.ceil(m / c.bm) * tilesN;
     const total = batch * tilesPerBatch;
     const params = new Params().u32(m).u32(k).u32(n).u32(aBatchStride).u32(bBatchStride).u32(tilesN).u32(tilesPerBatch).u32(total);
     ctx.dispatch(kernel(c, transA, transB), [a, b, out], params, GpuContext.grid(total));
+  }
+
+  /** Times candidate tiles on this shape (fresh operands of the same sizes; their values do not matter). */
+  const measure = (batch: number, m: number, k: number, n: number, transA: boolean, transB: boolean,
+    aBatchStride: number, bBatchStride: number) => async (candidate: string): Promise<number> => {
+    const a = ctx.alloc(Math.max(1, (batch - 1) * aBatchStride + m * k));
+    const b = ctx.alloc(Math.max(1, (batch - 1) * bBatchStride + k * n));
+    const out = ctx.alloc(batch * m * n);
+    try {
+      const c = MATMUL_TILES[candidate as MatmulTile];
+      return await timeRecording(ctx, () => run(c, a, b, out, batch, m, k, n, transA, transB, aBatchStride, bBatchStride));
+    } finally {
+      for (const t of [a, b, out]) ctx.free(t);
+    }
+  };
+
+  return function matmul(a: GpuBuffer, b: GpuBuffer, batch: number, m: number, k: number, n: number,
+    transA: boolean, transB: boolean, aBatchStride: number, bBatchStride: number): GpuBuffer {
+    const out = ctx.alloc(batch * m * n);
+    if (batch * m * n === 0) return out;
+    let c: TileConfig;
+    if (options.tile) {
+      c = MATMUL_TILES[options.tile];
+    } else {
+      const tuned = ctx.tuner.choose('matmul', matmulShapeClass(batch, m, k, n, transA, transB), fitting,
+        () => measure(batch, m, k, n, transA, transB, aBatchStride, bBatchStride));
+      c = tuned ? MATMUL_TILES[tuned as MatmulTile] : chooseConfig(batch, m, n, fits);
+    }
+    run(c, a, b, out, batch, m, k, n, transA, transB, aBatchStride, bBatchStride);
     return out;
   };
 }
