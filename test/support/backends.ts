@@ -46,5 +46,6 @@ export function startBackend(name: string): Promise<Backend | null> {
   return pending;
 }
 
-/** Every backend checked against the float64 reference. */
-export const PARITY_BACKENDS = ['cpu', 'cpu-plain-simd', 'cpu-js', 'webgpu'];
+/** Every backend checked against the float64 reference (KATJS_PARITY_BACKENDS=webgpu,cpu: only those, e.g. on a GPU machine). */
+export const PARITY_BACKENDS = ['cpu', 'cpu-plain-simd', 'cpu-js', 'webgpu']
+  .filter((name) => !process.env.KATJS_PARITY_BACKENDS || process.env.KATJS_PARITY_BACKENDS.split(',').includes(name));
