@@ -223,11 +223,6 @@ export class GpuContext {
     }
   }
 
-  /** Whether the device can time dispatches (the 'timestamp-query' feature). */
-  get timestamps(): boolean {
-    return this.device.features.has('timestamp-query');
-  }
-
   /**
    * Times every dispatch from now on with timestamp queries (each runs in its
    * own compute pass, so batching changes a little). Throws when the device

@@ -265,33 +265,35 @@ function kernel6x8(a: usize, b: usize, c: usize, k: i32, ldc: i32, accumulate: b
     a += MR << 2;
     b += NR << 2;
   }
-  if (accumulate) {
-    const step = <usize>ldc << 2;
-    let cp = c;
-    c00 = f32x4.add(v128.load(cp), c00); c01 = f32x4.add(v128.load(cp, 16), c01); cp += step;
-    c10 = f32x4.add(v128.load(cp), c10); c11 = f32x4.add(v128.load(cp, 16), c11); cp += step;
-    c20 = f32x4.add(v128.load(cp), c20); c21 = f32x4.add(v128.load(cp, 16), c21); cp += step;
-    c30 = f32x4.add(v128.load(cp), c30); c31 = f32x4.add(v128.load(cp, 16), c31); cp += step;
-    c40 = f32x4.add(v128.load(cp), c40); c41 = f32x4.add(v128.load(cp, 16), c41); cp += step;
-    c50 = f32x4.add(v128.load(cp), c50); c51 = f32x4.add(v128.load(cp, 16), c51);
-  }
-  if (bias != 0) {
-    const b0 = v128.load(bias);
-    const b1 = v128.load(bias, 16);
-    c00 = f32x4.add(c00, b0); c01 = f32x4.add(c01, b1);
-    c10 = f32x4.add(c10, b0); c11 = f32x4.add(c11, b1);
-    c20 = f32x4.add(c20, b0); c21 = f32x4.add(c21, b1);
-    c30 = f32x4.add(c30, b0); c31 = f32x4.add(c31, b1);
-    c40 = f32x4.add(c40, b0); c41 = f32x4.add(c41, b1);
-    c50 = f32x4.add(c50, b0); c51 = f32x4.add(c51, b1);
-  }
   const step = <usize>ldc << 2;
-  v128.store(c, c00); v128.store(c, c01, 16); c += step;
-  v128.store(c, c10); v128.store(c, c11, 16); c += step;
-  v128.store(c, c20); v128.store(c, c21, 16); c += step;
-  v128.store(c, c30); v128.store(c, c31, 16); c += step;
-  v128.store(c, c40); v128.store(c, c41, 16); c += step;
-  v128.store(c, c50); v128.store(c, c51, 16);
+  let cp = c;
+  if (accumulate) {
+    v128.store(cp, f32x4.add(v128.load(cp), c00)); v128.store(cp, f32x4.add(v128.load(cp, 16), c01), 16); cp += step;
+    v128.store(cp, f32x4.add(v128.load(cp), c10)); v128.store(cp, f32x4.add(v128.load(cp, 16), c11), 16); cp += step;
+    v128.store(cp, f32x4.add(v128.load(cp), c20)); v128.store(cp, f32x4.add(v128.load(cp, 16), c21), 16); cp += step;
+    v128.store(cp, f32x4.add(v128.load(cp), c30)); v128.store(cp, f32x4.add(v128.load(cp, 16), c31), 16); cp += step;
+    v128.store(cp, f32x4.add(v128.load(cp), c40)); v128.store(cp, f32x4.add(v128.load(cp, 16), c41), 16); cp += step;
+    v128.store(cp, f32x4.add(v128.load(cp), c50)); v128.store(cp, f32x4.add(v128.load(cp, 16), c51), 16);
+  } else {
+    v128.store(cp, c00); v128.store(cp, c01, 16); cp += step;
+    v128.store(cp, c10); v128.store(cp, c11, 16); cp += step;
+    v128.store(cp, c20); v128.store(cp, c21, 16); cp += step;
+    v128.store(cp, c30); v128.store(cp, c31, 16); cp += step;
+    v128.store(cp, c40); v128.store(cp, c41, 16); cp += step;
+    v128.store(cp, c50); v128.store(cp, c51, 16);
+  }
+  // The bias after the tile is complete (still in L1): (C + AB) + bias, as a separate add would round.
+  if (bias != 0) addBias(c, step, bias);
+}
+
+function addBias(c: usize, step: usize, bias: usize): void {
+  const b0 = v128.load(bias);
+  const b1 = v128.load(bias, 16);
+  for (let r = 0; r < MR; r++) {
+    v128.store(c, f32x4.add(v128.load(c), b0));
+    v128.store(c, f32x4.add(v128.load(c, 16), b1), 16);
+    c += step;
+  }
 }
 
 /**
