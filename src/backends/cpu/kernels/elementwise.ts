@@ -79,7 +79,7 @@ export function makeElementwiseKernels(alloc: Alloc, precise: boolean, wasm: Was
       case 'sqrt': for (let i = 0; i < size; i++) out[i] = gy[i]! * 0.5 / Math.sqrt(x[i]!); break;
       case 'rsqrt': for (let i = 0; i < size; i++) { const v = x[i]!; out[i] = -0.5 * gy[i]! / (v * Math.sqrt(v)); } break;
       case 'abs': for (let i = 0; i < size; i++) { const v = x[i]!; out[i] = v > 0 ? gy[i]! : v < 0 ? -gy[i]! : 0; } break;
-      case 'sign': break; // zero almost everywhere
+      case 'sign': out.fill(0); break; // zero almost everywhere
       case 'square': for (let i = 0; i < size; i++) out[i] = 2 * x[i]! * gy[i]!; break;
       case 'reciprocal': for (let i = 0; i < size; i++) { const v = x[i]!; out[i] = -gy[i]! / (v * v); } break;
       case 'tanh': for (let i = 0; i < size; i++) { const t = Math.tanh(x[i]!); out[i] = gy[i]! * (1 - t * t); } break;
