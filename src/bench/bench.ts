@@ -165,6 +165,40 @@ export interface TrainingBenchOptions {
   classes?: number;
 }
 
+/** One full training step of a model on a fixed synthetic batch, and what frees it afterwards. */
+export interface SyntheticTrainingStep {
+  step(): void;
+  dispose(): void;
+}
+
+/**
+ * A model on one synthetic batch of `imageSize` images with AdamW (lr 1e-4,
+ * wd 0.05) and label smoothing 0.1: `step()` runs forward, backward and the update.
+ */
+export function syntheticTrainingStep(modelName: string, batch: number, imageSize: number,
+  options: TrainingBenchOptions & { model?: ModelOptions } = {}): SyntheticTrainingStep {
+  const channels = options.channels ?? 3;
+  const classes = options.classes ?? 1000;
+  const data = syntheticSplit({ trainCount: batch, testCount: 1, channels, height: imageSize, width: imageSize, classes, seed: 7 });
+  const model = createModel(modelName, { imageSize, channels, classes, ...options.model });
+  const optimizer = new AdamW(model.parameters(), { lr: 1e-4, weightDecay: 0.05 });
+  const images = tensor(data.train.images, [batch, channels, imageSize, imageSize]);
+  const labels = tensor(data.train.labels, [batch]);
+  return {
+    step: () => {
+      tidy(() => softmaxCrossEntropy(model.forward(images), labels, { labelSmoothing: 0.1 }).backward());
+      optimizer.step();
+      optimizer.zeroGrad();
+    },
+    dispose: () => {
+      optimizer.dispose();
+      model.dispose();
+      images.dispose();
+      labels.dispose();
+    },
+  };
+}
+
 /**
  * Training images per second of a model at `batch` on synthetic `imageSize`
  * images (AdamW lr 1e-4 wd 0.05, label smoothing 0.1, full step): one warm-up
@@ -172,23 +206,9 @@ export interface TrainingBenchOptions {
  */
 export async function benchTraining(backend: Backend, modelName: string, batch: number, imageSize: number, steps: number,
   trainingOptions: TrainingBenchOptions = {}): Promise<BenchRow> {
-  const channels = trainingOptions.channels ?? 3;
-  const classes = trainingOptions.classes ?? 1000;
-  const data = syntheticSplit({ trainCount: batch, testCount: 1, channels, height: imageSize, width: imageSize, classes, seed: 7 });
-  const model = createModel(modelName, { imageSize, channels, classes });
-  const optimizer = new AdamW(model.parameters(), { lr: 1e-4, weightDecay: 0.05 });
-  const images = tensor(data.train.images, [batch, channels, imageSize, imageSize]);
-  const labels = tensor(data.train.labels, [batch]);
-  const step = () => {
-    tidy(() => softmaxCrossEntropy(model.forward(images), labels, { labelSmoothing: 0.1 }).backward());
-    optimizer.step();
-    optimizer.zeroGrad();
-  };
-  const ms = await timeCalls(backend, step, { runs: 1, callsPerRun: steps });
-  optimizer.dispose();
-  model.dispose();
-  images.dispose();
-  labels.dispose();
+  const training = syntheticTrainingStep(modelName, batch, imageSize, trainingOptions);
+  const ms = await timeCalls(backend, training.step, { runs: 1, callsPerRun: steps });
+  training.dispose();
   return { op: `train ${modelName}`, shape: `batch ${batch}, ${imageSize}x${imageSize}`, median_ms: ms, images_per_s: (batch * 1000) / ms };
 }
 
@@ -201,18 +221,8 @@ export async function benchTraining(backend: Backend, modelName: string, batch: 
  */
 export async function benchTrainingMemory(backend: Backend, modelName: string, batch: number, imageSize: number,
   options: ModelOptions = {}): Promise<BenchRow> {
-  const channels = 3;
-  const classes = 1000;
-  const data = syntheticSplit({ trainCount: batch, testCount: 1, channels, height: imageSize, width: imageSize, classes, seed: 7 });
-  const model = createModel(modelName, { imageSize, channels, classes, ...options });
-  const optimizer = new AdamW(model.parameters(), { lr: 1e-4, weightDecay: 0.05 });
-  const images = tensor(data.train.images, [batch, channels, imageSize, imageSize]);
-  const labels = tensor(data.train.labels, [batch]);
-  const step = () => {
-    tidy(() => softmaxCrossEntropy(model.forward(images), labels, { labelSmoothing: 0.1 }).backward());
-    optimizer.step();
-    optimizer.zeroGrad();
-  };
+  const training = syntheticTrainingStep(modelName, batch, imageSize, { model: options });
+  const step = training.step;
   step();
   await backend.sync();
   const before = backend.memory().bytes;
@@ -220,10 +230,7 @@ export async function benchTrainingMemory(backend: Backend, modelName: string, b
   const peak = peakBytesDuring(backend, step);
   await backend.sync();
   const ms = performance.now() - start;
-  optimizer.dispose();
-  model.dispose();
-  images.dispose();
-  labels.dispose();
+  training.dispose();
   const variant = options.karat ? ` ${typeof options.karat === 'string' ? options.karat : 'KArAt'}` : '';
   return { op: `train step memory ${modelName}${variant}`, shape: `batch ${batch}, ${imageSize}x${imageSize}`, median_ms: ms,
     images_per_s: (batch * 1000) / ms, peak_bytes: peak - before };

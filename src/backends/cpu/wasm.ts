@@ -270,12 +270,6 @@ export class WasmKernels {
     return this.heap.addressOf(this.scratch);
   }
 
-  /** A view of `floats` floats of scratch (indices from 0) and its first float's index in the whole memory. */
-  private scratchFloats(floats: number): [Float32Array, number] {
-    const base = this.scratchAddress(floats) / 4;
-    return [this.heap.floats().subarray(base, base + floats), base];
-  }
-
   /**
    * Runs `count` items as slices of `perSlice` (sizes that do not depend on
    * the thread count, so results do not either): on every thread when there
@@ -479,9 +473,9 @@ export class WasmKernels {
       ([xAt, gAt, dAt], centresAt) => this.exports.radialBasisBackward(xAt!, gAt!, dAt!, centresAt, size, centers, low, spacing, 1 / width));
   }
 
-  // --- Fourier-KArAt attention (assembly/karat.ts; math in cpu/kernels/karat.ts). One item per call, one thread, operands staged through scratch. ---
+  // --- Fourier-KArAt attention (assembly/karat.ts; math in cpu/kernels/karat.ts). One item per call, one thread. ---
 
-  /** Copies coefCos and coefSin [heads * rank rows of width] into scratch, each row zero-padded to `stride`. */
+  /** Copies coefCos and coefSin [heads * rank rows of width] into memory at float indices cosAt, sinAt, each row zero-padded to `stride`. */
   private static putKaratCoefficients(memory: Float32Array, coefCos: Float32Array, coefSin: Float32Array, rows: number, width: number,
     stride: number, cosAt: number, sinAt: number): void {
     for (let row = 0; row < rows; row++) {
@@ -497,29 +491,22 @@ export class WasmKernels {
     out: Float32Array, hidden: Float32Array, items: number, heads: number, tokens: number, rank: number, terms: number, dim: number): void {
     const width = tokens * terms;
     const stride = Math.ceil(width / 4) * 4;
-    // Arena layout (floats): cos [heads, r, stride] | sin | scratch [2 stride] | u [r, d] | weight [heads, N, r] | A [N, N] | V | out | H
-    const cosAt = 0;
+    // Scratch (floats): cos [heads, r, stride] | sin | kernel scratch [2 stride] | u [r, d]
     const sinAt = heads * rank * stride;
     const scratchAt = 2 * sinAt;
     const uAt = scratchAt + 2 * stride;
-    const wAt = uAt + rank * dim;
-    const aAt = wAt + heads * tokens * rank;
-    const vAt = aAt + tokens * tokens;
-    const outAt = vAt + tokens * dim;
-    const hAt = outAt + tokens * dim;
-    const [memory, base] = this.scratchFloats(hAt + tokens * rank);
-    const p = (at: number) => (base + at) * 4;
-    WasmKernels.putKaratCoefficients(memory, coefCos, coefSin, heads * rank, width, stride, cosAt, sinAt);
-    memory.set(weight.subarray(0, heads * tokens * rank), wAt);
-    for (let i = 0; i < items; i++) {
-      const h = i % heads;
-      memory.set(scores.subarray(i * tokens * tokens, (i + 1) * tokens * tokens), aAt);
-      memory.set(values.subarray(i * tokens * dim, (i + 1) * tokens * dim), vAt);
-      this.exports.karatForward(p(aAt), p(cosAt + h * rank * stride), p(sinAt + h * rank * stride), p(wAt + h * tokens * rank),
-        p(vAt), p(outAt), p(hAt), p(scratchAt), p(uAt), tokens, rank, terms, dim, stride);
-      out.set(memory.subarray(outAt, outAt + tokens * dim), i * tokens * dim);
-      hidden.set(memory.subarray(hAt, hAt + tokens * rank), i * tokens * rank);
-    }
+    const [square, perValues, perHidden] = [tokens * tokens, tokens * dim, tokens * rank];
+    this.run([scores, values, weight.subarray(0, heads * perHidden)], [out, hidden], lines(uAt + rank * dim),
+      ([aAt, vAt, wAt, outAt, hAt], extra) => {
+        const base = extra / 4;
+        WasmKernels.putKaratCoefficients(this.heap.floats(), coefCos, coefSin, heads * rank, width, stride, base, base + sinAt);
+        for (let i = 0; i < items; i++) {
+          const h = i % heads;
+          this.exports.karatForward(aAt! + 4 * i * square, extra + 4 * h * rank * stride, extra + 4 * (sinAt + h * rank * stride),
+            wAt! + 4 * h * perHidden, vAt! + 4 * i * perValues, outAt! + 4 * i * perValues, hAt! + 4 * i * perHidden, extra + 4 * scratchAt,
+            extra + 4 * uAt, tokens, rank, terms, dim, stride);
+        }
+      });
   }
 
   /** Fourier-KArAt backward: writes every gradient; coefficient and weight gradients are summed over items in float64, in order. */
@@ -528,9 +515,8 @@ export class WasmKernels {
     dValues: Float32Array, items: number, heads: number, tokens: number, rank: number, terms: number, dim: number): void {
     const width = tokens * terms;
     const stride = Math.ceil(width / 4) * 4;
-    // Arena layout (floats): cos [heads, r, stride] | sin | dCos [r, stride] | dSin | scratch [5 stride] | u [r, d] | gU | gH [N, r]
-    //   | weight [heads, N, r] | dWeight [N, r] | A [N, N] | V [N, d] | H [N, r] | gOut [N, d] | dA [N, N] | dV [N, d]
-    const cosAt = 0;
+    // Scratch (floats): cos [heads, r, stride] | sin | dCos [r, stride] | dSin | kernel scratch [5 stride] | u [r, d] | gU | gH [N, r]
+    //   | dWeight [N, r]: the item's coefficient and weight gradients, summed into float64 totals here
     const sinAt = heads * rank * stride;
     const dCosAt = 2 * sinAt;
     const dSinAt = dCosAt + rank * stride;
@@ -538,43 +524,34 @@ export class WasmKernels {
     const uAt = scratchAt + 5 * stride;
     const guAt = uAt + rank * dim;
     const ghAt = guAt + rank * dim;
-    const wAt = ghAt + tokens * rank;
-    const dwAt = wAt + heads * tokens * rank;
-    const aAt = dwAt + tokens * rank;
-    const vAt = aAt + tokens * tokens;
-    const hAt = vAt + tokens * dim;
-    const gAt = hAt + tokens * rank;
-    const daAt = gAt + tokens * dim;
-    const dvAt = daAt + tokens * tokens;
-    const [memory, base] = this.scratchFloats(dvAt + tokens * dim);
-    const p = (at: number) => (base + at) * 4;
-    WasmKernels.putKaratCoefficients(memory, coefCos, coefSin, heads * rank, width, stride, cosAt, sinAt);
-    memory.set(weight.subarray(0, heads * tokens * rank), wAt);
+    const dwAt = ghAt + tokens * rank;
+    const [square, perValues, perHidden] = [tokens * tokens, tokens * dim, tokens * rank];
     const totalCos = new Float64Array(heads * rank * width);
     const totalSin = new Float64Array(heads * rank * width);
-    const totalWeight = new Float64Array(heads * tokens * rank);
-    for (let i = 0; i < items; i++) {
-      const h = i % heads;
-      memory.set(scores.subarray(i * tokens * tokens, (i + 1) * tokens * tokens), aAt);
-      memory.set(values.subarray(i * tokens * dim, (i + 1) * tokens * dim), vAt);
-      memory.set(hidden.subarray(i * tokens * rank, (i + 1) * tokens * rank), hAt);
-      memory.set(gOut.subarray(i * tokens * dim, (i + 1) * tokens * dim), gAt);
-      this.exports.karatBackward(p(aAt), p(cosAt + h * rank * stride), p(sinAt + h * rank * stride), p(wAt + h * tokens * rank),
-        p(vAt), p(hAt), p(gAt), p(daAt), p(dCosAt), p(dSinAt), p(dwAt), p(dvAt), p(scratchAt), p(uAt), p(ghAt), p(guAt),
-        tokens, rank, terms, dim, stride);
-      dScores.set(memory.subarray(daAt, daAt + tokens * tokens), i * tokens * tokens);
-      dValues.set(memory.subarray(dvAt, dvAt + tokens * dim), i * tokens * dim);
-      for (let p = 0; p < rank; p++) {
-        const to = (h * rank + p) * width;
-        const from = p * stride;
-        for (let e = 0; e < width; e++) {
-          totalCos[to + e] += memory[dCosAt + from + e]!;
-          totalSin[to + e] += memory[dSinAt + from + e]!;
+    const totalWeight = new Float64Array(heads * perHidden);
+    this.run([scores, values, hidden, gOut, weight.subarray(0, heads * perHidden)], [dScores, dValues], lines(dwAt + perHidden),
+      ([aAt, vAt, hAt, gAt, wAt, daAt, dvAt], extra) => {
+        const base = extra / 4;
+        const memory = this.heap.floats();
+        WasmKernels.putKaratCoefficients(memory, coefCos, coefSin, heads * rank, width, stride, base, base + sinAt);
+        const at = (offset: number) => extra + 4 * offset;
+        for (let i = 0; i < items; i++) {
+          const h = i % heads;
+          this.exports.karatBackward(aAt! + 4 * i * square, at(h * rank * stride), at(sinAt + h * rank * stride), wAt! + 4 * h * perHidden,
+            vAt! + 4 * i * perValues, hAt! + 4 * i * perHidden, gAt! + 4 * i * perValues, daAt! + 4 * i * square, at(dCosAt), at(dSinAt),
+            at(dwAt), dvAt! + 4 * i * perValues, at(scratchAt), at(uAt), at(ghAt), at(guAt), tokens, rank, terms, dim, stride);
+          for (let p = 0; p < rank; p++) {
+            const to = (h * rank + p) * width;
+            const from = base + p * stride;
+            for (let e = 0; e < width; e++) {
+              totalCos[to + e] += memory[dCosAt + from + e]!;
+              totalSin[to + e] += memory[dSinAt + from + e]!;
+            }
+          }
+          const wo = h * perHidden;
+          for (let e = 0; e < perHidden; e++) totalWeight[wo + e] += memory[base + dwAt + e]!;
         }
-      }
-      const wo = h * tokens * rank;
-      for (let e = 0; e < tokens * rank; e++) totalWeight[wo + e] += memory[dwAt + e]!;
-    }
+      });
     dCos.set(totalCos);
     dSin.set(totalSin);
     dWeight.set(totalWeight);

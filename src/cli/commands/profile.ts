@@ -6,12 +6,8 @@
 
 import type { DispatchTiming } from '../../backends/webgpu/context.js';
 import { WebGpuBackend } from '../../backends/webgpu/index.js';
-import { syntheticSplit } from '../../data/synthetic.js';
-import { createModel, modelSpec } from '../../models/registry.js';
-import { tensor } from '../../ops/creation.js';
-import { softmaxCrossEntropy } from '../../ops/nn.js';
-import { AdamW } from '../../optim/index.js';
-import { tidy } from '../../tensor/scope.js';
+import { modelSpec } from '../../models/registry.js';
+import { syntheticTrainingStep } from '../../bench/bench.js';
 import { selectBackend } from '../backend.js';
 import { CliError, integerIn, type FlagType, type FlagValues } from '../flags.js';
 
@@ -74,16 +70,8 @@ export async function runProfile(flags: FlagValues): Promise<void> {
       'cannot be measured on it');
   }
 
-  const data = syntheticSplit({ trainCount: batch, testCount: 1, channels, height: imageSize, width: imageSize, classes, seed: 7 });
-  const model = createModel(modelName, { imageSize, channels, classes });
-  const optimizer = new AdamW(model.parameters(), { lr: 1e-4, weightDecay: 0.05 });
-  const images = tensor(data.train.images, [batch, channels, imageSize, imageSize]);
-  const labels = tensor(data.train.labels, [batch]);
-  const step = () => {
-    tidy(() => softmaxCrossEntropy(model.forward(images), labels, { labelSmoothing: 0.1 }).backward());
-    optimizer.step();
-    optimizer.zeroGrad();
-  };
+  const training = syntheticTrainingStep(modelName, batch, imageSize, { channels, classes });
+  const step = training.step;
   step();
   await backend.sync();
   const start = performance.now();
@@ -95,10 +83,7 @@ export async function runProfile(flags: FlagValues): Promise<void> {
     timings = await ctx.stopProfiling();
   }
   const wallMs = performance.now() - start;
-  optimizer.dispose();
-  model.dispose();
-  images.dispose();
-  labels.dispose();
+  training.dispose();
 
   const rows = aggregateTimings(timings);
   const gpuMs = rows.reduce((sum, row) => sum + row.total_ms, 0);
