@@ -49,14 +49,14 @@ describe('model configurations', () => {
 });
 
 describe('whole-model gradients match float64 finite differences', () => {
-  const tiny = (mlp: 'kan' | 'gelu'): ModelSpec => ({
+  const tiny = (mlp: 'kan' | 'gelu', pool: 'token' | 'avg'): ModelSpec => ({
     name: mlp === 'kan' ? 'kat-test' : 'vit-test',
-    config: { imageSize: 4, patchSize: 2, channels: 2, classes: 3, dim: 8, depth: 2, heads: 2, mlpRatio: 2, mlp, groups: 4, dropout: 0, dropPath: 0 },
+    config: { imageSize: 4, patchSize: 2, channels: 2, classes: 3, dim: 8, depth: 2, heads: 2, mlpRatio: 2, mlp, groups: 4, dropout: 0, dropPath: 0, pool },
   });
-  for (const mlp of ['kan', 'gelu'] as const) {
-    it(`${mlp === 'kan' ? 'KAT' : 'ViT'}: loss gradient for the images and every parameter tensor`, async () => {
+  for (const [mlp, pool] of [['kan', 'token'], ['gelu', 'token'], ['kan', 'avg']] as const) {
+    it(`${mlp === 'kan' ? 'KAT' : 'ViT'}, ${pool} pooling: loss gradient for the images and every parameter tensor`, async () => {
       await onBackendAsync(float64Backend, async () => {
-        const model = buildModel(tiny(mlp), 3);
+        const model = buildModel(tiny(mlp, pool), 3);
         const rng = new Random(5);
         // Move the denominators off b = 0, where |b| has a kink that central differences cannot see.
         for (const [name, param] of model.namedParameters()) {
@@ -128,6 +128,21 @@ describe('timm-layout checkpoints without katjs metadata', () => {
     model.eval();
     loaded.model.eval();
     assert.deepEqual(await loaded.model.forward(images).data(), await model.forward(images).data());
+  });
+
+  it('fc_norm in place of norm (timm\'s global_pool \'avg\') rebuilds a model that pools the patch tokens\' mean', async () => {
+    const config = { imageSize: 8, patchSize: 4, channels: 1, classes: 3, dim: 64, depth: 1, heads: 1, mlpRatio: 2, mlp: 'gelu' as const,
+      groups: 8, dropout: 0, dropPath: 0, pool: 'avg' as const };
+    const model = buildModel({ name: 'vit-test', config }, 2);
+    const tensors: Record<string, { shape: number[]; values: Float32Array }> = {};
+    for (const [name, v] of await model.stateDict()) tensors[name] = { shape: [...v.shape], values: v.values };
+    assert.ok('fc_norm.weight' in tensors && !('norm.weight' in tensors));
+    const loaded = decodeCheckpoint(encodeSafetensors(tensors), 'timm checkpoint');
+    assert.deepEqual(loaded.spec.config, config);
+    const images = tensor(randomValues(new Random(3), 2 * 64), [2, 1, 8, 8]);
+    loaded.model.eval();
+    assert.deepEqual(await loaded.model.forward(images).data(), await model.forward(images).data());
+    assert.throws(() => buildModel({ name: 'vit-test', config: { ...config, pool: 'max' as never } }), /pool is "max": expected "token"/);
   });
 });
 

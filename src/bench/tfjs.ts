@@ -470,7 +470,7 @@ function buildKatMicro(tf: TF, seed: number): TfKatMicro {
       act2: rational(`${at}.mlp.act2`, 'swish'), fc2: linear(`${at}.mlp.fc2`, hidden, dim, gain('swish') / Math.sqrt(hidden), true),
     });
   }
-  return { patchWeight, patchBias, cls, pos, blocks, norm: norm('norm'), head: linear('head', dim, classes), variables, named, transposed };
+  return { patchWeight, patchBias, cls, pos, blocks, norm: norm('fc_norm'), head: linear('head', dim, classes), variables, named, transposed };
 }
 
 function linearTf(tf: TF, x: T, layer: TfLinear): T {
@@ -516,8 +516,9 @@ function katMicroForward(tf: TF, model: TfKatMicro, images: T): T {
     const act2 = groupRationalTf(tf, linearTf(tf, act1, block.fc1), block.act2.numerator, block.act2.denominator);
     x = tf.add(x, linearTf(tf, act2, block.fc2));
   }
-  x = layerNormTf(tf, x, model.norm);
-  return linearTf(tf, tf.reshape(tf.slice(x, [0, 0, 0], [b, 1, dim]), [b, dim]), model.head);
+  // kat-micro pools the patch tokens' mean (timm's global_pool 'avg'), then normalises.
+  const pooled = tf.mean(tf.slice(x, [0, 1, 0], [b, grid * grid, dim]), 1);
+  return linearTf(tf, layerNormTf(tf, pooled, model.norm), model.head);
 }
 
 interface AdamWState { m: Tf.Variable; v: Tf.Variable }

@@ -40,6 +40,7 @@ commands:
                               (default: classification for text or <= 20 distinct integers), --test-fraction X (0.2)
             --epochs N --batch-size N --lr X --weight-decay X --optimizer adamw|sgd
             --warmup EPOCHS --label-smoothing X --clip NORM --seed N
+            --ema DECAY       evaluate and save an exponential moving average of the weights (e.g. 0.999; 0: off)
             --shift PIXELS --rotate DEGREES --scale X --flip   random image augmentation
             --backend auto|cpu|cpu-float64   --out FILE (default checkpoints/MODEL.safetensors)
             --max-steps N     stop after N optimizer steps (then evaluate and save as after an epoch)

@@ -16,7 +16,7 @@ import { CliError, type FlagValues } from './flags.js';
 export const RESUME_SETTINGS = [
   'model', 'dataset', 'basis', 'karat', 'grid-update', 'init', 'weights', 'heads', 'target', 'task', 'test-fraction', 'image-size',
   'epochs', 'batch-size', 'lr', 'weight-decay', 'optimizer', 'warmup', 'label-smoothing', 'clip', 'shift', 'flip', 'rotate',
-  'scale', 'seed', 'max-steps',
+  'scale', 'ema', 'seed', 'max-steps',
 ] as const;
 
 /** Flags a resumed run also takes from the file unless given again, without them having to match. */
@@ -62,6 +62,8 @@ export function resumeFlags(given: FlagValues, resumed: ResumedRun): FlagValues 
   for (const name of [...RESUME_SETTINGS, ...RESUME_CARRIED]) {
     if (flags[name] === undefined && resumed.flags[name] !== undefined) flags[name] = resumed.flags[name];
   }
+  // Files from before weight averaging: their runs had none.
+  if (flags.ema === undefined && !Object.hasOwn(resumed.settings, 'ema')) flags.ema = 0;
   return flags;
 }
 
@@ -80,7 +82,7 @@ export function trainingSettings(flags: FlagValues, resolved: { model: string; d
     model: resolved.model, dataset: resolved.dataset, 'grid-update': resolved.gridUpdates, epochs: config.epochs, 'batch-size': config.batchSize,
     lr: config.lr, 'weight-decay': config.weightDecay, optimizer: config.optimizer, warmup: config.warmupEpochs,
     'label-smoothing': config.labelSmoothing, clip: config.clipNorm, shift: config.shift, flip: config.flip, rotate: config.rotate ?? 0,
-    scale: config.scale ?? 0, seed: config.seed,
+    scale: config.scale ?? 0, ema: config.ema ?? 0, seed: config.seed,
   };
   for (const name of RESUME_SETTINGS) if (!(name in settings)) settings[name] = flags[name] ?? null;
   return settings;

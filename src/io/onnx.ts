@@ -242,6 +242,15 @@ class Lowering {
     let h = g.one('Add', [g.one('Concat', [cls, tokens], 'tokens', { axis: 1 }),
       g.floats('pos_embed', await floatsOf(model.posEmbed), model.posEmbed.shape)], 'pos_embed.add');
     for (const [i, block] of model.blocks.entries()) h = await this.block(h, block, `blocks.${i}`);
+    if (model.config.pool === 'avg') {
+      // The patch tokens' mean (the class token left out), then fc_norm.
+      const count = model.posEmbed.shape[1]!;
+      const patches = g.one('Slice', [h, g.ints('pool.start', [1]), g.ints('pool.end', [count]), g.ints('pool.axis', [1])], 'pool.patches');
+      const pooled = this.opset >= 18
+        ? g.one('ReduceMean', [patches, g.ints('pool.axes', [1])], 'pool', { keepdims: 0 })
+        : g.one('ReduceMean', [patches], 'pool', { axes: [1], keepdims: 0 });
+      return this.linear(await this.layerNorm(pooled, model.norm, 'fc_norm'), model.head, 'head');
+    }
     h = await this.layerNorm(h, model.norm, 'norm');
     const first = g.one('Gather', [h, g.ints('cls_index', [0], [])], 'cls', { axis: 1 });
     return this.linear(first, model.head, 'head');

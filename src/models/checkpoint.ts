@@ -95,6 +95,8 @@ function inferSpec(contents: SafetensorsContents, source: string, heads?: number
     dropout: 0,
     dropPath: 0,
   };
+  // timm's global_pool 'avg' normalises after pooling, under fc_norm (its final norm is then an identity).
+  if (contents.tensors.has('fc_norm.weight') && !contents.tensors.has('norm.weight')) config.pool = 'avg';
   const size = new Map([[192, 'tiny'], [384, 'small'], [768, 'base']]).get(dim) ?? `d${dim}`;
   return checkModelSpec(`${kan ? 'kat' : 'vit'}-${size}`, config, `${source}: the model inferred from its tensors`, `${source}: the model inferred from its tensors`);
 }

@@ -40,7 +40,7 @@ export const MODEL_LIMITS = Object.freeze({
 const TRANSFORMER_NAME = /^(kat|vit|karat)-[a-z0-9][a-z0-9._-]{0,62}$/i;
 
 const VIT_KEYS = ['imageSize', 'patchSize', 'channels', 'classes', 'dim', 'depth', 'heads', 'mlpRatio', 'mlp', 'groups', 'dropout', 'dropPath',
-  'karat'];
+  'karat', 'pool'];
 const KARAT_KEYS = ['order', 'rank', 'universal'];
 /** Largest KArAt rank accepted (the paper uses 12). */
 const KARAT_MAX_RANK = 4096;
@@ -156,6 +156,10 @@ export function checkVitConfig(raw: unknown, where = 'model config'): VitConfig 
       universal: boolean(k, 'universal', at),
     };
     config.karat = karat;
+  }
+  if (has(c, 'pool')) {
+    if (c.pool !== 'token' && c.pool !== 'avg') fail(where, `pool is ${show(c.pool)}: expected "token" (the class token) or "avg" (the patch tokens' mean)`);
+    config.pool = c.pool;
   }
   return config;
 }
@@ -369,8 +373,9 @@ export function tensorLayout(spec: ModelSpec): TensorLayout {
     add(`${at}mlp.fc2.weight`, [dim, hidden]);
     add(`${at}mlp.fc2.bias`, [dim]);
   }
-  add('norm.weight', [dim]);
-  add('norm.bias', [dim]);
+  const norm = c.pool === 'avg' ? 'fc_norm' : 'norm';
+  add(`${norm}.weight`, [dim]);
+  add(`${norm}.bias`, [dim]);
   add('head.weight', [c.classes, dim]);
   add('head.bias', [c.classes]);
   return { parameters, buffers };

@@ -3,6 +3,7 @@
 
 import { add } from '../ops/elementwise.js';
 import { broadcastTo, concat, reshape, slice } from '../ops/layout.js';
+import { mean } from '../ops/reduce.js';
 import { Random } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { normal, truncNormal } from '../nn/init.js';
@@ -19,6 +20,12 @@ export interface VitConfig extends BlockOptions {
   channels: number;
   classes: number;
   depth: number;
+  /**
+   * How the head sees the tokens, as timm's global_pool: 'token' (default: the
+   * class token after the final norm) or 'avg' (the mean of the patch tokens,
+   * then the norm, registered as fc_norm).
+   */
+  pool?: 'token' | 'avg';
 }
 
 export class VisionTransformer extends Module {
@@ -54,7 +61,7 @@ export class VisionTransformer extends Module {
         : { operator: new KaratOperator(config.heads, tokens, config.karat, rng), owned: true };
       this.blocks.push(this.module(`blocks.${i}`, new Block({ ...config, dropPath }, rng, karat)));
     }
-    this.norm = this.module('norm', new LayerNorm(dim));
+    this.norm = this.module(config.pool === 'avg' ? 'fc_norm' : 'norm', new LayerNorm(dim));
     this.head = this.module('head', new Linear(dim, config.classes, rng));
     this.nameParameters();
   }
@@ -67,6 +74,10 @@ export class VisionTransformer extends Module {
     let x = concat([broadcastTo(this.clsToken, [batch, 1, dim]), tokens], 1);
     x = this.posDrop.forward(add(x, this.posEmbed));
     for (const block of this.blocks) x = block.forward(x);
+    if (this.config.pool === 'avg') {
+      const tokens = x.shape[1]!;
+      return this.head.forward(this.norm.forward(mean(slice(x, [0, 1, 0], [batch, tokens - 1, dim]), 1)));
+    }
     x = this.norm.forward(x);
     const cls = reshape(slice(x, [0, 0, 0], [batch, 1, dim]), [batch, dim]);
     return this.head.forward(cls);

@@ -8,4 +8,5 @@ export { SGD } from './sgd.js';
 export type { SGDOptions } from './sgd.js';
 export { cosineSchedule } from './schedule.js';
 export type { CosineScheduleOptions } from './schedule.js';
+export { WeightAverage } from './ema.js';
 export { clipGradNorm, NonFiniteGradientError } from './clip.js';

@@ -18,6 +18,7 @@ import { argmax, sum } from '../ops/reduce.js';
 import { meanSquaredError, softmaxCrossEntropy } from '../ops/nn.js';
 import { AdamW, SGD, type Optimizer, type OptimizerSnapshot } from '../optim/index.js';
 import { clipGradNorm } from '../optim/clip.js';
+import { WeightAverage } from '../optim/ema.js';
 import { cosineSchedule } from '../optim/schedule.js';
 import { noGrad } from '../tensor/autograd.js';
 import { globalRandom, Random, setSeed, type RandomState } from '../tensor/random.js';
@@ -44,17 +45,25 @@ export interface TrainConfig {
   rotate?: number;
   /** Training-time random zoom in [1 - scale, 1 + scale] (0: none). */
   scale?: number;
+  /**
+   * Decay of an exponential moving average of the weights, updated after every
+   * step; evaluated each epoch and returned in the model instead of the last
+   * weights (0 or absent: off).
+   */
+  ema?: number;
   seed: number;
 }
 
 /**
- * Defaults tuned for kat-micro on the embedded digits: >= 97.5% in under 5
- * minutes on 2 CPU cores. Measured there: batch 64 beat 32 per epoch and per
- * second; drop-path, rotation/zoom augmentation and patch 4 all did worse in
- * that budget; the accuracy still rises through epochs 20-25.
+ * Defaults tuned for kat-micro on the embedded digits: >= 98% on the held-out
+ * 2,000 in about 2 minutes of training on 2 CPU cores. Measured there (seeds
+ * 0-2): shifts of up to 2 pixels beat 1 once the run is long enough (30
+ * epochs); the weight average steadies the last epochs (98.30% against
+ * 97.95% without at 30 epochs, seed 0); batch 32, drop-path, rotation/zoom
+ * and patch 4 did worse in that budget.
  */
 export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
-  epochs: 25,
+  epochs: 30,
   batchSize: 64,
   lr: 5e-3,
   weightDecay: 0.05,
@@ -62,8 +71,9 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   warmupEpochs: 0.5,
   labelSmoothing: 0.1,
   clipNorm: 1,
-  shift: 1,
+  shift: 2,
   flip: false,
+  ema: 0.999,
   seed: 0,
 };
 
@@ -263,8 +273,12 @@ export interface TrainOptions {
   onCheckpoint?: (state: TrainState) => void | Promise<void>;
 }
 
+/** The slot under which the weight average is stored beside the optimizer's own (`NAME.ema`), and its update count. */
+const AVERAGE_SLOT = 'ema';
+const AVERAGE_UPDATES = 'emaUpdates';
+
 /** The optimizer's state with parameter names in place of its indices, so a file does not depend on the grouping order. */
-async function exportOptimizer(optimizer: Optimizer, names: Map<Tensor, string>): Promise<OptimizerSnapshot> {
+async function exportOptimizer(optimizer: Optimizer, names: Map<Tensor, string>, average: WeightAverage | null): Promise<OptimizerSnapshot> {
   const saved = await optimizer.exportState();
   const named = (key: string) => {
     const dot = key.indexOf('.');
@@ -272,7 +286,37 @@ async function exportOptimizer(optimizer: Optimizer, names: Map<Tensor, string>)
   };
   const scalars: Record<string, number> = {};
   for (const [key, value] of Object.entries(saved.scalars)) scalars[key.includes('.') ? named(key) : key] = value;
-  return { tensors: new Map([...saved.tensors].map(([key, v]) => [named(key), v])), scalars };
+  const tensors = new Map([...saved.tensors].map(([key, v]) => [named(key), v]));
+  if (average) {
+    scalars[AVERAGE_UPDATES] = average.updates;
+    const values = average.values();
+    for (const [i, p] of average.params.entries()) tensors.set(`${names.get(p)!}.${AVERAGE_SLOT}`, { shape: [...p.shape], values: await values[i]!.data() });
+  }
+  return { tensors, scalars };
+}
+
+/** Restores the weight average saved beside the optimizer state; a run with an average needs a saved one and the other way round. */
+function importAverage(average: WeightAverage | null, saved: OptimizerSnapshot, names: Map<Tensor, string>): OptimizerSnapshot {
+  const suffix = `.${AVERAGE_SLOT}`;
+  const averages = new Map([...saved.tensors].filter(([key]) => key.endsWith(suffix)).map(([key, v]) => [key.slice(0, -suffix.length), v]));
+  const updates = saved.scalars[AVERAGE_UPDATES];
+  if (!average) {
+    if (averages.size > 0 || updates !== undefined) {
+      throw new Error('the saved state has a weight average (ema), but this run has none: resume with the same ema decay');
+    }
+    return saved;
+  }
+  if (updates === undefined || !Number.isInteger(updates) || updates < 0) {
+    throw new Error(`this run averages the weights (ema ${average.decay}), but the saved state has no weight average to continue`);
+  }
+  average.load(average.params.map((p) => {
+    const name = names.get(p)!;
+    const values = averages.get(name);
+    if (!values) throw new Error(`the saved weight average has no ${quote(name)}`);
+    return values;
+  }), updates);
+  const { [AVERAGE_UPDATES]: _updates, ...scalars } = saved.scalars;
+  return { tensors: new Map([...saved.tensors].filter(([key]) => !key.endsWith(suffix))), scalars };
 }
 
 function importOptimizer(optimizer: Optimizer, saved: OptimizerSnapshot, names: Map<Tensor, string>): void {
@@ -307,6 +351,10 @@ export async function trainModel(model: Model, train: AnyImageDataset, test: Any
     minLr: config.lr * 0.01,
   });
   const params = model.parameters();
+  if (config.ema !== undefined && config.ema !== 0 && !(config.ema > 0 && config.ema < 1)) {
+    throw new Error(`ema must be a decay in (0, 1), or 0 for none, got ${config.ema}`);
+  }
+  const average = config.ema ? new WeightAverage(params, config.ema) : null;
   const augmentRandom = new Random(config.seed + 0x5eed);
   const targetScale = regressionScale(train);
   // Shifting or flipping the features of a table would scramble its columns.
@@ -331,7 +379,7 @@ export async function trainModel(model: Model, train: AnyImageDataset, test: Any
       throw new Error(`the saved state took ${resume.globalStep} steps in ${resume.epoch} epochs, but this data and batch size make ` +
         `${stepsPerEpoch} steps per epoch`);
     }
-    importOptimizer(optimizer, resume.optimizer, names);
+    importOptimizer(optimizer, importAverage(average, resume.optimizer, names), names);
     globalRandom.setState(resume.random);
     augmentRandom.setState(resume.augmentRandom);
     epochs.push(...resume.epochs);
@@ -342,83 +390,101 @@ export async function trainModel(model: Model, train: AnyImageDataset, test: Any
   if (options.onCheckpoint && !(Number.isInteger(checkpointEvery) && checkpointEvery >= 1)) {
     throw new Error(`checkpointEvery must be a positive integer number of epochs, got ${checkpointEvery}`);
   }
-  for (let epoch = (resume?.epoch ?? 0) + 1; epoch <= config.epochs; epoch++) {
-    const started = performance.now();
-    let seen = 0;
-    let lossSum = 0;
-    let correct = 0;
-    let step = 0;
-    let cut = false;
-    await hooks.onEpochStart?.(epoch);
-    for await (const batch of datasetBatches(train, config.batchSize, { shuffle: true, seed: config.seed, epoch, dropLast: true, augment: true })) {
-      optimizer.lr = schedule(globalStep);
-      const images = augment
-        ? augmentBatch(batch.images, batch.size, train.channels, train.height, train.width, augmentOptions, augmentRandom)
-        : batch.images;
-      const [loss, hits] = tidy(() => {
-        const [x, y] = batchTensors(images, batch.labels, batch.size, train);
-        const logits = model.forward(x);
-        if (targetScale) {
-          const l = meanSquaredError(reshape(logits, [batch.size]), y);
+  try {
+    for (let epoch = (resume?.epoch ?? 0) + 1; epoch <= config.epochs; epoch++) {
+      const started = performance.now();
+      let seen = 0;
+      let lossSum = 0;
+      let correct = 0;
+      let step = 0;
+      let cut = false;
+      await hooks.onEpochStart?.(epoch);
+      for await (const batch of datasetBatches(train, config.batchSize, { shuffle: true, seed: config.seed, epoch, dropLast: true, augment: true })) {
+        optimizer.lr = schedule(globalStep);
+        const images = augment
+          ? augmentBatch(batch.images, batch.size, train.channels, train.height, train.width, augmentOptions, augmentRandom)
+          : batch.images;
+        const [loss, hits] = tidy(() => {
+          const [x, y] = batchTensors(images, batch.labels, batch.size, train);
+          const logits = model.forward(x);
+          if (targetScale) {
+            const l = meanSquaredError(reshape(logits, [batch.size]), y);
+            l.backward();
+            return [l, null];
+          }
+          const l = softmaxCrossEntropy(logits, y, { labelSmoothing: config.labelSmoothing });
           l.backward();
-          return [l, null];
+          return [l, noGrad(() => sum(equal(argmax(logits, -1), y)))];
+        });
+        const lossValue = await loss.item();
+        const hitCount = hits ? await hits.item() : 0;
+        loss.dispose();
+        hits?.dispose();
+        if (!Number.isFinite(lossValue)) {
+          optimizer.zeroGrad();
+          throw new Error(`the training loss became ${lossValue} at epoch ${epoch}, step ${step + 1}; ` +
+            `lower --lr (now ${config.lr})${config.weightDecay > 0 ? ` or --weight-decay (now ${config.weightDecay})` : ''}, ` +
+            `${config.clipNorm > 0 ? `lower --clip (now ${config.clipNorm})` : 'set --clip (gradient clipping is off)'}, or check the data`);
         }
-        const l = softmaxCrossEntropy(logits, y, { labelSmoothing: config.labelSmoothing });
-        l.backward();
-        return [l, noGrad(() => sum(equal(argmax(logits, -1), y)))];
-      });
-      const lossValue = await loss.item();
-      const hitCount = hits ? await hits.item() : 0;
-      loss.dispose();
-      hits?.dispose();
-      if (!Number.isFinite(lossValue)) {
+        if (config.clipNorm > 0) await clipGradNorm(params, config.clipNorm);
+        optimizer.step();
         optimizer.zeroGrad();
-        throw new Error(`the training loss became ${lossValue} at epoch ${epoch}, step ${step + 1}; ` +
-          `lower --lr (now ${config.lr})${config.weightDecay > 0 ? ` or --weight-decay (now ${config.weightDecay})` : ''}, ` +
-          `${config.clipNorm > 0 ? `lower --clip (now ${config.clipNorm})` : 'set --clip (gradient clipping is off)'}, or check the data`);
+        average?.update();
+        step++;
+        globalStep++;
+        seen += batch.size;
+        lossSum += lossValue * batch.size;
+        correct += hitCount;
+        const elapsed = (performance.now() - started) / 1000;
+        await hooks.onStep?.({
+          event: 'step', epoch, step, steps: stepsPerEpoch, loss: lossValue, accuracy: targetScale ? Number.NaN : hitCount / batch.size,
+          imagesPerSecond: seen / elapsed, lr: optimizer.lr,
+        });
+        if (hooks.shouldStop?.()) {
+          cut = true;
+          break;
+        }
       }
-      if (config.clipNorm > 0) await clipGradNorm(params, config.clipNorm);
-      optimizer.step();
-      optimizer.zeroGrad();
-      step++;
-      globalStep++;
-      seen += batch.size;
-      lossSum += lossValue * batch.size;
-      correct += hitCount;
-      const elapsed = (performance.now() - started) / 1000;
-      await hooks.onStep?.({
-        event: 'step', epoch, step, steps: stepsPerEpoch, loss: lossValue, accuracy: targetScale ? Number.NaN : hitCount / batch.size,
-        imagesPerSecond: seen / elapsed, lr: optimizer.lr,
-      });
-      if (hooks.shouldStop?.()) {
-        cut = true;
-        break;
+      const seconds = (performance.now() - started) / 1000;
+      trainSeconds += seconds;
+      // With a weight average, each epoch's figures are the average's: what the run returns.
+      average?.swap();
+      let evaluation: EvaluateResult;
+      try {
+        evaluation = await evaluate(model, test);
+      } finally {
+        average?.swap();
+      }
+      const trainLoss = lossSum / Math.max(seen, 1);
+      const event: EpochEvent = {
+        event: 'epoch', epoch, epochs: config.epochs, train_loss: trainLoss, train_acc: targetScale ? Number.NaN : correct / Math.max(seen, 1),
+        test_loss: evaluation.loss, test_acc: evaluation.accuracy, seconds, images_per_s: seen / seconds,
+      };
+      if (targetScale) {
+        event.train_rmse = checkFinite(`at epoch ${epoch}, the training RMSE`, Math.sqrt(trainLoss) * targetScale.std,
+          `the target's spread (standard deviation ${targetScale.std}) is beyond float64's range`);
+        event.test_rmse = evaluation.rmse!;
+        event.test_r2 = evaluation.r2!;
+      }
+      epochs.push(event);
+      await hooks.onEpoch?.(event);
+      if (hooks.shouldStop?.()) break;
+      // Only whole epochs: resuming starts the next epoch's batch order from its first batch.
+      if (options.onCheckpoint && !cut && epoch < config.epochs && epoch % checkpointEvery === 0) {
+        await options.onCheckpoint({
+          epoch, globalStep, optimizer: await exportOptimizer(optimizer, names, average), random: globalRandom.getState(),
+          augmentRandom: augmentRandom.getState(), epochs: epochs.map((e) => ({ ...e })), trainSeconds,
+        });
       }
     }
-    const seconds = (performance.now() - started) / 1000;
-    trainSeconds += seconds;
-    const evaluation = await evaluate(model, test);
-    const trainLoss = lossSum / Math.max(seen, 1);
-    const event: EpochEvent = {
-      event: 'epoch', epoch, epochs: config.epochs, train_loss: trainLoss, train_acc: targetScale ? Number.NaN : correct / Math.max(seen, 1),
-      test_loss: evaluation.loss, test_acc: evaluation.accuracy, seconds, images_per_s: seen / seconds,
-    };
-    if (targetScale) {
-      event.train_rmse = checkFinite(`at epoch ${epoch}, the training RMSE`, Math.sqrt(trainLoss) * targetScale.std,
-        `the target's spread (standard deviation ${targetScale.std}) is beyond float64's range`);
-      event.test_rmse = evaluation.rmse!;
-      event.test_r2 = evaluation.r2!;
-    }
-    epochs.push(event);
-    await hooks.onEpoch?.(event);
-    if (hooks.shouldStop?.()) break;
-    // Only whole epochs: resuming starts the next epoch's batch order from its first batch.
-    if (options.onCheckpoint && !cut && epoch < config.epochs && epoch % checkpointEvery === 0) {
-      await options.onCheckpoint({
-        epoch, globalStep, optimizer: await exportOptimizer(optimizer, names), random: globalRandom.getState(),
-        augmentRandom: augmentRandom.getState(), epochs: epochs.map((e) => ({ ...e })), trainSeconds,
-      });
-    }
+  } catch (error) {
+    average?.dispose();
+    throw error;
+  }
+  if (average) {
+    // The model keeps the average; the last weights (now in the average's tensors) go.
+    average.swap();
+    average.dispose();
   }
   const last = epochs[epochs.length - 1]!;
   const images = epochs.reduce((n, e) => n + e.images_per_s * e.seconds, 0);

@@ -24,6 +24,28 @@ function rowsPerSlice(cols: number): number {
   return Math.max(1, Math.ceil(SLICE_ELEMENTS / Math.max(cols, 1)));
 }
 
+/**
+ * Row-block boundaries of one product's slices: about eight even blocks of
+ * up to 120 rows (the kernel's A block). A large product's last two blocks
+ * are cut four times finer, so that threads taking slices from the ticket
+ * finish within a small slice of each other. Depends on the shape only (never the thread count): same bits on any.
+ */
+export function gemmRowBlocks(m: number, batch: number): number[] {
+  const rowsPer = Math.max(Math.min(120, Math.max(12, Math.ceil(m / Math.ceil(8 / batch) / 6) * 6)),
+    Math.ceil((m * batch) / MAX_SLICES / 6) * 6);
+  const tailRows = Math.max(6, Math.ceil(rowsPer / 4 / 6) * 6);
+  const fineSlices = Math.ceil(Math.min(m, 2 * rowsPer) / tailRows);
+  // The fine tail only where the slice count stays within MAX_SLICES.
+  // Only for large products (smaller ones come as about eight even slices already), within MAX_SLICES.
+  const fine = rowsPer === 120 && m > 4 * rowsPer && (Math.ceil(m / rowsPer) + fineSlices) * batch <= MAX_SLICES;
+  const starts = [0];
+  const coarseEnd = fine ? m - 2 * rowsPer : m;
+  for (let row = rowsPer; row < coarseEnd; row += rowsPer) starts.push(row);
+  if (fine) for (let row = coarseEnd; row < m; row += tailRows) starts.push(row);
+  starts.push(m);
+  return starts;
+}
+
 /** `perSlice` grown (in multiples of `unit`) so that `count` items make at most MAX_SLICES slices. */
 function sliceSize(count: number, perSlice: number, unit = 1): number {
   return Math.max(perSlice, Math.ceil(count / MAX_SLICES / unit) * unit);
@@ -355,12 +377,11 @@ export class WasmKernels {
             while (n / columns > MAX_SLICES) columns *= 2;
             this.parallel('packColumns', n, columns, (first, count) => [bAt!, packedAt, k, n, bRow, bCol, first, count]);
           }
-          const rowsPer = Math.max(Math.min(120, Math.max(12, Math.ceil(m / Math.ceil(8 / batch) / 6) * 6)),
-            Math.ceil((m * batch) / MAX_SLICES / 6) * 6);
-          const blocks = Math.ceil(m / rowsPer);
+          const starts = gemmRowBlocks(m, batch);
+          const blocks = starts.length - 1;
           this.parallel('gemm', batch * blocks, 1, (index) => {
-            const first = (index % blocks) * rowsPer;
-            return gemm(first, Math.min(rowsPer, m - first), Math.floor(index / blocks), 1);
+            const block = index % blocks;
+            return gemm(starts[block]!, starts[block + 1]! - starts[block]!, Math.floor(index / blocks), 1);
           }, 15, scratchBytes);
         }
       });

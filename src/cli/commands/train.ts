@@ -43,7 +43,7 @@ import { parseKaratVariant } from '../../nn/karat.js';
 export const TRAIN_FLAGS: Record<string, FlagType> = {
   model: 'string', dataset: 'string', epochs: EPOCHS_RANGE, 'batch-size': BATCH_SIZE_RANGE, lr: 'number', 'weight-decay': 'number',
   optimizer: 'string', warmup: 'number', 'label-smoothing': 'number', clip: 'number', shift: integerIn(0, 1024), flip: 'boolean',
-  rotate: 'number', scale: 'number',
+  rotate: 'number', scale: 'number', ema: 'number',
   seed: SEED_RANGE, backend: 'string', target: 'string', task: 'string', 'test-fraction': 'number', basis: 'string', karat: 'string',
   'grid-update': integerIn(0, EPOCHS_RANGE.max), init: 'string', 'image-size': 'number', weights: 'string', heads: HEADS_RANGE,
   out: 'string', json: 'boolean', 'max-steps': STEPS_RANGE, 'log-steps': 'boolean',
@@ -183,6 +183,12 @@ export async function runTrain(givenFlags: FlagValues): Promise<void> {
   }
   const optimizer = (flags.optimizer as string | undefined) ?? DEFAULT_TRAIN_CONFIG.optimizer;
   if (optimizer !== 'adamw' && optimizer !== 'sgd') throw new CliError(`train: unknown optimizer '${optimizer}': expected adamw or sgd`);
+  // Averaging weights across a grid refit would mix coefficients of different grids.
+  const ema = gridUpdates > 0 ? 0 : nonNegative(flags, 'ema', DEFAULT_TRAIN_CONFIG.ema ?? 0, 1);
+  if (gridUpdates > 0 && flags.ema !== undefined && flags.ema !== 0) {
+    throw new CliError('train: --ema averages the weights of successive steps, and --grid-update refits the B-spline grids in between, ' +
+      'so the average would mix coefficients of different grids: drop one of them');
+  }
   const config: TrainConfig = {
     epochs: positiveInteger(flags, 'epochs', DEFAULT_TRAIN_CONFIG.epochs),
     batchSize: positiveInteger(flags, 'batch-size', DEFAULT_TRAIN_CONFIG.batchSize),
@@ -196,6 +202,7 @@ export async function runTrain(givenFlags: FlagValues): Promise<void> {
     flip: (flags.flip as boolean | undefined) ?? DEFAULT_TRAIN_CONFIG.flip,
     rotate: tabular ? 0 : nonNegative(flags, 'rotate', DEFAULT_TRAIN_CONFIG.rotate ?? 0, 180),
     scale: tabular ? 0 : nonNegative(flags, 'scale', DEFAULT_TRAIN_CONFIG.scale ?? 0, 1),
+    ema,
     seed: (flags.seed as number | undefined) ?? DEFAULT_TRAIN_CONFIG.seed,
   };
   if (!Number.isInteger(config.seed)) throw new CliError(`train: --seed must be an integer, got ${config.seed}`);
