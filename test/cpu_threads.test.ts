@@ -1,49 +1,40 @@
-// The CPU backend's SIMD kernels with worker threads: the same results as the
-// float64 reference, and the same bits on every run.
+// The CPU thread pool's call protocol (src/backends/cpu/threads.ts), replayed
+// store by store on one thread: a thread still looping in the previous call
+// must never claim a slice of the next one, at any point of its publication.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CpuBackend } from '../src/backends/cpu/index.js';
-import { Random } from '../src/tensor/random.js';
-import { float64Backend, randomValues, scaledMaxError } from './support/harness.js';
+import { Control, MAX_SLICES, publication, runSlices, SLOT } from '../src/backends/cpu/threads.js';
 
-const threaded = new CpuBackend('float32', { threads: 2 });
-await threaded.wasm!.ready;
-process.once('beforeExit', () => threaded.dispose());
-
-const rng = new Random(12);
-const f32 = (n: number, scale = 1) => Float32Array.from(randomValues(rng, n, { scale }));
-
-describe('CPU kernels on worker threads', () => {
-  it('start two threads', () => {
-    assert.equal(threaded.wasm!.threads, 2);
-  });
-
-  it('matmul (large enough to split) matches float64', () => {
-    const [m, k, n] = [301, 203, 157];
-    const a = f32(m * k);
-    const b = f32(n * k);
-    const actual = threaded.kernels.matmul(a, b, 1, m, k, n, false, true, 0, 0);
-    const expected = float64Backend.kernels.matmul(Float64Array.from(a), Float64Array.from(b), 1, m, k, n, false, true, 0, 0);
-    assert.ok(scaledMaxError(actual, expected) < 1e-5, `error ${scaledMaxError(actual, expected)}`);
-  });
-
-  it('group rational (chunked, one thread) matches float64 and repeats bit for bit', () => {
-    const [rows, channels, groups] = [2000, 96, 8];
-    const x = f32(rows * channels, 1.5);
-    const gy = f32(rows * channels);
-    const a = f32(6, 0.5);
-    const b = f32(groups * 4, 0.5);
-    const [x64, gy64, a64, b64] = [x, gy, a, b].map((v) => Float64Array.from(v));
-    const y = threaded.kernels.groupRational(x, a, b, rows, channels, groups, true);
-    const yRef = float64Backend.kernels.groupRational(x64!, a64!, b64!, rows, channels, groups, true);
-    assert.ok(scaledMaxError(y, yRef) < 1e-5);
-    const first = threaded.kernels.groupRationalBackward(x, a, b, gy, rows, channels, groups, true);
-    const again = threaded.kernels.groupRationalBackward(x, a, b, gy, rows, channels, groups, true);
-    const reference = float64Backend.kernels.groupRationalBackward(x64!, a64!, b64!, gy64!, rows, channels, groups, true);
-    first.forEach((out, i) => {
-      assert.ok(scaledMaxError(out, reference[i]!) < 1e-5, `output ${i}: error ${scaledMaxError(out, reference[i]!)}`);
-      assert.deepEqual(again[i], out, `output ${i} differs between two runs`);
+describe('thread pool call protocol', () => {
+  for (const [previous, next] of [[3, 8], [8, 3], [5, 5], [1, MAX_SLICES]] as const) {
+    it(`a thread late from a call of ${previous} slices claims nothing of the next (${next} slices) while it is published`, () => {
+      const control = new Int32Array(8);
+      const args = new Float64Array(SLOT * MAX_SLICES);
+      const ran: number[] = [];
+      const kernels = [(slice: number) => { ran.push(slice); }];
+      for (let i = 0; i < MAX_SLICES; i++) {
+        args[i * SLOT] = 0; // task 0
+        args[i * SLOT + 1] = -1; // no scratch
+        args[i * SLOT + 2] = i;
+      }
+      // The previous call (generation 1), finished: every slice taken and done.
+      for (const [index, value] of publication(1, previous, 0)) control[index] = value;
+      runSlices(control, args, kernels, 1, 0, (error) => { throw error; });
+      assert.deepEqual(ran, Array.from({ length: previous }, (_, i) => i));
+      assert.equal(control[Control.Done], previous);
+      ran.length = 0;
+      // Generation 2 published one store at a time; after each, the late thread (still on generation 1) looks for work.
+      for (const [index, value] of publication(2, next, 64)) {
+        control[index] = value;
+        runSlices(control, args, kernels, 1, 1, (error) => { throw error; });
+        assert.deepEqual(ran, [], `after storing control[${index}] = ${value}, the late thread ran slices ${ran.join()} of the new call`);
+      }
+      assert.equal(control[Control.Done], 0, 'the new call starts with no slice done');
+      // The new call's own threads then take every slice once.
+      runSlices(control, args, kernels, 2, 0, (error) => { throw error; });
+      assert.deepEqual(ran, Array.from({ length: next }, (_, i) => i));
+      assert.equal(control[Control.Done], next);
     });
-  });
+  }
 });

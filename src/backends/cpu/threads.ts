@@ -43,7 +43,27 @@ export const MAX_SLICES = 512;
 /** Polls of shared state before a thread blocks (a few tens of microseconds: kernels come back to back). */
 const SPIN = 20_000;
 
-const enum Control { Generation = 0, Ticket = 1, Count = 2, Done = 3, Failed = 4, ScratchStride = 5 }
+export const enum Control { Generation = 0, Ticket = 1, Count = 2, Done = 3, Failed = 4, ScratchStride = 5 }
+
+/**
+ * The stores that publish a call, in order. The ticket comes first: a thread
+ * still looping in the previous call read that call's ticket and then the
+ * slice count, and had the new count been visible while its old ticket still
+ * stood, its compare-exchange would have claimed a slice of the new call
+ * under the old tag and added to the new call's Done, so the caller could
+ * return before that slice had run (seen once as NaN weights deep into a
+ * two-thread training run). With the ticket replaced first, any thread that
+ * sees the new count fails the exchange. The generation goes last: it wakes the workers.
+ */
+export function publication(generation: number, count: number, scratchStride: number): readonly (readonly [Control, number])[] {
+  return [
+    [Control.Ticket, (generation & 0x7fff) << 16],
+    [Control.Count, count],
+    [Control.Done, 0],
+    [Control.ScratchStride, scratchStride],
+    [Control.Generation, generation],
+  ];
+}
 
 /** One slice of a call: the kernel's task id, the index of the argument that is per-thread scratch (-1: none), the arguments. */
 export interface Slice {
@@ -174,11 +194,7 @@ export class ThreadPool {
       args.set(slice.args, base + 2);
     });
     const generation = (Atomics.load(control, Control.Generation) + 1) | 0;
-    Atomics.store(control, Control.Count, slices.length);
-    Atomics.store(control, Control.Done, 0);
-    Atomics.store(control, Control.ScratchStride, scratchStride);
-    Atomics.store(control, Control.Ticket, (generation & 0x7fff) << 16);
-    Atomics.store(control, Control.Generation, generation);
+    for (const [index, value] of publication(generation, slices.length, scratchStride)) Atomics.store(control, index, value);
     Atomics.notify(control, Control.Generation);
     let localError: unknown = null;
     runSlices(control, args, kernels, generation, 0, (error) => { localError ??= error; });
