@@ -40,7 +40,7 @@ const VIT_SIZES: Record<string, VitSize> = {
   tiny: { dim: 192, depth: 12, heads: 3, ...IMAGENET },
   small: { dim: 384, depth: 12, heads: 6, ...IMAGENET },
   base: { dim: 768, depth: 12, heads: 12, ...IMAGENET },
-  // The patch tokens' mean: on 8,000 digits it learns in 5 epochs what the class token needs 15 for.
+  // The patch tokens' mean: on 8,000 digits it learns in 5 epochs what the class token needs 10 for.
   micro: { dim: 64, depth: 3, heads: 4, ...DIGITS, pool: 'avg' },
 };
 
