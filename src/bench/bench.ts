@@ -32,6 +32,8 @@ export interface BenchRow {
   elements_per_s?: number;
   /** gbps / the measured copy bandwidth, or another stated ceiling (see `reference`). */
   ratio?: number;
+  /** Thread-scaling rows: best one-thread time / best all-thread time over the rounds (load from others only ever adds time). */
+  best_ratio?: number;
   /** Which implementation ran, in comparison rows: 'katjs', 'tfjs-wasm' or 'tfjs-cpu'. */
   impl?: string;
   /** What `ratio` divides by, where it is not the copy bandwidth (e.g. 'tfjs-wasm': this rate / tfjs-wasm's). */

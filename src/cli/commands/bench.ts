@@ -47,7 +47,8 @@ function formatRow(row: BenchRow): string {
   // Comparison rows are a speed-up over their reference (x); the others a fraction of the copy ceiling (%).
   const ratio = row.ratio === undefined ? '' : row.reference !== undefined ? `${row.ratio.toFixed(2)}x` : `${(row.ratio * 100).toFixed(1)}%`;
   const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
-  const memory = row.live_bytes !== undefined ? `  live ${mb(row.live_bytes)}` : row.peak_bytes !== undefined ? `  peak ${mb(row.peak_bytes)}` : '';
+  const memory = row.live_bytes !== undefined ? `  live ${mb(row.live_bytes)}` : row.peak_bytes !== undefined ? `  peak ${mb(row.peak_bytes)}`
+    : row.best_ratio !== undefined ? `  best ${row.best_ratio.toFixed(2)}x` : '';
   return `${row.op.padEnd(OP_WIDTH)} ${row.shape.padEnd(28)} ${row.median_ms.toFixed(3).padStart(10)} ms ${rate.padStart(18)} ${ratio.padStart(8)}${memory}`;
 }
 
@@ -110,7 +111,8 @@ export async function runBench(flags: FlagValues): Promise<void> {
   // KAN bases at equal widths (ratio: rate / GR-KAN's; memory above the layer's own parameters and inputs).
   for (const row of await benchKanLayers(backend, tokens, KAN_LAYER_WIDTH, KAN_LAYER_WIDTH, options)) emit(row);
   if (backend instanceof CpuBackend && backend.wasm) {
-    if (!flags.json) process.stdout.write(`\nGEMM at KAT-T's shapes vs the FMA peak of one thread measured now (ratio: / peak; threads: / 1 thread)\n`);
+    if (!flags.json) process.stdout.write(`\nGEMM at KAT-T's shapes vs the FMA peak of one thread measured now (ratio: / peak; threads: / 1 thread, ` +
+      'median over alternating rounds, and the best times\' ratio)\n');
     for (const row of await benchGemmVsPeak(backend, options)) emit(row);
   }
   if (!flags['skip-training'] && backend instanceof CpuBackend) {
