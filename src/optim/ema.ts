@@ -2,7 +2,8 @@
 // ModelEma): after each optimiser step, average = d * average + (1 - d) * p.
 // Evaluating the average instead of the last weights smooths out the noise of
 // the final steps. The decay warms up as min(decay, (1 + t) / (10 + t)) over
-// the t updates so far, so early averages are not dominated by the random
+// the t updates so far (TensorFlow's ExponentialMovingAverage with
+// num_updates), so early averages are not dominated by the random
 // initialisation. Averages are tensors on the parameters' backend; buffers are
 // never written in place (assign swaps buffers), so a view is a snapshot.
 
