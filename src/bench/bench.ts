@@ -55,6 +55,11 @@ export interface BenchOptions {
   maxMs?: number;
 }
 
+/** The middle value (the upper one of an even count). */
+export function median(values: readonly number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+}
+
 /** Median milliseconds per call of `body`. Any object with sync() works (tfjs's backends are synchronous). */
 export async function timeCalls(backend: Pick<Backend, 'sync'>, body: () => void, options: BenchOptions): Promise<number> {
   body(); // warm up: compile pipelines, fill pools
@@ -68,8 +73,7 @@ export async function timeCalls(backend: Pick<Backend, 'sync'>, body: () => void
     await backend.sync();
     perCall.push((performance.now() - started) / options.callsPerRun);
   }
-  perCall.sort((a, b) => a - b);
-  return perCall[Math.floor(perCall.length / 2)]!;
+  return median(perCall);
 }
 
 /** Device copy of `elements` float32 values: the bandwidth ceiling (read + write counted). */

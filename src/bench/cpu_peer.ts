@@ -10,23 +10,12 @@ import { createModel } from '../models/registry.js';
 import { randn } from '../ops/creation.js';
 import { matmul } from '../ops/matmul.js';
 import { noGrad } from '../tensor/autograd.js';
-import { engine } from '../tensor/engine.js';
+import { onBackendAsync } from '../tensor/engine.js';
 import { tidy } from '../tensor/scope.js';
-import { benchTraining, timeCalls, type BenchOptions, type BenchRow } from './bench.js';
+import { benchTraining, median, timeCalls, type BenchOptions, type BenchRow } from './bench.js';
 
 /** KAT-T's linear layers [k, n] (qkv, fc1, fc2) at batch 16 x 197 tokens. */
 export const KAT_T_GEMMS: readonly (readonly [number, number, number])[] = [[16 * 197, 192, 576], [16 * 197, 192, 768], [16 * 197, 768, 192]];
-
-/** Runs `fn` with `backend` as the engine's backend, then puts the previous one back. */
-async function onBackendAsync<T>(backend: Backend, fn: () => Promise<T>): Promise<T> {
-  const previous = engine.backend;
-  engine.useBackend(backend);
-  try {
-    return await fn();
-  } finally {
-    engine.useBackend(previous);
-  }
-}
 
 /** GFLOP/s of op(A) [m, k] x W^T ([n, k] weights, as Linear does) on `backend`. */
 async function gemmGflops(backend: Backend, m: number, k: number, n: number, options: BenchOptions): Promise<number> {
@@ -39,8 +28,6 @@ async function gemmGflops(backend: Backend, m: number, k: number, n: number, opt
     return (2 * m * k * n) / (ms * 1e6);
   });
 }
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /**
  * One thread and every thread, timed in alternating rounds: on shared vCPUs

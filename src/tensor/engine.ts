@@ -72,3 +72,25 @@ export function setBackend(name: string): Promise<Backend> {
 export function getBackend(): Backend {
   return engine.backend;
 }
+
+/** Runs `fn` with `backend` current, restoring the previous one after. */
+export function onBackend<T>(backend: Backend, fn: () => T): T {
+  const previous = engine.backend;
+  engine.useBackend(backend);
+  try {
+    return fn();
+  } finally {
+    engine.useBackend(previous);
+  }
+}
+
+/** onBackend for an async `fn`: the previous backend comes back when its promise settles. */
+export async function onBackendAsync<T>(backend: Backend, fn: () => Promise<T>): Promise<T> {
+  const previous = engine.backend;
+  engine.useBackend(backend);
+  try {
+    return await fn();
+  } finally {
+    engine.useBackend(previous);
+  }
+}

@@ -3,8 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { CpuBackend } from '../../src/backends/cpu/index.js';
-import type { Backend } from '../../src/backends/backend.js';
-import { engine } from '../../src/tensor/engine.js';
+import { onBackendAsync } from '../../src/tensor/engine.js';
 import { Random } from '../../src/tensor/random.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { noGrad } from '../../src/tensor/autograd.js';
@@ -13,26 +12,7 @@ import { tensor } from '../../src/ops/creation.js';
 /** The float64 reference backend: every finite-difference check runs on it. */
 export const float64Backend = new CpuBackend('float64');
 
-/** Runs `fn` with `backend` current, restoring the previous one after. */
-export function onBackend<T>(backend: Backend, fn: () => T): T {
-  const previous = engine.backend;
-  engine.useBackend(backend);
-  try {
-    return fn();
-  } finally {
-    engine.useBackend(previous);
-  }
-}
-
-export async function onBackendAsync<T>(backend: Backend, fn: () => Promise<T>): Promise<T> {
-  const previous = engine.backend;
-  engine.useBackend(backend);
-  try {
-    return await fn();
-  } finally {
-    engine.useBackend(previous);
-  }
-}
+export { onBackend, onBackendAsync } from '../../src/tensor/engine.js';
 
 export interface InputSpec {
   shape: number[];

@@ -35,7 +35,6 @@ export function gemmRowBlocks(m: number, batch: number): number[] {
     Math.ceil((m * batch) / MAX_SLICES / 6) * 6);
   const tailRows = Math.max(6, Math.ceil(rowsPer / 4 / 6) * 6);
   const fineSlices = Math.ceil(Math.min(m, 2 * rowsPer) / tailRows);
-  // The fine tail only where the slice count stays within MAX_SLICES.
   // Only for large products (smaller ones come as about eight even slices already), within MAX_SLICES.
   const fine = rowsPer === 120 && m > 4 * rowsPer && (Math.ceil(m / rowsPer) + fineSlices) * batch <= MAX_SLICES;
   const starts = [0];

@@ -47,9 +47,9 @@ function formatRow(row: BenchRow): string {
   // Comparison rows are a speed-up over their reference (x); the others a fraction of the copy ceiling (%).
   const ratio = row.ratio === undefined ? '' : row.reference !== undefined ? `${row.ratio.toFixed(2)}x` : `${(row.ratio * 100).toFixed(1)}%`;
   const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
-  const memory = row.live_bytes !== undefined ? `  live ${mb(row.live_bytes)}` : row.peak_bytes !== undefined ? `  peak ${mb(row.peak_bytes)}`
+  const extra = row.live_bytes !== undefined ? `  live ${mb(row.live_bytes)}` : row.peak_bytes !== undefined ? `  peak ${mb(row.peak_bytes)}`
     : row.best_ratio !== undefined ? `  best ${row.best_ratio.toFixed(2)}x` : '';
-  return `${row.op.padEnd(OP_WIDTH)} ${row.shape.padEnd(28)} ${row.median_ms.toFixed(3).padStart(10)} ms ${rate.padStart(18)} ${ratio.padStart(8)}${memory}`;
+  return `${row.op.padEnd(OP_WIDTH)} ${row.shape.padEnd(28)} ${row.median_ms.toFixed(3).padStart(10)} ms ${rate.padStart(18)} ${ratio.padStart(8)}${extra}`;
 }
 
 /** The throughput a comparison ratio divides. */

@@ -183,12 +183,12 @@ export async function runTrain(givenFlags: FlagValues): Promise<void> {
   }
   const optimizer = (flags.optimizer as string | undefined) ?? DEFAULT_TRAIN_CONFIG.optimizer;
   if (optimizer !== 'adamw' && optimizer !== 'sgd') throw new CliError(`train: unknown optimizer '${optimizer}': expected adamw or sgd`);
-  // Averaging weights across a grid refit would mix coefficients of different grids.
-  const ema = gridUpdates > 0 ? 0 : nonNegative(flags, 'ema', DEFAULT_TRAIN_CONFIG.ema ?? 0, 1);
+  // Averaging weights across a grid refit would mix coefficients of different grids: a grid update turns the average off.
   if (gridUpdates > 0 && flags.ema !== undefined && flags.ema !== 0) {
     throw new CliError('train: --ema averages the weights of successive steps, and --grid-update refits the B-spline grids in between, ' +
       'so the average would mix coefficients of different grids: drop one of them');
   }
+  const ema = gridUpdates > 0 ? 0 : nonNegative(flags, 'ema', DEFAULT_TRAIN_CONFIG.ema ?? 0, 1);
   const config: TrainConfig = {
     epochs: positiveInteger(flags, 'epochs', DEFAULT_TRAIN_CONFIG.epochs),
     batchSize: positiveInteger(flags, 'batch-size', DEFAULT_TRAIN_CONFIG.batchSize),

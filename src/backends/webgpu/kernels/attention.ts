@@ -44,6 +44,14 @@ const PROLOGUE = /* wgsl */ `
   let valid = row < n;
   let base = item * n * D;`;
 
+/** Keys and values t0 .. t0 + count into the workgroup's kt / vt tiles (the forward and dQ passes walk all keys per query row). */
+const LOAD_KEY_VALUE_TILE = /* wgsl */ `    workgroupBarrier();
+    for (var e = lid; e < count * D; e += ${ROWS}u) {
+      kt[e] = k[base + t0 * D + e];
+      vt[e] = v[base + t0 * D + e];
+    }
+    workgroupBarrier();`;
+
 function entry(d: number, bc: number, shared: string, body: string, names: readonly [string, 'read' | 'read_write'][]): string {
   return /* wgsl */ `
 ${bindings(names)}
@@ -72,12 +80,7 @@ var<workgroup> vt: array<f32, ${bc * d}>;`, /* wgsl */ `
   var s: array<f32, BC>;
   for (var t0 = 0u; t0 < n; t0 += BC) {
     let count = min(BC, n - t0);
-    workgroupBarrier();
-    for (var e = lid; e < count * D; e += ${ROWS}u) {
-      kt[e] = k[base + t0 * D + e];
-      vt[e] = v[base + t0 * D + e];
-    }
-    workgroupBarrier();
+${LOAD_KEY_VALUE_TILE}
     var top = m;
     for (var j = 0u; j < count; j++) {
       var dot = 0.0;
@@ -178,12 +181,7 @@ var<workgroup> vt: array<f32, ${bc * d}>;`, /* wgsl */ `
   }
   for (var t0 = 0u; t0 < n; t0 += BC) {
     let count = min(BC, n - t0);
-    workgroupBarrier();
-    for (var e = lid; e < count * D; e += ${ROWS}u) {
-      kt[e] = k[base + t0 * D + e];
-      vt[e] = v[base + t0 * D + e];
-    }
-    workgroupBarrier();
+${LOAD_KEY_VALUE_TILE}
     for (var j = 0u; j < count; j++) {
       var s = 0.0;
       var dp = 0.0;
