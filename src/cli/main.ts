@@ -3,6 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { BENCH_FLAGS, runBench } from './commands/bench.js';
+import { COMPARE_FLAGS, runCompare } from './commands/compare.js';
 import { DEMO_FLAGS, runDemo } from './commands/demo.js';
 import { EVAL_FLAGS, runEval } from './commands/eval.js';
 import { EXPORT_FLAGS, runExport } from './commands/export.js';
@@ -30,9 +31,12 @@ commands:
             --karat G<n><B|U> Fourier-KArAt variant for karat-* (default G3B) or kat-* models: order n (harmonics 0..n),
                               B = one operator per head per block, U = one per head shared by all blocks (rank 12)
             --basis B         kan-mlp's layers: rational (GR-KAN, default), bspline (efficient-kan), rbf (FastKAN),
-                              af (AF-KAN), relu (ReLU-KAN)
+                              af (AF-KAN), relu (ReLU-KAN), mlp (no KAN: Linear + --activation relu|gelu|silu, default relu)
+            --hidden W1,W2    kan-mlp's hidden widths (default 256,128; --hidden 64 makes 784-64-10)
             --grid-update N   bspline: refit the knot grids to 1,024 training rows at the start of the first N epochs (default 0)
-            --dataset SPEC    mnist (default), cifar10:DIR, folder:DIR, synthetic:CxHxW[:classes[:count]], csv:FILE
+            --dataset SPEC    mnist (default: 10,000 embedded digits), mnist:DIR (the full MNIST as IDX files),
+                              fashion-mnist (Debian's dataset-fashion-mnist) or fashion-mnist:DIR, cifar10:DIR,
+                              folder:DIR, synthetic:CxHxW[:classes[:count]], csv:FILE
                               folder:DIR: photos in DIR/<class>/ (or DIR/train + DIR/val), streamed; --image-size N
             --init SRC        fine-tune pretrained weights (a file, hub folder, URL or hf:owner/name[@rev]); a head for
                               another class count is re-initialised, position embeddings resampled; --weights ema, --heads N
@@ -51,6 +55,16 @@ commands:
                               schedule position, RNG states and data order (atomically)
             --resume FILE     continue such a run bit for bit (flags left out come from the file)
             --json            one JSON object per line: epoch events, then a done event; --log-steps adds step events
+  compare   several models x seeds on one dataset at one budget, one kat train run after another, then a table
+            (params, test accuracy mean ± std, best epoch, img/s, time), --json, and accuracy.svg / .png per epoch:
+            --models LIST     entries NAME[:VARIANT][@W1xW2], e.g. vit-micro,kat-micro,karat-micro:G1B or
+                              kan-mlp:mlp,kan-mlp:bspline@8 (variant: kan-mlp's basis, a KArAt variant for karat-*/kat-*)
+            --seeds N|LIST    3 (default) = seeds 0,1,2; or a list: 0,5,9
+            --out DIR         (default checkpoints/compare) one folder per run: epoch log, final weights, run.json;
+                              rerun the same command to skip finished runs and resume an interrupted one
+            --hidden, --activation (kan-mlp entries), --dataset, --epochs, --batch-size, --lr, --weight-decay,
+            --optimizer, --warmup, --label-smoothing, --clip, --shift, --flip, --rotate, --scale, --ema,
+            --max-steps: as for train, the same for every run; --backend; --title TEXT (the plot's)
   eval      accuracy of a checkpoint on a dataset's test split: --checkpoint SRC [--dataset SPEC] [--json]
             (RMSE and R^2 for csv regression; the checkpoint's scaling and split: [--target COLUMN] [--test-fraction X, 1: all rows])
   predict   top-k classes of photos (JPEG, PNG), preprocessed as timm's eval transform:
@@ -69,7 +83,7 @@ commands:
   prune     score GR-KAN hidden channels on data, keep a fraction per group, fine-tune, save:
             --checkpoint FILE [--keep 0.5] [--epochs 1] [--lr X] [--out FILE] [--dataset SPEC] [--json]
   bench     GR-KAN forward/backward vs the copy-bandwidth ceiling at KAT's widths, matmul TFLOP/s,
-            KAN layers by basis (rational, bspline, rbf, af, relu; time and memory at 256 -> 256),
+            KAN layers by basis (rational, bspline, rbf, af, relu, mlp; time and memory at 256 -> 256),
             kat-tiny / vit-tiny training img/s: --backend B --json --batch N --runs N --skip-training;
             on the CPU also GEMM at KAT-T's shapes vs the measured FMA peak and over threads, the
             PyTorch peer's whole-model cases (ratios with --peer FILE.json, its output),
@@ -105,6 +119,9 @@ async function main(argv: string[]): Promise<void> {
     case 'train':
       await runTrain(parseFlags('train', rest, TRAIN_FLAGS));
       return;
+    case 'compare':
+      await runCompare(parseFlags('compare', rest, COMPARE_FLAGS));
+      return;
     case 'eval':
       await runEval(parseFlags('eval', rest, EVAL_FLAGS));
       return;
@@ -138,7 +155,7 @@ async function main(argv: string[]): Promise<void> {
       await runDemo(parseFlags('demo', rest, DEMO_FLAGS));
       return;
     default:
-      throw new CliError(`unknown command '${command}': expected one of train, eval, predict, info, export, plot, formula, prune, bench, profile, demo, help, version`);
+      throw new CliError(`unknown command '${command}': expected one of train, compare, eval, predict, info, export, plot, formula, prune, bench, profile, demo, help, version`);
   }
 }
 

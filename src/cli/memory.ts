@@ -81,6 +81,9 @@ export function datasetShape(spec: DatasetSpec): DatasetShape | undefined {
     }
     case 'mnist':
       return { channels: 1, height: 28, width: 28, classes: 10, count: MNIST_TRAIN_COUNT + MNIST_TEST_COUNT, trainCount: MNIST_TRAIN_COUNT, testCount: MNIST_TEST_COUNT };
+    case 'idx':
+      // Both official IDX sets: 60,000 training and 10,000 test images of 28 x 28.
+      return { channels: 1, height: 28, width: 28, classes: 10, count: 70_000, trainCount: 60_000, testCount: 10_000 };
     default:
       return undefined;
   }

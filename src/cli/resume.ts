@@ -14,7 +14,7 @@ import { CliError, type FlagValues } from './flags.js';
 
 /** Flags that decide what a run computes: a resumed run takes them from the file and refuses different ones. */
 export const RESUME_SETTINGS = [
-  'model', 'dataset', 'basis', 'karat', 'grid-update', 'init', 'weights', 'heads', 'target', 'task', 'test-fraction', 'image-size',
+  'model', 'dataset', 'basis', 'hidden', 'activation', 'karat', 'grid-update', 'init', 'weights', 'heads', 'target', 'task', 'test-fraction', 'image-size',
   'epochs', 'batch-size', 'lr', 'weight-decay', 'optimizer', 'warmup', 'label-smoothing', 'clip', 'shift', 'flip', 'rotate',
   'scale', 'ema', 'seed', 'max-steps',
 ] as const;
@@ -100,17 +100,24 @@ export function checkResumeSettings(resumed: ResumedRun, settings: Record<string
   }
 }
 
-interface DataShape { count: number; channels: number; height: number; width: number; classes: number; images?: Float32Array; labels?: Float32Array }
+interface DataShape {
+  count: number; channels: number; height: number; width: number; classes: number; images?: Float32Array; labels?: Float32Array; pixels?: Uint8Array;
+}
 
 /** 64 bits of a hash over float32 arrays' bits (not cryptographic: it catches an edited file, not an attacker). */
-function fingerprint(arrays: Float32Array[]): string {
+function fingerprint(arrays: (Float32Array | Uint8Array)[]): string {
   let a = 0x811c9dc5;
   let b = 0x9e3779b9;
   for (const array of arrays) {
-    const words = new Uint32Array(array.buffer, array.byteOffset, array.length);
-    for (let i = 0; i < words.length; i++) {
-      a = Math.imul(a ^ words[i]!, 0x01000193);
-      b = Math.imul(b ^ words[i]!, 0x85ebca6b) ^ (b >>> 13);
+    // Whole 32-bit words, then the tail bytes (a uint8 array need be neither aligned nor a multiple of 4).
+    const whole = Math.floor(array.byteLength / 4);
+    const aligned = array.byteOffset % 4 === 0 ? array : new Uint8Array(array.buffer.slice(array.byteOffset, array.byteOffset + array.byteLength));
+    const words = new Uint32Array(aligned.buffer, aligned.byteOffset, whole);
+    const tail = new Uint8Array(aligned.buffer, aligned.byteOffset + 4 * whole, array.byteLength - 4 * whole);
+    for (let i = 0; i < words.length + tail.length; i++) {
+      const word = i < words.length ? words[i]! : tail[i - words.length]!;
+      a = Math.imul(a ^ word, 0x01000193);
+      b = Math.imul(b ^ word, 0x85ebca6b) ^ (b >>> 13);
     }
   }
   return `${(a >>> 0).toString(16).padStart(8, '0')}${(b >>> 0).toString(16).padStart(8, '0')}`;
@@ -125,7 +132,9 @@ export function dataSummary(train: DataShape, test: DataShape): Record<string, u
   const summary: Record<string, unknown> = {
     train: train.count, test: test.count, shape: [train.channels, train.height, train.width], classes: train.classes,
   };
-  if (train.images && train.labels && test.images && test.labels) summary.hash = fingerprint([train.images, train.labels, test.images, test.labels]);
+  // Byte datasets are hashed as their bytes (their float images are made only on demand).
+  const values = (d: DataShape) => d.pixels ?? d.images;
+  if (values(train) && train.labels && values(test) && test.labels) summary.hash = fingerprint([values(train)!, train.labels, values(test)!, test.labels]);
   return summary;
 }
 

@@ -24,10 +24,70 @@ export interface LabelledImages {
 }
 
 export interface ImageDataset extends LabelledImages {
-  /** [count, channels, height, width], row-major, normalised. */
+  /**
+   * [count, channels, height, width], row-major, normalised. A byte dataset
+   * (`pixels`) makes this array on first use only: read images through
+   * `batches` or `copyImages` to keep them as bytes.
+   */
   images: Float32Array;
   /** The normalised value of an empty pixel (what augmentation shifts in); default 0. */
   background?: number;
+  /** The raw uint8 pixels, [count, channels, height, width], when the images are held as bytes (IDX data sets). */
+  pixels?: Uint8Array;
+  /** The normalised value of each byte 0..255 (with `pixels`). */
+  pixelValues?: Float32Array;
+  /** How pixels in [0, 1] were normalised, (p - mean) / std, where a loader knows it (IDX data sets). */
+  normalisation?: { mean: number; std: number };
+}
+
+export interface ByteImageOptions extends LabelledImages {
+  pixels: Uint8Array;
+  /** Normalisation: (byte / 255 - mean) / std. */
+  mean: number;
+  std: number;
+}
+
+/**
+ * A dataset whose images stay uint8 in memory (a quarter of float32's size)
+ * and are normalised batch by batch. `images` is made on first access and
+ * kept, for the few callers that want the whole float array.
+ */
+export function byteImageDataset(options: ByteImageOptions): ImageDataset {
+  const { mean, std, ...rest } = options;
+  const pixelValues = new Float32Array(256);
+  for (let b = 0; b < 256; b++) pixelValues[b] = (b / 255 - mean) / std;
+  const dataset = { ...rest, background: pixelValues[0]!, pixelValues, normalisation: { mean, std } } as Omit<ImageDataset, 'images'>;
+  let images: Float32Array | undefined;
+  // Not enumerable: code that sums a dataset's typed arrays (memory checks) must not make it.
+  Object.defineProperty(dataset, 'images', {
+    enumerable: false,
+    get: () => {
+      images ??= copyImages(dataset as ImageDataset, 0, options.count);
+      return images;
+    },
+  });
+  return dataset as ImageDataset;
+}
+
+/**
+ * Normalised float images of `count` consecutive dataset images from `start`
+ * (or of the dataset indices `indices`), written into `out` (made when absent).
+ */
+export function copyImages(dataset: ImageDataset, start: number, count: number, indices?: ArrayLike<number>, out?: Float32Array): Float32Array {
+  const per = imageSize(dataset);
+  const target = out ?? new Float32Array(count * per);
+  const { pixels, pixelValues } = dataset;
+  for (let k = 0; k < count; k++) {
+    const index = indices ? indices[k]! : start + k;
+    const from = index * per;
+    if (pixels && pixelValues) {
+      const at = k * per;
+      for (let i = 0; i < per; i++) target[at + i] = pixelValues[pixels[from + i]!]!;
+    } else {
+      target.set(dataset.images.subarray(from, from + per), k * per);
+    }
+  }
+  return target;
 }
 
 export interface DataSplit {
@@ -97,10 +157,16 @@ export function validateDataset(ds: ImageDataset): void {
     if (!Number.isInteger(v) || v < 1) fail(`${key} is ${String(v)}: expected a positive integer`);
   }
   if (!Number.isInteger(ds.count) || ds.count < 0) fail(`count is ${String(ds.count)}: expected a non-negative integer`);
-  if (!(ds.images instanceof Float32Array)) fail('images is not a Float32Array');
   if (!(ds.labels instanceof Float32Array)) fail('labels is not a Float32Array');
   const expected = ds.count * imageSize(ds);
-  if (ds.images.length !== expected) {
+  if (ds.pixels !== undefined) {
+    if (!(ds.pixels instanceof Uint8Array)) fail('pixels is not a Uint8Array');
+    if (!(ds.pixelValues instanceof Float32Array) || ds.pixelValues.length !== 256) fail('pixelValues is not 256 float32 values (one per byte)');
+    if (ds.pixels!.length !== expected) {
+      fail(`pixels has ${ds.pixels!.length} bytes but count x channels x height x width = ${ds.count} x ${ds.channels} x ${ds.height} x ${ds.width} = ${expected}`);
+    }
+  } else if (!(ds.images instanceof Float32Array)) fail('images is not a Float32Array');
+  else if (ds.images.length !== expected) {
     fail(
       `images has ${ds.images.length} values but count x channels x height x width = ` +
         `${ds.count} x ${ds.channels} x ${ds.height} x ${ds.width} = ${expected}`,
@@ -113,11 +179,13 @@ export function validateDataset(ds: ImageDataset): void {
       fail(`label ${label} of image ${i} is not an integer class id in [0, ${ds.classes - 1}]`);
     }
   }
-  const images = ds.images;
+  // Bytes are finite; their lookup table is what could hold a NaN.
+  const images = ds.pixels !== undefined ? ds.pixelValues! : ds.images;
   for (let i = 0; i < images.length; i++) {
     const v = images[i]!;
     // v - v is NaN exactly for NaN and +-Infinity.
     if (v - v !== 0) {
+      if (ds.pixels !== undefined) fail(`pixelValues[${i}] (the normalised value of byte ${i}) is ${v}: expected a finite number`);
       const per = imageSize(ds);
       fail(`image ${Math.floor(i / per)} has a non-finite value (${v}) at offset ${i % per}`);
     }
@@ -178,20 +246,16 @@ export function* batches(dataset: ImageDataset, batchSize: number, options: Batc
       const indices = new Int32Array(size);
       for (let k = 0; k < size; k++) indices[k] = start + k;
       yield {
-        images: dataset.images.subarray(start * per, end * per),
+        images: dataset.pixels ? copyImages(dataset, start, size) : dataset.images.subarray(start * per, end * per),
         labels: dataset.labels.subarray(start, end),
         size,
         indices,
       };
     } else {
       const indices = order.slice(start, end);
-      const images = new Float32Array(size * per);
+      const images = copyImages(dataset, 0, size, indices);
       const labels = new Float32Array(size);
-      for (let k = 0; k < size; k++) {
-        const idx = indices[k]!;
-        images.set(dataset.images.subarray(idx * per, (idx + 1) * per), k * per);
-        labels[k] = dataset.labels[idx]!;
-      }
+      for (let k = 0; k < size; k++) labels[k] = dataset.labels[indices[k]!]!;
       yield { images, labels, size, indices };
     }
   }

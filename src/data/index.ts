@@ -5,6 +5,7 @@ import { readRegularFile } from '../io/sources_node.js';
 import { loadCifar10 } from './cifar10.js';
 import { decodeCsvBytes, MAX_CSV_BYTES, parseCsv, tabularSplit, type TabularOptions, type TabularSplit } from './csv.js';
 import type { DataSplit } from './dataset.js';
+import { FASHION_MNIST, FASHION_MNIST_DEFAULT_DIR, loadIdxDataset, MNIST_IDX } from './idx.js';
 import { loadMnist } from './mnist.js';
 import { syntheticSplit } from './synthetic.js';
 
@@ -13,13 +14,16 @@ export * from './mnist.js';
 export * from './cifar10.js';
 export * from './synthetic.js';
 export * from './csv.js';
+export * from './idx.js';
 
-export const DATASET_SPEC_HELP = 'mnist, cifar10:DIR, folder:DIR, synthetic:CxHxW[:classes[:count]] or csv:FILE';
+export const DATASET_SPEC_HELP = 'mnist, mnist:DIR, fashion-mnist[:DIR], cifar10:DIR, folder:DIR, synthetic:CxHxW[:classes[:count]] or csv:FILE';
 export const SYNTHETIC_DEFAULT_CLASSES = 10;
 export const SYNTHETIC_DEFAULT_COUNT = 512;
 
 export type DatasetSpec =
   | { kind: 'mnist' }
+  /** An IDX data set (MNIST's format): the full 70,000 MNIST digits or Fashion-MNIST, from a directory. */
+  | { kind: 'idx'; dataset: 'mnist' | 'fashion-mnist'; dir: string }
   | { kind: 'cifar10'; dir: string }
   | { kind: 'synthetic'; channels: number; height: number; width: number; classes: number; count: number }
   | { kind: 'csv'; path: string }
@@ -46,7 +50,9 @@ function positiveInt(text: string, what: string, spec: string): number {
 }
 
 /**
- * Parses a dataset spec: `mnist` (the default), `cifar10:DIR` (the CIFAR-10
+ * Parses a dataset spec: `mnist` (the default: 10,000 embedded digits),
+ * `mnist:DIR` (the full MNIST as IDX files in DIR), `fashion-mnist` (IDX files
+ * where Debian's dataset-fashion-mnist puts them) or `fashion-mnist:DIR`, `cifar10:DIR` (the CIFAR-10
  * binary version in DIR) or `synthetic:CxHxW[:classes[:count]]` (classes
  * default 10, count = training images, default 512) or `csv:FILE` (a table
  * with a header row: see data/csv.ts and LoadDatasetOptions.csv).
@@ -54,9 +60,14 @@ function positiveInt(text: string, what: string, spec: string): number {
 export function parseDatasetSpec(spec: string): DatasetSpec {
   const text = spec.trim();
   if (text === 'mnist') return { kind: 'mnist' };
+  if (text === 'fashion-mnist') return { kind: 'idx', dataset: 'fashion-mnist', dir: FASHION_MNIST_DEFAULT_DIR };
   const colon = text.indexOf(':');
   const head = colon < 0 ? text : text.slice(0, colon);
   const rest = colon < 0 ? '' : text.slice(colon + 1);
+  if (head === 'mnist' || head === 'fashion-mnist') {
+    if (rest === '') throw new Error(`dataset '${spec}': ${head}:DIR needs a directory (the four IDX files: train-images-idx3-ubyte[.gz], ...)`);
+    return { kind: 'idx', dataset: head, dir: rest };
+  }
   if (head === 'cifar10') {
     // Everything after the first colon is the directory (it may contain colons).
     if (rest === '') throw new Error(`dataset '${spec}': cifar10 needs a directory: cifar10:DIR (the extracted CIFAR-10 binary version)`);
@@ -101,6 +112,8 @@ export async function loadDataset(spec = 'mnist', options: LoadDatasetOptions = 
   switch (parsed.kind) {
     case 'mnist':
       return loadMnist();
+    case 'idx':
+      return loadIdxDataset(parsed.dir, parsed.dataset === 'mnist' ? MNIST_IDX : FASHION_MNIST);
     case 'cifar10':
       return loadCifar10(parsed.dir);
     case 'csv':

@@ -24,7 +24,9 @@
 import protobuf from 'protobufjs';
 import type { PreprocessConfig } from '../data/image_transforms.js';
 import { GroupRational, KatMlp } from '../nn/kan.js';
-import { AfKanLayer, BSplineKanLayer, KAN_BASES, RationalKanLayer, RbfKanLayer, ReluKanLayer, type AfActivation, type AfCombination } from '../nn/kan_bases.js';
+import {
+  AfKanLayer, BSplineKanLayer, KAN_BASES, MlpLayer, RationalKanLayer, RbfKanLayer, ReluKanLayer, type AfActivation, type AfCombination,
+} from '../nn/kan_bases.js';
 import { LayerNorm, Linear } from '../nn/layers.js';
 import { GeluMlp, type Attention, type Block } from '../nn/transformer.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -388,6 +390,7 @@ class Lowering {
       else if (layer instanceof RbfKanLayer) h = await this.rbf(h, layer, name);
       else if (layer instanceof AfKanLayer) h = await this.af(h, layer, name);
       else if (layer instanceof ReluKanLayer) h = await this.reluKan(h, layer, name);
+      else if (layer instanceof MlpLayer) h = await this.linear(layer.activateInput ? this.activation(h, layer.activation, name) : h, layer.fc, `${name}.fc`);
       else throw new Error(`exportOnnx: ${name} has basis '${model.basis}', which ONNX export does not support (it covers ${KAN_BASES.join(', ')})`);
     }
     return h;

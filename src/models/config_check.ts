@@ -4,7 +4,7 @@
 // checkpoint of a few hundred KB cannot ask for gigabytes or a billion blocks.
 // Browser-safe.
 
-import { AF_ACTIVATIONS, AF_COMBINATIONS, AF_MAX_GRID, divisorGroups, isKanBasis, KAN_BASES } from '../nn/kan_bases.js';
+import { AF_ACTIVATIONS, AF_COMBINATIONS, AF_MAX_GRID, divisorGroups, isKanBasis, KAN_BASES, MLP_ACTIVATIONS } from '../nn/kan_bases.js';
 import { KARAT_MAX_ORDER, karatTensorShapes, type KaratConfig } from '../nn/karat.js';
 import { MAX_SPLINE_ORDER } from '../ops/kan_bases.js';
 import { excerpt } from '../util/text.js';
@@ -44,7 +44,7 @@ const VIT_KEYS = ['imageSize', 'patchSize', 'channels', 'classes', 'dim', 'depth
 const KARAT_KEYS = ['order', 'rank', 'universal'];
 /** Largest KArAt rank accepted (the paper uses 12). */
 const KARAT_MAX_RANK = 4096;
-const KAN_MLP_KEYS = ['inputs', 'hidden', 'classes', 'groups', 'dropout', 'basis', 'bspline', 'rbf', 'af', 'relu'];
+const KAN_MLP_KEYS = ['inputs', 'hidden', 'classes', 'groups', 'dropout', 'basis', 'bspline', 'rbf', 'af', 'relu', 'mlp'];
 const AF_KEYS = ['gridSize', 'order', 'activation', 'combination'];
 const RELU_KEYS = ['gridSize', 'order'];
 const BSPLINE_KEYS = ['gridSize', 'order', 'gridRange', 'gridEps', 'noiseScale'];
@@ -234,8 +234,12 @@ export function checkKanMlpConfig(raw: unknown, where = 'model config'): KanMlpC
     if (has(r, 'order')) relu.order = integer(r, 'order', 0, AF_MAX_GRID, at);
     config.relu = relu;
   }
+  if (has(c, 'mlp')) {
+    const m = fieldsOf(c.mlp, 'mlp', ['activation'], where);
+    config.mlp = { activation: oneOf(m, 'activation', MLP_ACTIVATIONS, `${where}: mlp`) };
+  }
   // Only the new bases' settings: older checkpoints may carry others unused.
-  for (const key of ['af', 'relu'] as const) {
+  for (const key of ['af', 'relu', 'mlp'] as const) {
     if (config[key] !== undefined && key !== (config.basis ?? 'rational')) {
       fail(where, `${key} settings are given, but the basis is '${config.basis ?? 'rational'}'`);
     }
@@ -317,6 +321,9 @@ export function tensorLayout(spec: ModelSpec): TensorLayout {
         add(`${at}attention.bias`, [1]);
         add(`${at}layernorm.weight`, [input]);
         add(`${at}layernorm.bias`, [input]);
+      } else if (basis === 'mlp') {
+        add(`${at}fc.weight`, [output, input]);
+        add(`${at}fc.bias`, [output]);
       } else if (basis === 'relu') {
         const bases = (c.relu?.gridSize ?? 3) + (c.relu?.order ?? 3);
         add(`${at}grid_start`, [input, bases]);

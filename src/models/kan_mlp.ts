@@ -1,14 +1,15 @@
 // KAN-MLP: KAN layers on flattened inputs. The basis is GR-KAN's group
 // rational (fc(act(x)), the default), efficient-kan's B-splines or FastKAN's
 // Gaussian radial basis functions, AF-KAN's activation bases or ReLU-KAN's
-// squared ReLU bumps (nn/kan_bases.ts).
+// squared ReLU bumps (nn/kan_bases.ts); basis 'mlp' is the plain MLP of the
+// same widths that KAN papers compare against.
 
 import { reshape } from '../ops/layout.js';
 import { Random } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import {
-  BSplineKanLayer, createKanLayer, forwardNoGrad, type AfKanOptions, type BSplineKanOptions, type KanBasis, type KanLayer, type RbfKanOptions,
-  type ReluKanOptions,
+  BSplineKanLayer, createKanLayer, forwardNoGrad, type AfKanOptions, type BSplineKanOptions, type KanBasis, type KanLayer, type MlpActivation,
+  type RbfKanOptions, type ReluKanOptions,
 } from '../nn/kan_bases.js';
 import { Dropout } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
@@ -32,6 +33,8 @@ export interface KanMlpConfig {
   af?: AfKanOptions;
   /** ReLU-KAN layer options (basis 'relu'). */
   relu?: ReluKanOptions;
+  /** The MLP baseline's activation (basis 'mlp'). */
+  mlp?: { activation: MlpActivation };
 }
 
 export class KanMlp extends Module {
@@ -49,7 +52,10 @@ export class KanMlp extends Module {
       // A first rational layer sees raw inputs: start it as the identity; later ones as swish.
       const rational = { mode: i === 0 ? 'identity' : 'swish', groups: config.groups };
       this.layers.push(this.module(`layers.${i}`,
-        createKanLayer(this.basis, widths[i]!, widths[i + 1]!, rng, { rational, bspline: config.bspline, rbf: config.rbf, af: config.af, relu: config.relu })));
+        createKanLayer(this.basis, widths[i]!, widths[i + 1]!, rng, {
+          rational, bspline: config.bspline, rbf: config.rbf, af: config.af, relu: config.relu,
+          mlp: { activation: config.mlp?.activation ?? 'relu', activateInput: i > 0 },
+        })));
     }
     this.drop = this.module('drop', new Dropout(config.dropout));
     this.nameParameters();

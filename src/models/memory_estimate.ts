@@ -68,6 +68,7 @@ export function activationValuesPerSample(spec: ModelSpec): number {
       // AF-KAN and ReLU-KAN are composed of element-wise ops, each keeping an [in, g + k] tensor (measured: 9 and 7 of them).
       else if (basis === 'af') values += 9 * input * ((c.af?.gridSize ?? 3) + (c.af?.order ?? 3)) + 4 * input + 2 * output;
       else if (basis === 'relu') values += 7 * input * ((c.relu?.gridSize ?? 3) + (c.relu?.order ?? 3)) + 4 * input + 2 * output;
+      else if (basis === 'mlp') values += input + 2 * output;
       else values += 3 * input + input * (c.rbf?.centers ?? 8) + 4 * output;
     }
     return values;

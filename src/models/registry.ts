@@ -1,7 +1,7 @@
 // Named model configurations: the KAT and ViT sizes of the papers, small
 // 28 x 28 variants for the embedded digits, and KAN-MLP.
 
-import { isKanBasis, KAN_BASES, type KanBasis } from '../nn/kan_bases.js';
+import { isKanBasis, KAN_BASES, MLP_ACTIVATIONS, type KanBasis, type MlpActivation } from '../nn/kan_bases.js';
 import { KARAT_DEFAULT_RANK, parseKaratVariant, type KaratConfig } from '../nn/karat.js';
 import type { Module } from '../nn/module.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -22,8 +22,15 @@ export interface ModelOptions {
   dropout?: number;
   dropPath?: number;
   seed?: number;
-  /** kan-mlp's KAN basis: 'rational' (GR-KAN, default), 'bspline' (efficient-kan), 'rbf' (FastKAN), 'af' (AF-KAN) or 'relu' (ReLU-KAN). */
+  /**
+   * kan-mlp's KAN basis: 'rational' (GR-KAN, default), 'bspline' (efficient-kan), 'rbf' (FastKAN), 'af' (AF-KAN), 'relu' (ReLU-KAN)
+   * or 'mlp' (no KAN: the plain MLP baseline of the same widths).
+   */
   basis?: KanBasis;
+  /** kan-mlp's hidden layer widths (default [256, 128]). */
+  hidden?: number[];
+  /** The MLP baseline's activation (basis 'mlp'; default relu). */
+  activation?: MlpActivation;
   /**
    * Fourier-KArAt attention: a variant 'G<n><B|U>' (e.g. 'G3B': order 3, one operator per block; 'G1U': one shared by
    * all blocks) or a full config. karat-* models default to G3B; kat-* models take it as an option; vit-* never.
@@ -65,12 +72,16 @@ export function modelSpec(name: string, options: ModelOptions = {}): ModelSpec {
   if (name !== 'kan-mlp' && options.basis !== undefined && options.basis !== 'rational') {
     throw new Error(`model '${name}' has GR-KAN (rational) layers; basis '${options.basis}' applies to kan-mlp only`);
   }
+  if (options.activation !== undefined && (name !== 'kan-mlp' || options.basis !== 'mlp' || !(MLP_ACTIVATIONS as readonly string[]).includes(options.activation))) {
+    throw new Error(`activation '${String(options.activation)}' needs model kan-mlp with basis mlp and one of ${MLP_ACTIVATIONS.join(', ')}`);
+  }
+  if (options.hidden !== undefined && name !== 'kan-mlp') throw new Error(`model '${name}' has no hidden widths to set; hidden applies to kan-mlp`);
   if (name === 'kan-mlp') {
     const channels = options.channels ?? DIGITS.channels;
     const imageSize = options.imageSize ?? DIGITS.imageSize;
     const config: KanMlpConfig = {
       inputs: channels * imageSize * imageSize,
-      hidden: [256, 128],
+      hidden: options.hidden ? [...options.hidden] : [256, 128],
       classes: options.classes ?? DIGITS.classes,
       groups: 8,
       dropout: options.dropout ?? 0,
@@ -80,6 +91,7 @@ export function modelSpec(name: string, options: ModelOptions = {}): ModelSpec {
       ...(options.basis === 'rbf' ? { rbf: { low: -2, high: 2, centers: 8 } } : {}),
       ...(options.basis === 'af' ? { af: { gridSize: 3, order: 3, activation: 'silu' as const, combination: 'quad1' as const } } : {}),
       ...(options.basis === 'relu' ? { relu: { gridSize: 3, order: 3 } } : {}),
+      ...(options.basis === 'mlp' ? { mlp: { activation: options.activation ?? 'relu' } } : {}),
     };
     return { name, config };
   }

@@ -8,6 +8,8 @@
 //  - RbfKanLayer: FastKAN, y = spline_linear(rbf(layernorm(x))) + base_linear(silu(x)).
 //  - AfKanLayer: AF-KAN (arXiv 2503.06112), activation-function bases with global attention.
 //  - ReluKanLayer: ReLU-KAN (arXiv 2406.02075), squared ReLU bumps on a trainable grid.
+//  - MlpLayer: no KAN at all, fc(act(x)) with a fixed activation: the MLP
+//    baseline KAN papers compare against, built from the same widths.
 
 import { tensor } from '../ops/creation.js';
 import { add, div, gelu, maximum, mul, relu, sigmoid, square, sub, tanh } from '../ops/elementwise.js';
@@ -27,8 +29,8 @@ import { LayerNorm, Linear } from './layers.js';
 import { Module } from './module.js';
 import { checkSize, checkValues } from './sizes.js';
 
-/** The KAN bases a layer (and kan-mlp) can use. */
-export const KAN_BASES = ['rational', 'bspline', 'rbf', 'af', 'relu'] as const;
+/** The KAN bases a layer (and kan-mlp) can use; 'mlp' is the plain MLP they are compared with. */
+export const KAN_BASES = ['rational', 'bspline', 'rbf', 'af', 'relu', 'mlp'] as const;
 export type KanBasis = (typeof KAN_BASES)[number];
 
 export function isKanBasis(name: unknown): name is KanBasis {
@@ -592,8 +594,47 @@ export function reluKanForward(rows: Tensor, t: ReluKanTensors, settings: { grid
   return reshape(y, [...batch, t.weight.shape[0]!]);
 }
 
+/** The fixed activations of the MLP baseline. */
+export const MLP_ACTIVATIONS = ['relu', 'gelu', 'silu'] as const;
+export type MlpActivation = (typeof MLP_ACTIVATIONS)[number];
+
+export interface MlpOptions {
+  /** The activation between layers (default relu). */
+  activation?: MlpActivation;
+  /** Apply the activation to the input (false for a network's first layer, which sees the raw inputs). Default true. */
+  activateInput?: boolean;
+}
+
+/**
+ * One layer of the MLP baseline: fc(act(x)), so that stacked layers make the
+ * usual Linear, act, Linear, ... (the first layer's input is not activated).
+ * He-normal weights after the activation, LeCun-normal on raw inputs; zero bias.
+ */
+export class MlpLayer extends Module {
+  readonly fc: Linear;
+  readonly activation: MlpActivation;
+  readonly activateInput: boolean;
+
+  constructor(readonly inFeatures: number, readonly outFeatures: number, rng: Random, options: MlpOptions = {}) {
+    super();
+    this.activation = options.activation ?? 'relu';
+    if (!(MLP_ACTIVATIONS as readonly string[]).includes(this.activation)) {
+      throw new Error(`MlpLayer: unknown activation '${String(this.activation)}': expected one of ${MLP_ACTIVATIONS.join(', ')}`);
+    }
+    this.activateInput = options.activateInput ?? true;
+    const gain = this.activateInput ? Math.SQRT2 : 1;
+    this.fc = this.module('fc', new Linear(inFeatures, outFeatures, rng, { std: gain / Math.sqrt(inFeatures), untruncated: true }));
+  }
+
+  forward(x: Tensor): Tensor {
+    if (!this.activateInput) return this.fc.forward(x);
+    const h = this.activation === 'relu' ? relu(x) : this.activation === 'gelu' ? gelu(x) : silu(x);
+    return this.fc.forward(h);
+  }
+}
+
 /** A KAN layer of any basis (in -> out), for models and benchmarks. */
-export type KanLayer = RationalKanLayer | BSplineKanLayer | RbfKanLayer | AfKanLayer | ReluKanLayer;
+export type KanLayer = RationalKanLayer | BSplineKanLayer | RbfKanLayer | AfKanLayer | ReluKanLayer | MlpLayer;
 
 export interface KanLayerOptions {
   rational?: RationalKanOptions;
@@ -601,6 +642,7 @@ export interface KanLayerOptions {
   rbf?: RbfKanOptions;
   af?: AfKanOptions;
   relu?: ReluKanOptions;
+  mlp?: MlpOptions;
 }
 
 export function createKanLayer(basis: KanBasis, inFeatures: number, outFeatures: number, rng: Random, options: KanLayerOptions = {}): KanLayer {
@@ -610,6 +652,7 @@ export function createKanLayer(basis: KanBasis, inFeatures: number, outFeatures:
     case 'rbf': return new RbfKanLayer(inFeatures, outFeatures, rng, options.rbf);
     case 'af': return new AfKanLayer(inFeatures, outFeatures, rng, options.af);
     case 'relu': return new ReluKanLayer(inFeatures, outFeatures, rng, options.relu);
+    case 'mlp': return new MlpLayer(inFeatures, outFeatures, rng, options.mlp);
     default: throw new Error(`unknown KAN basis '${basis as string}': expected one of ${KAN_BASES.join(', ')}`);
   }
 }

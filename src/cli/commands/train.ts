@@ -4,7 +4,7 @@
 import { dirname } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import {
-  encodeTabularPreprocessing, isTabularDataset, loadDataset, parseDatasetSpec, TABULAR_METADATA_KEY, type AnyImageDataset,
+  copyImages, encodeTabularPreprocessing, imageSize, isTabularDataset, loadDataset, parseDatasetSpec, TABULAR_METADATA_KEY, type AnyImageDataset,
   type DatasetSpec, type ImageDataset, type TabularDataset, type TabularTask,
 } from '../../data/index.js';
 import { loadImageFolder, type ImageFolderSplit } from '../../data/image_folder.js';
@@ -16,7 +16,7 @@ import { checkpointOptions, loadCheckpointSource } from '../checkpoint_source.js
 import { KanMlp, type KanMlpConfig } from '../../models/kan_mlp.js';
 import { describeSpec } from '../../models/checkpoint.js';
 import { buildModel, modelSpec, type ModelSpec } from '../../models/registry.js';
-import { isKanBasis, KAN_BASES, type KanBasis } from '../../nn/kan_bases.js';
+import { isKanBasis, KAN_BASES, MLP_ACTIVATIONS, type KanBasis, type MlpActivation } from '../../nn/kan_bases.js';
 import { DEFAULT_TRAIN_CONFIG, trainModel, type TrainConfig } from '../../train/trainer.js';
 import { tensor } from '../../ops/creation.js';
 import { Random } from '../../tensor/random.js';
@@ -42,7 +42,7 @@ import { parseKaratVariant } from '../../nn/karat.js';
 
 export const TRAIN_FLAGS: Record<string, FlagType> = {
   model: 'string', dataset: 'string', epochs: EPOCHS_RANGE, 'batch-size': BATCH_SIZE_RANGE, lr: 'number', 'weight-decay': 'number',
-  optimizer: 'string', warmup: 'number', 'label-smoothing': 'number', clip: 'number', shift: integerIn(0, 1024), flip: 'boolean',
+  optimizer: 'string', warmup: 'number', hidden: 'string', activation: 'string', 'label-smoothing': 'number', clip: 'number', shift: integerIn(0, 1024), flip: 'boolean',
   rotate: 'number', scale: 'number', ema: 'number',
   seed: SEED_RANGE, backend: 'string', target: 'string', task: 'string', 'test-fraction': 'number', basis: 'string', karat: 'string',
   'grid-update': integerIn(0, EPOCHS_RANGE.max), init: 'string', 'image-size': 'number', weights: 'string', heads: HEADS_RANGE,
@@ -70,6 +70,20 @@ function nonNegative(flags: FlagValues, name: string, fallback: number, below = 
   return value;
 }
 
+/** Most hidden layers --hidden takes (the model's own limit is checked when it is built). */
+const MAX_HIDDEN_LAYERS = 16;
+
+/** --hidden W1,W2,...: kan-mlp's hidden widths, positive integers. */
+export function parseHidden(text: string | undefined): number[] | undefined {
+  if (text === undefined) return undefined;
+  const parts = text.split(',').map((p) => p.trim());
+  if (parts.length > MAX_HIDDEN_LAYERS || !parts.every((p) => /^\d+$/.test(p) && Number(p) >= 1 && Number(p) <= 1_000_000)) {
+    throw new CliError(`train: --hidden '${text}' is not a list of layer widths: expected up to ${MAX_HIDDEN_LAYERS} positive integers ` +
+      'separated by commas, e.g. --hidden 64 (784-64-10) or --hidden 256,128');
+  }
+  return parts.map(Number);
+}
+
 /** Training samples a grid update fits the knots to (all of them when fewer). */
 export const GRID_UPDATE_SAMPLES = 1024;
 
@@ -80,21 +94,29 @@ export const GRID_UPDATE_SAMPLES = 1024;
  * and the refit over so few distinct values can blow up.
  */
 function gridUpdateSample(data: ImageDataset, seed: number): Tensor {
-  const features = data.images.length / data.count;
+  const features = imageSize(data);
   const count = Math.min(data.count, GRID_UPDATE_SAMPLES);
   const order = Array.from({ length: data.count }, (_, i) => i);
   const rng = new Random(seed);
-  const values = new Float32Array(count * features);
   for (let i = 0; i < count; i++) {
     const j = i + Math.floor(rng.uniform() * (data.count - i));
     [order[i], order[j]] = [order[j]!, order[i]!];
-    values.set(data.images.subarray(order[i]! * features, (order[i]! + 1) * features), i * features);
   }
-  return tensor(values, [count, features]);
+  return tensor(copyImages(data, 0, count, order), [count, features]);
 }
 
 /** Model inputs follow the data: channels, image size and class count (tabular: features and classes, or 1 regression output). */
-function specFor(model: string, data: AnyImageDataset, basis?: KanBasis, init?: ModelSpec, karat?: string): ModelSpec {
+/** What the flags say of the model beyond its name: --basis, --karat, --hidden, --activation. */
+interface ModelFlags {
+  basis?: KanBasis;
+  karat?: string;
+  hidden?: number[];
+  activation?: MlpActivation;
+}
+
+function specFor(model: string, data: AnyImageDataset, modelFlags: ModelFlags, init?: ModelSpec): ModelSpec {
+  const { basis, karat, hidden, activation } = modelFlags;
+  const kanMlp = { ...(hidden ? { hidden } : {}), ...(activation ? { activation } : {}) };
   if (init) {
     // Fine-tuning keeps the pretrained architecture; only the classes and the input size follow the data.
     if (data.height !== data.width) throw new CliError(`train: images are ${data.height}x${data.width}; models need square images`);
@@ -107,19 +129,19 @@ function specFor(model: string, data: AnyImageDataset, basis?: KanBasis, init?: 
   }
   if (!('images' in data)) {
     try {
-      return modelSpec(model, { channels: data.channels, imageSize: data.height, classes: data.classes, basis, karat });
+      return modelSpec(model, { channels: data.channels, imageSize: data.height, classes: data.classes, basis, karat, ...kanMlp });
     } catch (error) {
       throw new CliError(`train: ${(error as Error).message}`);
     }
   }
   if (isTabularDataset(data)) {
-    const spec = modelSpec(model, { classes: data.classes, channels: 1, imageSize: 1, basis });
+    const spec = modelSpec(model, { classes: data.classes, channels: 1, imageSize: 1, basis, ...kanMlp });
     (spec.config as KanMlpConfig).inputs = data.width;
     return spec;
   }
   if (data.height !== data.width) throw new CliError(`train: images are ${data.height}x${data.width}; models need square images`);
   try {
-    return modelSpec(model, { channels: data.channels, imageSize: data.height, classes: data.classes, basis, karat });
+    return modelSpec(model, { channels: data.channels, imageSize: data.height, classes: data.classes, basis, karat, ...kanMlp });
   } catch (error) {
     throw new CliError(`train: ${(error as Error).message}`);
   }
@@ -161,6 +183,16 @@ export async function runTrain(givenFlags: FlagValues): Promise<void> {
     }
     if (flags.init !== undefined) throw new CliError('train: --karat cannot change the attention of a pretrained model (--init)');
   }
+  const hidden = parseHidden(flags.hidden as string | undefined);
+  if (hidden && modelName !== 'kan-mlp') throw new CliError(`train: --hidden sets kan-mlp's layer widths (got --model ${modelName})`);
+  const activation = flags.activation as string | undefined;
+  if (activation !== undefined) {
+    if (!(MLP_ACTIVATIONS as readonly string[]).includes(activation)) {
+      throw new CliError(`train: unknown activation '${activation}': expected one of ${MLP_ACTIVATIONS.join(', ')}`);
+    }
+    if (basis !== 'mlp') throw new CliError('train: --activation is the MLP baseline\'s activation: it needs --model kan-mlp --basis mlp');
+  }
+  const modelFlags: ModelFlags = { basis, karat, hidden, activation: activation as MlpActivation | undefined };
   // efficient-kan's grid update: refit every B-spline grid to the first batch of each of the first N epochs.
   const gridUpdates = nonNegativeInteger(flags, 'grid-update', 0);
   if (gridUpdates > 0 && (modelName !== 'kan-mlp' || basis !== 'bspline')) {
@@ -244,7 +276,7 @@ export async function runTrain(givenFlags: FlagValues): Promise<void> {
   const memoryOptions = { batchSize: config.batchSize, optimizer: config.optimizer, bytesPerValue: backend.bytesPerElement };
   const knownShape = flags.init === undefined && !tabular && !folder ? datasetShape(parsedDataset) : undefined;
   if (knownShape && knownShape.height === knownShape.width) {
-    const early = specFor(modelName, { ...knownShape, name: datasetSpec } as unknown as AnyImageDataset, basis, undefined, karat);
+    const early = specFor(modelName, { ...knownShape, name: datasetSpec } as unknown as AnyImageDataset, modelFlags);
     checkTrainingMemory('train', early, {
       ...memoryOptions, batchSize: Math.min(config.batchSize, knownShape.trainCount), evalBatchSize: Math.min(EVAL_BATCH_SIZE, knownShape.testCount),
       dataBytes: datasetShapeBytes(knownShape),
@@ -288,7 +320,7 @@ export async function runTrain(givenFlags: FlagValues): Promise<void> {
   try {
     const table = !folderSplit && isTabularDataset(train as ImageDataset) ? train as TabularDataset : undefined;
     const regression = table?.task === 'regression';
-    const spec = specFor(modelName, train, basis, init?.spec, karat);
+    const spec = specFor(modelName, train, modelFlags, init?.spec);
     checkTrainingMemory('train', spec, {
       ...memoryOptions, batchSize: Math.min(config.batchSize, train.count), evalBatchSize: Math.min(EVAL_BATCH_SIZE, test.count),
       dataBytes: datasetBytes(train, test),
@@ -297,6 +329,17 @@ export async function runTrain(givenFlags: FlagValues): Promise<void> {
     const data = dataSummary(train, test);
     if (init) for (const note of await initFromPretrained(model, init.model, `--init checkpoint '${init.name}'`)) log(`init: ${note}`);
     const params = model.parameterCount();
+    // Images need their class names and preprocessing to be classified again (kat predict).
+    const imageInfo: Record<string, string> = {};
+    const classNames = folderSplit?.scan.classNames ?? (table ? undefined : train.classNames);
+    if (classNames) imageInfo[CLASS_NAMES_KEY] = JSON.stringify(classNames);
+    const normalisation = table || folderSplit ? undefined : (train as ImageDataset).normalisation;
+    if (!preprocess && normalisation && train.channels === 1) {
+      const { mean, std } = normalisation;
+      // 28 x 28 images as they are: no crop; a larger photo is resized to them.
+      preprocess = { inputSize: [1, train.height, train.width], interpolation: 'bilinear', cropPct: 1, cropMode: 'center', mean: [mean, mean, mean], std: [std, std, std] };
+    }
+    if (preprocess) imageInfo[PREPROCESS_KEY] = JSON.stringify(preprocess);
     log(`model ${describeSpec(spec)}: ${params.toLocaleString('en-US')} parameters${init ? `, from ${init.name}` : ''}`);
     if (folderSplit) {
       log(`data ${datasetSpec}: ${train.count} train / ${test.count} test images in ${train.classes} classes (${folderSplit.scan.split}), ` +
@@ -326,8 +369,7 @@ export async function runTrain(givenFlags: FlagValues): Promise<void> {
         ...(regression ? { test_rmse: String(last.test_rmse), test_r2: String(last.test_r2) } : { test_acc: String(last.test_acc) }),
       };
       if (table) info[TABULAR_METADATA_KEY] = encodeTabularPreprocessing(table.preprocessing);
-      if (folderSplit) info[CLASS_NAMES_KEY] = JSON.stringify(folderSplit.scan.classNames);
-      if (preprocess) info[PREPROCESS_KEY] = JSON.stringify(preprocess);
+      Object.assign(info, imageInfo);
       const bytes = await encodeResumeCheckpoint(model, spec, info, state, { flags: recordedFlags(flags), settings, data });
       decodeResumeCheckpoint(bytes, 'the new resumable checkpoint'); // it must read back before it replaces the last one
       await mkdir(dirname(resumePath), { recursive: true });
@@ -385,9 +427,7 @@ export async function runTrain(givenFlags: FlagValues): Promise<void> {
     };
     // Tabular models need the column encoding (scaling, categories, classes, split) to read data again.
     if (table) info[TABULAR_METADATA_KEY] = encodeTabularPreprocessing(table.preprocessing);
-    // Photos need their class names and preprocessing to be classified again (kat predict).
-    if (folderSplit) info[CLASS_NAMES_KEY] = JSON.stringify(folderSplit.scan.classNames);
-    if (preprocess) info[PREPROCESS_KEY] = JSON.stringify(preprocess);
+    Object.assign(info, imageInfo);
     await writeCheckpointFile(out, model, spec, info);
     const done = {
       event: 'done', model: modelName, backend: backend.name, params, ...metrics,
