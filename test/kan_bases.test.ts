@@ -612,7 +612,7 @@ describe('bench: KAN layers of each basis at equal widths', () => {
     const backend = (await startBackend('cpu'))!;
     const [rows, width] = [48, 16];
     const results = await onBackendAsync(backend, () => benchKanLayers(backend, rows, width, width, { runs: 1, callsPerRun: 1 }));
-    assert.deepEqual(results.map((r) => r.op), ['rational', 'bspline', 'rbf', 'af', 'relu'].flatMap((b) => [`kan layer ${b} fwd`, `kan layer ${b} fwd+bwd`]));
+    assert.deepEqual(results.map((r) => r.op), ['rational', 'bspline', 'rbf', 'af', 'relu', 'mlp'].flatMap((b) => [`kan layer ${b} fwd`, `kan layer ${b} fwd+bwd`]));
     for (const row of results) {
       assert.equal(row.shape, `[${rows}, ${width}] -> ${width}`);
       assert.ok(row.median_ms > 0 && row.elements_per_s! > 0 && row.ratio! > 0);
@@ -624,7 +624,7 @@ describe('bench: KAN layers of each basis at equal widths', () => {
     const expansion = rows * width * 8 * 4;
     assert.ok(get('kan layer bspline fwd').live_bytes! >= expansion + rows * width * 4, `${get('kan layer bspline fwd').live_bytes}`);
     assert.ok(get('kan layer rbf fwd').live_bytes! >= expansion + rows * width * 4);
-    for (const basis of ['rational', 'bspline', 'rbf', 'af', 'relu']) {
+    for (const basis of ['rational', 'bspline', 'rbf', 'af', 'relu', 'mlp']) {
       assert.ok(get(`kan layer ${basis} fwd+bwd`).peak_bytes! >= get(`kan layer ${basis} fwd`).live_bytes!, basis);
     }
     // Parameters at equal widths: B-spline (8 + 1) x 256, RBF 8 x 256 + 256 + bias and layernorm; GR-KAN 256 + bias + 10 per group.
@@ -634,6 +634,8 @@ describe('bench: KAN layers of each basis at equal widths', () => {
     // AF-KAN: W, layernorm, grid 2 x 6, attention 6 + 1, tau; ReLU-KAN: layernorm, grids 2 x 6 per input, fc over 6 bases + bias.
     assert.equal(get('kan layer af fwd').parameters, width * width + 2 * width + 12 + 7 + 1);
     assert.equal(get('kan layer relu fwd').parameters, 2 * width + 12 * width + width * width * 6 + width);
+    // The MLP baseline: one Linear.
+    assert.equal(get('kan layer mlp fwd').parameters, width * width + width);
   });
 });
 

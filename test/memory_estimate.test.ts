@@ -29,6 +29,7 @@ const SPECS: ModelSpec[] = [
   modelSpec('kan-mlp', { basis: 'rbf' }),
   modelSpec('kan-mlp', { basis: 'af' }),
   modelSpec('kan-mlp', { basis: 'relu' }),
+  modelSpec('kan-mlp', { basis: 'mlp', hidden: [64], activation: 'gelu' }),
   { name: 'kan-mlp', config: { inputs: 5, hidden: [4], classes: 2, groups: 8, dropout: 0, basis: 'af', af: { gridSize: 2, order: 1, combination: 'sum' } } },
   { name: 'kan-mlp', config: { inputs: 5, hidden: [], classes: 3, groups: 8, dropout: 0, basis: 'relu', relu: { gridSize: 4, order: 2 } } },
   { name: 'kan-mlp', config: { inputs: 7, hidden: [], classes: 3, groups: 4, dropout: 0, basis: 'rbf', rbf: { centers: 3, layerNorm: false, baseUpdate: false } } },

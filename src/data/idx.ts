@@ -148,7 +148,7 @@ async function findFile(dir: string, prefix: string, kind: 'images' | 'labels', 
       // try the next spelling
     }
   }
-  throw new Error(`${info.name}: '${dir}' has no ${prefix} ${kind} file (expected ${names[0]} or ${names[1]})` +
+  throw new Error(`${info.name}: '${dir}' has no ${prefix} ${kind} file (expected ${names[1]}[.gz] or ${names[3]}[.gz])` +
     `${info.installHint ? `: ${info.installHint}` : ''}`);
 }
 

@@ -44,7 +44,7 @@ const VIT_KEYS = ['imageSize', 'patchSize', 'channels', 'classes', 'dim', 'depth
 const KARAT_KEYS = ['order', 'rank', 'universal'];
 /** Largest KArAt rank accepted (the paper uses 12). */
 const KARAT_MAX_RANK = 4096;
-const KAN_MLP_KEYS = ['inputs', 'hidden', 'classes', 'groups', 'dropout', 'basis', 'bspline', 'rbf', 'af', 'relu', 'mlp'];
+const KAN_MLP_KEYS = ['inputs', 'hidden', 'classes', 'groups', 'dropout', 'basis', 'bspline', 'rbf', 'af', 'relu', 'activation'];
 const AF_KEYS = ['gridSize', 'order', 'activation', 'combination'];
 const RELU_KEYS = ['gridSize', 'order'];
 const BSPLINE_KEYS = ['gridSize', 'order', 'gridRange', 'gridEps', 'noiseScale'];
@@ -234,12 +234,12 @@ export function checkKanMlpConfig(raw: unknown, where = 'model config'): KanMlpC
     if (has(r, 'order')) relu.order = integer(r, 'order', 0, AF_MAX_GRID, at);
     config.relu = relu;
   }
-  if (has(c, 'mlp')) {
-    const m = fieldsOf(c.mlp, 'mlp', ['activation'], where);
-    config.mlp = { activation: oneOf(m, 'activation', MLP_ACTIVATIONS, `${where}: mlp`) };
+  if (has(c, 'activation')) {
+    config.activation = oneOf(c, 'activation', MLP_ACTIVATIONS, where);
+    if ((config.basis ?? 'rational') !== 'mlp') fail(where, `an activation is given, but the basis is '${config.basis ?? 'rational'}' (it is the mlp basis's)`);
   }
   // Only the new bases' settings: older checkpoints may carry others unused.
-  for (const key of ['af', 'relu', 'mlp'] as const) {
+  for (const key of ['af', 'relu'] as const) {
     if (config[key] !== undefined && key !== (config.basis ?? 'rational')) {
       fail(where, `${key} settings are given, but the basis is '${config.basis ?? 'rational'}'`);
     }

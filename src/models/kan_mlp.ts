@@ -33,8 +33,8 @@ export interface KanMlpConfig {
   af?: AfKanOptions;
   /** ReLU-KAN layer options (basis 'relu'). */
   relu?: ReluKanOptions;
-  /** The MLP baseline's activation (basis 'mlp'). */
-  mlp?: { activation: MlpActivation };
+  /** The MLP baseline's activation (basis 'mlp'; default relu). */
+  activation?: MlpActivation;
 }
 
 export class KanMlp extends Module {
@@ -54,7 +54,7 @@ export class KanMlp extends Module {
       this.layers.push(this.module(`layers.${i}`,
         createKanLayer(this.basis, widths[i]!, widths[i + 1]!, rng, {
           rational, bspline: config.bspline, rbf: config.rbf, af: config.af, relu: config.relu,
-          mlp: { activation: config.mlp?.activation ?? 'relu', activateInput: i > 0 },
+          mlp: { activation: config.activation ?? 'relu', activateInput: i > 0 },
         })));
     }
     this.drop = this.module('drop', new Dropout(config.dropout));

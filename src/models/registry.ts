@@ -91,7 +91,7 @@ export function modelSpec(name: string, options: ModelOptions = {}): ModelSpec {
       ...(options.basis === 'rbf' ? { rbf: { low: -2, high: 2, centers: 8 } } : {}),
       ...(options.basis === 'af' ? { af: { gridSize: 3, order: 3, activation: 'silu' as const, combination: 'quad1' as const } } : {}),
       ...(options.basis === 'relu' ? { relu: { gridSize: 3, order: 3 } } : {}),
-      ...(options.basis === 'mlp' ? { mlp: { activation: options.activation ?? 'relu' } } : {}),
+      ...(options.basis === 'mlp' ? { activation: options.activation ?? 'relu' } : {}),
     };
     return { name, config };
   }
