@@ -2,7 +2,7 @@
 
 export { loadCifar10 } from './data/cifar10.js';
 export { loadMnist } from './data/mnist.js';
-export { loadDataset, parseDatasetSpec } from './data/index.js';
+export { loadDataset, loadIdxDataset, parseDatasetSpec } from './data/index.js';
 export { readSafetensorsFile, writeFileAtomic, writeSafetensorsFile } from './io/files.js';
 export { readCheckpointFile, writeCheckpointFile } from './models/checkpoint_files.js';
 export { defaultCacheDir, resolveCheckpoint, type FetchOptions } from './io/sources_node.js';

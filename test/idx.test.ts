@@ -15,6 +15,11 @@ import {
   FASHION_MNIST_STD, loadDataset, loadIdxDataset, parseDatasetSpec, parseIdx, validateDataset,
 } from '../src/data/index.js';
 import { decodeSafetensors } from '../src/io/safetensors.js';
+import { readCheckpointFile } from '../src/models/checkpoint_files.js';
+import { tensor } from '../src/ops/creation.js';
+import { noGrad } from '../src/tensor/autograd.js';
+import { tidy } from '../src/tensor/scope.js';
+import { encode as encodePng } from 'fast-png';
 import { jsonLines, kat } from './support/cli.js';
 
 /** An IDX file of unsigned bytes: magic 0x00 0x00 0x08 rank, big-endian dimensions, values. */
@@ -194,5 +199,31 @@ describe('Fashion-MNIST, the real files (Debian dataset-fashion-mnist)', { skip:
     assert.deepEqual(preprocess.inputSize, [1, 28, 28]);
     assert.equal(preprocess.mean[0], FASHION_MNIST_MEAN);
     assert.equal(preprocess.std[0], FASHION_MNIST_STD);
+  });
+
+  it('kat predict names the classes of grayscale photos and gives the logits of the training pipeline', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kat-fashion-predict-'));
+    const out = join(dir, 'kat.safetensors');
+    const run = kat('train', '--dataset', 'fashion-mnist', '--epochs', '1', '--max-steps', '30', '--out', out, '--json');
+    assert.equal(run.code, 0, run.stderr);
+    const { test } = await loadDataset('fashion-mnist');
+    // Test images 0-2 as 8-bit grey PNGs (as a user would save them).
+    const files = [0, 1, 2].map((i) => {
+      const file = join(dir, `test${i}.png`);
+      writeFileSync(file, encodePng({ width: 28, height: 28, channels: 1, depth: 8, data: test.pixels!.subarray(784 * i, 784 * (i + 1)) }));
+      return file;
+    });
+    const predicted = kat('predict', '--checkpoint', out, ...files, '--json', '--logits', '--top', '10');
+    assert.equal(predicted.code, 0, predicted.stderr);
+    const records = jsonLines(predicted.stdout) as { top: { label: string }[]; logits: number[] }[];
+    const loaded = await readCheckpointFile(out);
+    const logits = noGrad(() => tidy(() => loaded.model.forward(tensor(copyImages(test, 0, 3), [3, 1, 28, 28]))));
+    const expected = await logits.data();
+    logits.dispose();
+    loaded.model.dispose();
+    for (const [i, record] of records.entries()) {
+      assert.deepEqual(record.top.map((t) => t.label).sort(), [...FASHION_MNIST_CLASS_NAMES].sort());
+      for (let c = 0; c < 10; c++) assert.ok(Math.abs(record.logits[c]! - expected[10 * i + c]!) < 1e-5, `image ${i} class ${c}`);
+    }
   });
 });

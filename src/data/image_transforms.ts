@@ -331,7 +331,27 @@ function resizeKeepRatio(image: RgbImage, targetH: number, targetW: number, long
  *   CenterCropOrPad(size) padding with round(255 * mean).
  */
 export function evalTransform(image: RgbImage, config: PreprocessConfig): Float32Array {
-  return normalizeToChw(evalResizeCrop(image, config), config.mean, config.std);
+  const pixels = evalResizeCrop(image, config);
+  return config.inputSize[0] === 1 ? normalizeToGray(pixels, config.mean[0], config.std[0]) : normalizeToChw(pixels, config.mean, config.std);
+}
+
+/**
+ * PIL's convert('L') (ITU-R 601-2 luma in 16-bit fixed point: grey pixels keep
+ * their value), then ToTensor + Normalize: float32 [1, H, W], for models
+ * trained on grayscale images (MNIST, Fashion-MNIST).
+ */
+export function normalizeToGray(image: RgbImage, mean: number, std: number): Float32Array {
+  checkImage(image);
+  const plane = image.width * image.height;
+  const out = new Float32Array(plane);
+  const f = Math.fround;
+  const m = f(mean), s = f(std);
+  const data = image.data;
+  for (let p = 0; p < plane; p++) {
+    const luma = (data[3 * p]! * 19595 + data[3 * p + 1]! * 38470 + data[3 * p + 2]! * 7471 + 0x8000) >> 16;
+    out[p] = f(f(f(luma / 255) - m) / s);
+  }
+  return out;
 }
 
 /** evalTransform's pixels before ToTensor/Normalize. */

@@ -82,10 +82,10 @@ export async function runPredict(flags: FlagValues, paths: string[]): Promise<vo
   const config = loaded.spec.config as Partial<VitConfig & KanMlpConfig>;
   const [channels, height, width] = preprocess.inputSize;
   const inputs = config.inputs ?? config.channels! * config.imageSize! * config.imageSize!;
-  if (channels !== 3 || inputs !== channels * height * width) {
+  if ((channels !== 3 && channels !== 1) || inputs !== channels * height * width || config.imageSize === undefined) {
     model.dispose();
     throw new CliError(`predict: ${loaded.spec.name} from '${loaded.name}' takes ${config.imageSize ? `${config.channels}x${config.imageSize}x${config.imageSize}` : `${inputs}-value`} ` +
-      'inputs; kat predict classifies RGB photos (3 channels)');
+      'inputs; kat predict classifies images with an image model (3 channels: RGB; 1: grayscale, e.g. Fashion-MNIST)');
   }
   if (!json) {
     // Notes quote tensor names from the file: escaped and cut short.
