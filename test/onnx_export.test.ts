@@ -145,6 +145,7 @@ describe('ONNX export runs in ONNX Runtime with katjs\'s logits', async () => {
     ['kan-mlp rbf', 'kan-mlp', { basis: 'rbf' }],
     ['kan-mlp af', 'kan-mlp', { basis: 'af' }],
     ['kan-mlp relu', 'kan-mlp', { basis: 'relu' }],
+    ['kan-mlp cheby', 'kan-mlp', { basis: 'cheby' }],
     ['kan-mlp mlp (relu)', 'kan-mlp', { basis: 'mlp' }],
     ['kan-mlp mlp (gelu)', 'kan-mlp', { basis: 'mlp', activation: 'gelu' }],
     ['kan-mlp mlp (silu)', 'kan-mlp', { basis: 'mlp', activation: 'silu' }],
