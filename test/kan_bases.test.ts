@@ -265,8 +265,9 @@ describe('chebyshevBasis against cos(k acos(tanh x))', async () => {
     for (const [name, backend] of backends) {
       it(`degree ${degree} on ${name}: bases and dx (large |x|, +-inf, 0, NaN)`, async () => {
         const actual = await basisOnBackend(backend, x, shape, gy, (xt) => chebyshevBasis(xt, degree));
-        // float32: t's rounding (and f32 tanh's) grows by up to |T_k'(t)| = k^2 at |t| = 1; the recurrence's own ~k^2 ulp.
-        const tolerance = name === 'cpu-float64' ? 1e-11 : 2e-6 * Math.max(1, degree) ** 2;
+        // float32: t's rounding (~6e-8 relative, f32 tanh's included) grows by up to |T_k'(t)| = k^2 near |t| = 1, and the
+        // recurrence adds its own ~k^2 ulp: measured 1.4e-6, 6.9e-6, 8.1e-5 at degrees 4, 9, 32 (x ~ N(0, 9), cpu and webgpu).
+        const tolerance = name === 'cpu-float64' ? 1e-11 : 2e-6 + 2e-7 * degree ** 2;
         const yError = scaledMaxError(actual.y, expected.y);
         const dxError = scaledMaxError(actual.dx, expected.dx);
         assert.ok(yError <= tolerance, `bases: scaled error ${yError.toExponential(2)}`);
@@ -738,15 +739,17 @@ describe('kat train --basis, eval and info', () => {
     });
   }
 
-  it('--basis cheby: the loss falls over 3 epochs, the checkpoint keeps degree 4, eval reproduces the accuracy', () => {
+  it('--basis cheby: the loss falls over 3 epochs, it beats chance, the checkpoint keeps degree 4, eval reproduces the accuracy', () => {
     const out = join(dir, 'cheby.safetensors');
-    const train = kat('train', '--model', 'kan-mlp', '--basis', 'cheby', '--hidden', '16', '--dataset', data, '--epochs', '3', '--batch-size', '16',
-      '--out', out, '--json');
+    // 384 images (96 are too few for ChebyKAN's small initial weights to move in 3 epochs).
+    const train = kat('train', '--model', 'kan-mlp', '--basis', 'cheby', '--hidden', '16', '--dataset', 'synthetic:1x6x6:3:384', '--epochs', '3',
+      '--batch-size', '16', '--lr', '0.01', '--out', out, '--json');
     assert.equal(train.code, 0, train.stderr);
     const epochs = train.stdout.trim().split('\n').map((line) => JSON.parse(line) as { train_loss?: number; test_acc: number })
       .filter((e) => e.train_loss !== undefined);
     assert.equal(epochs.length, 3);
-    assert.ok(epochs[2]!.train_loss! < 0.9 * epochs[0]!.train_loss!, `train loss ${epochs.map((e) => e.train_loss).join(' -> ')}`);
+    assert.ok(epochs[2]!.train_loss! < 0.85 * epochs[0]!.train_loss!, `train loss ${epochs.map((e) => e.train_loss).join(' -> ')}`);
+    assert.ok(epochs[2]!.test_acc > 0.6, `test accuracy ${epochs[2]!.test_acc} (chance 1/3)`);
     const info = kat('info', '--checkpoint', out, '--json');
     assert.equal(info.code, 0, info.stderr);
     const described = JSON.parse(info.stdout) as { config: KanMlpConfig; tensors: { name: string; shape: number[] }[] };

@@ -247,14 +247,6 @@ const makers: [string, Make][] = [
       fn: ([x]) => ops.radialBasis(x!, { low: -1.5, high: 1.5, centers, width: 0.4 + 0.1 * centers }),
     };
   }],
-  // Degrees 0 to 7; |x| up to ~4.5, where tanh is within 2e-4 of +-1 (the gradient's (1 - t^2) factor small).
-  ['chebyshevBasis', (rng) => {
-    const degree = dim(rng, 0, 7);
-    return {
-      specs: [input(rng, [dim(rng, 1, 3), dim(rng, 1, 5)], { scale: 1.5 })],
-      fn: ([x]) => ops.chebyshevBasis(x!, degree),
-    };
-  }],
   // Rows long enough for the SIMD kernels' four-lane loops, with and without a tail (cols % 4 != 0).
   ['softmax (long rows)', (rng) => ({
     specs: [input(rng, [dim(rng, 2, 4), 4 * dim(rng, 4, 9) + dim(rng, 0, 3)], { scale: 3 })],
@@ -376,6 +368,14 @@ makers.push(
     return {
       specs: [input(rng, [batch, m, k]), input(rng, [n, k]), input(rng, [n])],
       fn: ([a, w, bias]) => ops.matmul(a!, w!, { transposeB: true, bias: bias! }),
+    };
+  }],
+  // Degrees 0 to 7; |x| up to ~4.5, where tanh is within 2e-4 of +-1 (the gradient's (1 - t^2) factor small).
+  ['chebyshevBasis', (rng) => {
+    const degree = dim(rng, 0, 7);
+    return {
+      specs: [input(rng, [dim(rng, 1, 3), dim(rng, 1, 5)], { scale: 1.5 })],
+      fn: ([x]) => ops.chebyshevBasis(x!, degree),
     };
   }],
 );
