@@ -16,8 +16,8 @@ export { Module, type NamedValues } from './nn/module.js';
 export { Dropout, DropPath, LayerNorm, Linear, type LinearOptions } from './nn/layers.js';
 export { GroupRational, KatMlp, type GroupRationalOptions, type KatMlpOptions } from './nn/kan.js';
 export {
-  AF_ACTIVATIONS, AF_COMBINATIONS, AfKanLayer, BSplineKanLayer, createKanLayer, isKanBasis, KAN_BASES, RationalKanLayer, RbfKanLayer,
-  ReluKanLayer, type AfActivation, type AfCombination, type AfKanOptions, type ReluKanOptions,
+  AF_ACTIVATIONS, AF_COMBINATIONS, AfKanLayer, BSplineKanLayer, ChebyKanLayer, createKanLayer, isKanBasis, KAN_BASES, RationalKanLayer, RbfKanLayer,
+  ReluKanLayer, type AfActivation, type AfCombination, type AfKanOptions, type ReluKanOptions, type ChebyKanOptions,
   type BSplineKanOptions, type KanBasis, type KanLayer, type KanLayerOptions, type RationalKanOptions, type RbfKanOptions,
 } from './nn/kan_bases.js';
 export { Attention, Block, GeluMlp, PatchEmbed, type BlockOptions } from './nn/transformer.js';

@@ -148,6 +148,7 @@ describe('a checkpoint\'s metadata config is checked before any model is built',
       [{ bspline: { order: 99 } }, /bspline: order is 99: expected an integer from 1 to 8/],
       [{ bspline: { gridRange: [1, -1] } }, /bspline: gridRange is \[1,-1\]: expected \[low, high\]/],
       [{ rbf: { centers: 0 } }, /rbf: centers is 0: expected an integer from 1 to 1024/],
+      [{ cheby: { degree: 33 } }, /cheby: degree is 33: expected an integer from 0 to 32/],
       [{ bspline: null }, /bspline is null, not an object/],
     ];
     for (const [edit, pattern] of mlpCases) {

@@ -1,7 +1,7 @@
-// B-spline (efficient-kan) and Gaussian RBF (FastKAN) bases and layers:
+// B-spline (efficient-kan), Gaussian RBF (FastKAN) and Chebyshev (ChebyKAN) bases and layers:
 // the basis ops on every backend against float64 evaluations written here
 // (the Cox-de Boor recursion as a plain recursive function, the derivative
-// identity, the Gaussian formula), partition of unity and textbook values,
+// identity, the Gaussian formula, cos(k acos(tanh x))), partition of unity and textbook values,
 // the grid update (knots recomputed from the raw data; exact reproduction of
 // linear splines; least-squares optimality checked through the normal
 // equations), the layers against float64 formulas and finite differences,
@@ -20,9 +20,9 @@ import { decodeSafetensors } from '../src/io/safetensors.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../src/models/checkpoint.js';
 import { KanMlp, type KanMlpConfig } from '../src/models/kan_mlp.js';
 import { buildModel, modelSpec, type ModelSpec } from '../src/models/registry.js';
-import { BSplineKanLayer, createKanLayer, RationalKanLayer, RbfKanLayer } from '../src/nn/kan_bases.js';
+import { BSplineKanLayer, ChebyKanLayer, createKanLayer, RationalKanLayer, RbfKanLayer } from '../src/nn/kan_bases.js';
 import { tensor } from '../src/ops/creation.js';
-import { bsplineBasis, radialBasis, uniformKnots } from '../src/ops/kan_bases.js';
+import { bsplineBasis, chebyshevBasis, radialBasis, uniformKnots } from '../src/ops/kan_bases.js';
 import { noGrad } from '../src/tensor/autograd.js';
 import { Random } from '../src/tensor/random.js';
 import type { Tensor } from '../src/tensor/tensor.js';
@@ -227,6 +227,89 @@ describe('radialBasis against exp(-((x - c_k) / h)^2)', async () => {
   }
 });
 
+/**
+ * T_k(tanh x) [n, degree + 1] as cos(k acos t) (exact math, evaluated in
+ * float64; not how the kernels compute it) and dx of sum(T * gy) from
+ * d/dx cos(k theta) = k sin(k theta) / sin(theta) (1 - t^2), 1 - t^2 = 1 / cosh^2 x,
+ * with its limit k^2 (+-1)^(k+1) where theta is 0 or pi.
+ */
+function referenceChebyshev(x: ArrayLike<number>, degree: number, gy: ArrayLike<number>) {
+  const width = degree + 1;
+  const y = new Float64Array(x.length * width);
+  const dx = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]!;
+    const t = Math.tanh(v);
+    const theta = Math.acos(t);
+    const slope = 1 / Math.cosh(v) ** 2;
+    for (let k = 0; k <= degree; k++) {
+      y[i * width + k] = Number.isNaN(v) ? NaN : Math.cos(k * theta);
+      const ratio = Math.sin(theta) < 1e-7 ? k * k * (t > 0 ? 1 : (-1) ** (k + 1)) : (k * Math.sin(k * theta)) / Math.sin(theta);
+      dx[i] += Number.isNaN(v) ? NaN : gy[i * width + k]! * ratio * slope;
+    }
+  }
+  return { y, dx };
+}
+
+describe('chebyshevBasis against cos(k acos(tanh x))', async () => {
+  const backends = await allBackends();
+  const rng = new Random(23);
+  const shape = [27, 11]; // 297 elements: a 4-lane tail on the CPU, a partial 256-block on the GPU
+  const x = toFloat32Values(randomValues(rng, 297, { scale: 1.5 }));
+  // Large |x| (t within 1e-7 of +-1, or +-1 exactly in float32 and float64), +-inf, 0, -0, tiny, NaN.
+  [6, -6, 9, -9, 20, -20, 100, Infinity, -Infinity, 0, -0, 1e-6, 0.29, -0.31].forEach((v, i) => { x[3 * i + 1] = v; });
+  x[200] = NaN;
+  for (const degree of [0, 1, 2, 5, 9, 32]) {
+    const gy = toFloat32Values(randomValues(rng, 297 * (degree + 1)));
+    const expected = referenceChebyshev(x, degree, gy);
+    for (const [name, backend] of backends) {
+      it(`degree ${degree} on ${name}: bases and dx (large |x|, +-inf, 0, NaN)`, async () => {
+        const actual = await basisOnBackend(backend, x, shape, gy, (xt) => chebyshevBasis(xt, degree));
+        // float32: t's rounding (~6e-8 relative, f32 tanh's included) grows by up to |T_k'(t)| = k^2 near |t| = 1, and the
+        // recurrence adds its own ~k^2 ulp: measured 1.4e-6, 6.9e-6, 8.1e-5 at degrees 4, 9, 32 (x ~ N(0, 9), cpu and webgpu).
+        const tolerance = name === 'cpu-float64' ? 1e-11 : 2e-6 + 2e-7 * degree ** 2;
+        const yError = scaledMaxError(actual.y, expected.y);
+        const dxError = scaledMaxError(actual.dx, expected.dx);
+        assert.ok(yError <= tolerance, `bases: scaled error ${yError.toExponential(2)}`);
+        assert.ok(dxError <= tolerance, `dx: scaled error ${dxError.toExponential(2)}`);
+        for (let k = 0; k <= degree; k++) assert.ok(Number.isNaN(actual.y[200 * (degree + 1) + k]!), `T_${k} of NaN`);
+        assert.ok(Number.isNaN(actual.dx[200]!), 'dx of NaN');
+        // At +-inf (x[22], x[25]) t = +-1: T_k = (+-1)^k exactly, zero gradient.
+        for (let k = 0; k <= degree; k++) {
+          assert.equal(actual.y[22 * (degree + 1) + k], 1);
+          assert.equal(actual.y[25 * (degree + 1) + k], k % 2 === 0 ? 1 : -1);
+        }
+        assert.ok(actual.dx[22] === 0 && actual.dx[25] === 0, `dx at +-inf: ${actual.dx[22]}, ${actual.dx[25]}`); // +0 or -0
+      });
+    }
+  }
+
+  it('degree 0 is the constant 1 with zero gradient; degree 1 is tanh x with gradient 1 - tanh^2 x (float64)', async () => {
+    const values = Float64Array.from([-3, -0.5, 0, 0.25, 2]);
+    const ones = new Float64Array(5).fill(1);
+    const zero = await basisOnBackend(float64Backend, values, [5, 1], ones, (xt) => chebyshevBasis(xt, 0));
+    assert.deepEqual(Array.from(zero.y), [1, 1, 1, 1, 1]);
+    assert.deepEqual(Array.from(zero.dx), [0, 0, 0, 0, 0]);
+    const gy = Float64Array.from(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? 0 : 1))); // only T_1's gradient
+    const one = await basisOnBackend(float64Backend, values, [5, 1], gy, (xt) => chebyshevBasis(xt, 1));
+    values.forEach((v, i) => {
+      assert.equal(one.y[2 * i], 1);
+      assert.ok(Math.abs(one.y[2 * i + 1]! - Math.tanh(v)) < 1e-15);
+      assert.ok(Math.abs(one.dx[i]! - (1 - Math.tanh(v) ** 2)) < 1e-15);
+    });
+  });
+
+  it('finite differences in float64: the gradient at moderate and large |x|, degrees 0 to 8', async () => {
+    const rng2 = new Random(5);
+    for (const degree of [0, 1, 3, 8]) {
+      const values = randomValues(rng2, 12, { scale: 1.2 });
+      values[0] = 3.5; // t = 0.998: the large-|x| regime, still resolvable by central differences
+      values[1] = -4;
+      await gradcheck(`chebyshevBasis degree ${degree}`, ([input]) => chebyshevBasis(input!, degree), [{ shape: [3, 4], values }], rng2);
+    }
+  });
+});
+
 describe('bad input names the problem', () => {
   it('bsplineBasis, radialBasis, uniformKnots, the layers and kan-mlp', () => {
     const x = tensor([0.1, 0.2, 0.3, 0.4], [2, 2]);
@@ -241,6 +324,11 @@ describe('bad input names the problem', () => {
     assert.throws(() => radialBasis(x, { low: 1, high: -1 }), /the centre range \[1, -1\] must be finite with high > low/);
     assert.throws(() => radialBasis(x, { centers: 1, low: 0, high: 0 }), /a single centre has no spacing/);
     assert.throws(() => uniformKnots(0, 3, -1, 1), /gridSize 0 must be a positive integer/);
+    assert.throws(() => chebyshevBasis(x, 33), /chebyshevBasis: degree 33 must be an integer in \[0, 32\]/);
+    assert.throws(() => chebyshevBasis(x, -1), /chebyshevBasis: degree -1 must be an integer in \[0, 32\]/);
+    assert.throws(() => chebyshevBasis(x, 2.5), /chebyshevBasis: degree 2.5 must be an integer/);
+    assert.throws(() => new ChebyKanLayer(3, 2, new Random(1), { degree: 40 }), /ChebyKanLayer: degree 40 must be an integer in \[0, 32\]/);
+    assert.throws(() => new ChebyKanLayer(3, 2, new Random(1)).forward(x), /ChebyKanLayer: input \[2, 2\] has 2 features, expected 3/);
     const layer = new BSplineKanLayer(3, 2, new Random(1));
     assert.throws(() => layer.forward(x), /BSplineKanLayer: input \[2, 2\] has 2 features, expected 3/);
     assert.throws(() => new RbfKanLayer(3, 2, new Random(1)).forward(x), /RbfKanLayer: input \[2, 2\] has 2 features, expected 3/);
@@ -427,7 +515,7 @@ describe('B-spline grid update (efficient-kan update_grid)', () => {
 // Layers
 
 /** Central finite differences (float64) of sum(layer(x) * p) for a few entries of every parameter, against autograd. */
-async function checkParameterGradients(layer: BSplineKanLayer | RbfKanLayer | RationalKanLayer, x: Tensor, rng: Random): Promise<void> {
+async function checkParameterGradients(layer: BSplineKanLayer | RbfKanLayer | RationalKanLayer | ChebyKanLayer, x: Tensor, rng: Random): Promise<void> {
   const y = layer.forward(x);
   const projection = tensor(randomValues(new Random(5), y.size), [...y.shape]);
   y.backward(projection);
@@ -519,6 +607,41 @@ describe('KAN layers against float64 formulas and finite differences', () => {
   });
 });
 
+describe('ChebyKanLayer against its float64 formula', () => {
+  it('y_j = sum_i sum_k W[j, i (degree + 1) + k] cos(k acos(tanh x_i)), init std 1 / (in (degree + 1)), every gradient', async () => {
+    await onBackendAsync(float64Backend, async () => {
+      const [rows, inputs, outputs, degree] = [5, 3, 2, 4];
+      const rng = new Random(43);
+      const layer = new ChebyKanLayer(inputs, outputs, rng, { degree });
+      assert.deepEqual(layer.namedParameters().map(([n, t]) => [n, [...t.shape]]), [['cheby_linear.weight', [outputs, inputs * (degree + 1)]]]);
+      const x = randomValues(rng, rows * inputs, { scale: 1.5 });
+      const w = await layer.chebyLinear.weight.dataFloat64();
+      const expected = new Float64Array(rows * outputs);
+      for (let r = 0; r < rows; r++) {
+        for (let o = 0; o < outputs; o++) {
+          let y = 0;
+          for (let i = 0; i < inputs; i++) {
+            const theta = Math.acos(Math.tanh(x[r * inputs + i]!));
+            for (let k = 0; k <= degree; k++) y += w[o * inputs * (degree + 1) + i * (degree + 1) + k]! * Math.cos(k * theta);
+          }
+          expected[r * outputs + o] = y;
+        }
+      }
+      const xt = tensor(x, [rows, inputs]);
+      assert.ok(scaledMaxError(await noGrad(() => layer.forward(xt)).dataFloat64(), expected) < 1e-12);
+      await checkParameterGradients(layer, xt, rng);
+      await gradcheck('ChebyKanLayer dx', ([input]) => layer.forward(input!), [{ shape: [rows, inputs], values: x }], rng);
+      layer.dispose();
+      // ChebyKAN's init: normal(0, 1 / (in (degree + 1))), here 1 / 320.
+      const wide = new ChebyKanLayer(64, 64, new Random(2), { degree: 4 });
+      const weights = await wide.chebyLinear.weight.dataFloat64();
+      const std = Math.sqrt(weights.reduce((s, v) => s + v * v, 0) / weights.length);
+      assert.ok(Math.abs(std * 320 - 1) < 0.02, `std ${std} vs ${1 / 320}`);
+      wide.dispose();
+    });
+  });
+});
+
 // ---------------------------------------------------------------------------
 // kan-mlp, checkpoints, CLI, bench
 
@@ -542,6 +665,25 @@ describe('kan-mlp with --basis', () => {
     assert.equal(rbf.get('layers.0.layernorm.weight'), '784');
     assert.equal(rbf.get('layers.0.spline_linear.weight'), `256x${784 * 8}`);
     assert.equal(rbf.get('layers.1.base_linear.bias'), '128');
+    const cheby = names(modelSpec('kan-mlp', { basis: 'cheby' }));
+    assert.deepEqual([...cheby], [['layers.0.cheby_linear.weight', `256x${784 * 5}`], ['layers.1.cheby_linear.weight', `128x${256 * 5}`],
+      ['layers.2.cheby_linear.weight', `10x${128 * 5}`]]);
+    assert.deepEqual((modelSpec('kan-mlp', { basis: 'cheby' }).config as KanMlpConfig).cheby, { degree: 4 });
+  });
+
+  it('cheby: the checkpoint keeps the degree and rebuilds the same function; settings without the basis are refused', async () => {
+    const spec: ModelSpec = { name: 'kan-mlp', config: { inputs: 6, hidden: [5], classes: 3, groups: 8, dropout: 0, basis: 'cheby', cheby: { degree: 7 } } };
+    const model = buildModel(spec, 3) as KanMlp;
+    assert.ok(model.layers.every((layer) => layer instanceof ChebyKanLayer && layer.degree === 7));
+    const x = tensor(randomValues(new Random(8), 40 * 6, { scale: 2 }), [40, 6]);
+    const before = await noGrad(() => model.forward(x)).data();
+    const loaded = decodeCheckpoint(await encodeCheckpoint(model, spec), 'test checkpoint');
+    assert.deepEqual(loaded.spec, spec);
+    assert.deepEqual(await noGrad(() => loaded.model.forward(x)).data(), before);
+    model.dispose();
+    loaded.model.dispose();
+    assert.throws(() => buildModel({ name: 'kan-mlp', config: { ...spec.config, basis: 'rbf' } as KanMlpConfig }),
+      /cheby settings are given, but the basis is 'rbf'/);
   });
 
   it('checkpoints keep the basis and the updated grids; eval rebuilds the same function', async () => {
@@ -597,10 +739,33 @@ describe('kat train --basis, eval and info', () => {
     });
   }
 
+  it('--basis cheby: the loss falls over 3 epochs, it beats chance, the checkpoint keeps degree 4, eval reproduces the accuracy', () => {
+    const out = join(dir, 'cheby.safetensors');
+    // 384 images (96 are too few for ChebyKAN's small initial weights to move in 3 epochs).
+    const train = kat('train', '--model', 'kan-mlp', '--basis', 'cheby', '--hidden', '16', '--dataset', 'synthetic:1x6x6:3:384', '--epochs', '3',
+      '--batch-size', '16', '--lr', '0.01', '--out', out, '--json');
+    assert.equal(train.code, 0, train.stderr);
+    const epochs = train.stdout.trim().split('\n').map((line) => JSON.parse(line) as { train_loss?: number; test_acc: number })
+      .filter((e) => e.train_loss !== undefined);
+    assert.equal(epochs.length, 3);
+    assert.ok(epochs[2]!.train_loss! < 0.85 * epochs[0]!.train_loss!, `train loss ${epochs.map((e) => e.train_loss).join(' -> ')}`);
+    assert.ok(epochs[2]!.test_acc > 0.6, `test accuracy ${epochs[2]!.test_acc} (chance 1/3)`);
+    const info = kat('info', '--checkpoint', out, '--json');
+    assert.equal(info.code, 0, info.stderr);
+    const described = JSON.parse(info.stdout) as { config: KanMlpConfig; tensors: { name: string; shape: number[] }[] };
+    assert.equal(described.config.basis, 'cheby');
+    assert.deepEqual(described.config.cheby, { degree: 4 });
+    assert.deepEqual(described.tensors.find((t) => t.name === 'layers.0.cheby_linear.weight')?.shape, [16, 36 * 5]);
+    const evaluated = kat('eval', '--checkpoint', out, '--json');
+    assert.equal(evaluated.code, 0, evaluated.stderr);
+    const done = JSON.parse(train.stdout.trim().split('\n').pop()!) as { test_acc: number };
+    assert.equal((JSON.parse(evaluated.stdout) as { test_acc: number }).test_acc, done.test_acc);
+  });
+
   it('an unknown basis, or a basis for a transformer: one kat: line, exit 2', () => {
     const unknown = kat('train', '--model', 'kan-mlp', '--basis', 'wavelet', '--dataset', data);
     assert.equal(unknown.code, 2);
-    assert.equal(unknown.stderr, "kat: train: unknown basis 'wavelet': expected one of rational, bspline, rbf, af, relu\n");
+    assert.equal(unknown.stderr, "kat: train: unknown basis 'wavelet': expected one of rational, bspline, rbf, af, relu, cheby, mlp\n");
     const transformer = kat('train', '--model', 'kat-micro', '--basis', 'rbf', '--dataset', data);
     assert.equal(transformer.code, 2);
     assert.match(transformer.stderr, /^kat: train: --basis applies to --model kan-mlp only \(kat-micro has GR-KAN rational layers\)\n$/);
@@ -612,7 +777,7 @@ describe('bench: KAN layers of each basis at equal widths', () => {
     const backend = (await startBackend('cpu'))!;
     const [rows, width] = [48, 16];
     const results = await onBackendAsync(backend, () => benchKanLayers(backend, rows, width, width, { runs: 1, callsPerRun: 1 }));
-    assert.deepEqual(results.map((r) => r.op), ['rational', 'bspline', 'rbf', 'af', 'relu', 'mlp'].flatMap((b) => [`kan layer ${b} fwd`, `kan layer ${b} fwd+bwd`]));
+    assert.deepEqual(results.map((r) => r.op), ['rational', 'bspline', 'rbf', 'af', 'relu', 'cheby', 'mlp'].flatMap((b) => [`kan layer ${b} fwd`, `kan layer ${b} fwd+bwd`]));
     for (const row of results) {
       assert.equal(row.shape, `[${rows}, ${width}] -> ${width}`);
       assert.ok(row.median_ms > 0 && row.elements_per_s! > 0 && row.ratio! > 0);
@@ -624,7 +789,7 @@ describe('bench: KAN layers of each basis at equal widths', () => {
     const expansion = rows * width * 8 * 4;
     assert.ok(get('kan layer bspline fwd').live_bytes! >= expansion + rows * width * 4, `${get('kan layer bspline fwd').live_bytes}`);
     assert.ok(get('kan layer rbf fwd').live_bytes! >= expansion + rows * width * 4);
-    for (const basis of ['rational', 'bspline', 'rbf', 'af', 'relu', 'mlp']) {
+    for (const basis of ['rational', 'bspline', 'rbf', 'af', 'relu', 'cheby', 'mlp']) {
       assert.ok(get(`kan layer ${basis} fwd+bwd`).peak_bytes! >= get(`kan layer ${basis} fwd`).live_bytes!, basis);
     }
     // Parameters at equal widths: B-spline (8 + 1) x 256, RBF 8 x 256 + 256 + bias and layernorm; GR-KAN 256 + bias + 10 per group.
@@ -634,6 +799,9 @@ describe('bench: KAN layers of each basis at equal widths', () => {
     // AF-KAN: W, layernorm, grid 2 x 6, attention 6 + 1, tau; ReLU-KAN: layernorm, grids 2 x 6 per input, fc over 6 bases + bias.
     assert.equal(get('kan layer af fwd').parameters, width * width + 2 * width + 12 + 7 + 1);
     assert.equal(get('kan layer relu fwd').parameters, 2 * width + 12 * width + width * width * 6 + width);
+    // ChebyKAN: one bias-free Linear over 5 bases per input; its forward keeps x and the [rows, width, 5] expansion.
+    assert.equal(get('kan layer cheby fwd').parameters, width * width * 5);
+    assert.ok(get('kan layer cheby fwd').live_bytes! >= rows * width * 5 * 4 + rows * width * 4);
     // The MLP baseline: one Linear.
     assert.equal(get('kan layer mlp fwd').parameters, width * width + width);
   });

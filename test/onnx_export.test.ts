@@ -145,6 +145,7 @@ describe('ONNX export runs in ONNX Runtime with katjs\'s logits', async () => {
     ['kan-mlp rbf', 'kan-mlp', { basis: 'rbf' }],
     ['kan-mlp af', 'kan-mlp', { basis: 'af' }],
     ['kan-mlp relu', 'kan-mlp', { basis: 'relu' }],
+    ['kan-mlp cheby', 'kan-mlp', { basis: 'cheby' }],
     ['kan-mlp mlp (relu)', 'kan-mlp', { basis: 'mlp' }],
     ['kan-mlp mlp (gelu)', 'kan-mlp', { basis: 'mlp', activation: 'gelu' }],
     ['kan-mlp mlp (silu)', 'kan-mlp', { basis: 'mlp', activation: 'silu' }],
@@ -170,7 +171,7 @@ describe('ONNX export runs in ONNX Runtime with katjs\'s logits', async () => {
     });
   }
 
-  // AF-KAN's other activations and combinations (each combination once), tau below 1 in one; ReLU-KAN on another grid.
+  // AF-KAN's other activations and combinations (each combination once), tau below 1 in one; ReLU-KAN on another grid; ChebyKAN's degrees.
   const variants: [string, Partial<KanMlpConfig>, number?][] = [
     ['af gelu cubic1', { basis: 'af', af: { gridSize: 3, order: 3, activation: 'gelu', combination: 'cubic1' } }],
     ['af relu quad2', { basis: 'af', af: { gridSize: 2, order: 1, activation: 'relu', combination: 'quad2' } }],
@@ -178,6 +179,11 @@ describe('ONNX export runs in ONNX Runtime with katjs\'s logits', async () => {
     ['af sigmoid prod', { basis: 'af', af: { gridSize: 4, order: 2, activation: 'sigmoid', combination: 'prod' } }],
     ['af silu cubic2', { basis: 'af', af: { gridSize: 3, order: 3, activation: 'silu', combination: 'cubic2' } }],
     ['relu g 5 k 2', { basis: 'relu', relu: { gridSize: 5, order: 2 } }],
+    // ChebyKAN's edge degrees (T_0 alone: no Concat; T_0, T_1: no recurrence) and a higher one. Degree 9 measured 9.7e-6:
+    // ONNX Runtime's f32 tanh and katjs's differ by ulps, which T_k amplifies by up to k^2.
+    ['cheby degree 0', { basis: 'cheby', cheby: { degree: 0 } }],
+    ['cheby degree 1', { basis: 'cheby', cheby: { degree: 1 } }],
+    ['cheby degree 6', { basis: 'cheby', cheby: { degree: 6 } }],
   ];
   for (const [label, config, temperature] of variants) {
     it(`kan-mlp ${label} (784-32-10): parity within 1e-5`, async () => {

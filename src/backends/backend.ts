@@ -109,6 +109,10 @@ export interface Kernels<B> {
   radialBasis(x: B, size: number, centers: number, low: number, spacing: number, width: number): B;
   /** dx [size] = sum over centres of gy * d/dx exp(-((x - c_k) / width)^2). */
   radialBasisBackward(x: B, gy: B, size: number, centers: number, low: number, spacing: number, width: number): B;
+  /** Chebyshev bases of tanh x (ChebyKAN): out [size, degree + 1] = T_k(tanh x), k = 0..degree; NaN x gives a NaN row. */
+  chebyshevBasis(x: B, size: number, degree: number): B;
+  /** dx [size] = (1 - tanh^2 x) sum_k gy_k k U_{k-1}(tanh x), U the second-kind Chebyshev polynomials. */
+  chebyshevBasisBackward(x: B, gy: B, size: number, degree: number): B;
   /**
    * Fourier-KArAt attention (see ops/karat.ts) over `items` batch items of
    * scores [items, tokens, tokens] and values [items, tokens, dim]; item i uses

@@ -269,7 +269,7 @@ function peakBytesDuring(backend: Backend, body: () => void): number {
  * KAN layers of each basis at equal widths, [rows, inFeatures] -> outFeatures:
  * GR-KAN (group rational + linear, KAT's), B-spline (efficient-kan: grid 5,
  * order 3, so 8 bases per input), Gaussian RBF (FastKAN: 8 centres, with
- * its layernorm), AF-KAN (g = k = 3, quad1) and ReLU-KAN (g = k = 3). Per basis: forward (no graph) and forward + backward
+ * its layernorm), AF-KAN (g = k = 3, quad1), ReLU-KAN (g = k = 3), ChebyKAN (degree 4: 5 bases per input) and the MLP. Per basis: forward (no graph) and forward + backward
  * (gradients for x and every parameter) times, input elements per second with
  * the ratio to GR-KAN's, the bytes the forward keeps for the backward and the
  * peak bytes of a step (both above what the layer, x and gy hold).

@@ -31,7 +31,8 @@ commands:
             --karat G<n><B|U> Fourier-KArAt variant for karat-* (default G3B) or kat-* models: order n (harmonics 0..n),
                               B = one operator per head per block, U = one per head shared by all blocks (rank 12)
             --basis B         kan-mlp's layers: rational (GR-KAN, default), bspline (efficient-kan), rbf (FastKAN),
-                              af (AF-KAN), relu (ReLU-KAN), mlp (no KAN: Linear + --activation relu|gelu|silu, default relu)
+                              af (AF-KAN), relu (ReLU-KAN), cheby (ChebyKAN, Chebyshev degree 4 of tanh x),
+                              mlp (no KAN: Linear + --activation relu|gelu|silu, default relu)
             --hidden W1,W2    kan-mlp's hidden widths (default 256,128; --hidden 64 makes 784-64-10)
             --grid-update N   bspline: refit the knot grids to 1,024 training rows at the start of the first N epochs (default 0)
             --dataset SPEC    mnist (default: 10,000 embedded digits), mnist:DIR (the full MNIST as IDX files),
@@ -83,7 +84,7 @@ commands:
   prune     score GR-KAN hidden channels on data, keep a fraction per group, fine-tune, save:
             --checkpoint FILE [--keep 0.5] [--epochs 1] [--lr X] [--out FILE] [--dataset SPEC] [--json]
   bench     GR-KAN forward/backward vs the copy-bandwidth ceiling at KAT's widths, matmul TFLOP/s,
-            KAN layers by basis (rational, bspline, rbf, af, relu, mlp; time and memory at 256 -> 256),
+            KAN layers by basis (rational, bspline, rbf, af, relu, cheby, mlp; time and memory at 256 -> 256),
             kat-tiny / vit-tiny training img/s: --backend B --json --batch N --runs N --skip-training;
             on the CPU also GEMM at KAT-T's shapes vs the measured FMA peak and over threads, the
             PyTorch peer's whole-model cases (ratios with --peer FILE.json, its output),

@@ -20,12 +20,14 @@
 //                   bases -> Mul(alpha) -> LayerNormalization -> SiLU -> MatMul
 //   ReLU-KAN        LayerNormalization -> Unsqueeze -> Relu(Sub(e, x)) * Relu(Sub(x, s)) * r -> Mul
 //                   (square) -> Reshape -> Linear
+//   ChebyKAN        Tanh -> Unsqueeze -> T_0 = t * 0 + 1, T_1 = t, T_{k+1} = (t + t) T_k - T_{k-1} with
+//                   Mul/Sub -> Concat over the degrees -> Reshape -> MatMul (no bias)
 
 import protobuf from 'protobufjs';
 import type { PreprocessConfig } from '../data/image_transforms.js';
 import { GroupRational, KatMlp } from '../nn/kan.js';
 import {
-  AfKanLayer, BSplineKanLayer, KAN_BASES, MlpLayer, RationalKanLayer, RbfKanLayer, ReluKanLayer, type AfActivation, type AfCombination,
+  AfKanLayer, BSplineKanLayer, ChebyKanLayer, KAN_BASES, MlpLayer, RationalKanLayer, RbfKanLayer, ReluKanLayer, type AfActivation, type AfCombination,
 } from '../nn/kan_bases.js';
 import { LayerNorm, Linear } from '../nn/layers.js';
 import { GeluMlp, type Attention, type Block } from '../nn/transformer.js';
@@ -381,6 +383,22 @@ class Lowering {
     return this.linear(flat, layer.fc, `${name}.fc`);
   }
 
+  /** ChebyKAN's layer on x [B, C]: cheby_linear(T_0..T_degree(tanh x)), the Chebyshev recurrence unrolled. */
+  async chebyKan(x: string, layer: ChebyKanLayer, name: string): Promise<string> {
+    const { g } = this;
+    const [c, degree] = [layer.inFeatures, layer.degree];
+    const t = g.one('Unsqueeze', [g.one('Tanh', [x], `${name}.tanh`), g.ints(`${name}.axis2`, [2])], `${name}.t3`); // [B, C, 1]
+    const terms = [g.one('Add', [g.one('Mul', [t, g.scalar(`${name}.zero`, 0)], `${name}.t0_zero`), g.scalar(`${name}.one`, 1)], `${name}.T0`)];
+    if (degree >= 1) terms.push(t);
+    const twoT = degree >= 2 ? g.one('Add', [t, t], `${name}.two_t`) : '';
+    for (let k = 2; k <= degree; k++) {
+      terms.push(g.one('Sub', [g.one('Mul', [twoT, terms[k - 1]!], `${name}.T${k}_product`), terms[k - 2]!], `${name}.T${k}`));
+    }
+    const basis = terms.length > 1 ? g.one('Concat', terms, `${name}.bases3`, { axis: 2 }) : terms[0]!; // [B, C, degree + 1]
+    const flat = g.one('Reshape', [basis, g.ints(`${name}.bases_shape`, [0, c * (degree + 1)])], `${name}.bases`);
+    return this.linear(flat, layer.chebyLinear, `${name}.cheby_linear`);
+  }
+
   async kanMlp(x: string, model: KanMlp): Promise<string> {
     let h = this.g.one('Flatten', [x], 'flatten', { axis: 1 });
     for (const [i, layer] of model.layers.entries()) {
@@ -390,6 +408,7 @@ class Lowering {
       else if (layer instanceof RbfKanLayer) h = await this.rbf(h, layer, name);
       else if (layer instanceof AfKanLayer) h = await this.af(h, layer, name);
       else if (layer instanceof ReluKanLayer) h = await this.reluKan(h, layer, name);
+      else if (layer instanceof ChebyKanLayer) h = await this.chebyKan(h, layer, name);
       else if (layer instanceof MlpLayer) h = await this.linear(layer.activateInput ? this.activation(h, layer.activation, name) : h, layer.fc, `${name}.fc`);
       else throw new Error(`exportOnnx: ${name} has basis '${model.basis}', which ONNX export does not support (it covers ${KAN_BASES.join(', ')})`);
     }

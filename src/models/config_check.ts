@@ -6,7 +6,7 @@
 
 import { AF_ACTIVATIONS, AF_COMBINATIONS, AF_MAX_GRID, divisorGroups, isKanBasis, KAN_BASES, MLP_ACTIVATIONS } from '../nn/kan_bases.js';
 import { KARAT_MAX_ORDER, karatTensorShapes, type KaratConfig } from '../nn/karat.js';
-import { MAX_SPLINE_ORDER } from '../ops/kan_bases.js';
+import { MAX_CHEBYSHEV_DEGREE, MAX_SPLINE_ORDER } from '../ops/kan_bases.js';
 import { excerpt } from '../util/text.js';
 import type { KanMlpConfig } from './kan_mlp.js';
 import type { ModelSpec } from './registry.js';
@@ -44,9 +44,10 @@ const VIT_KEYS = ['imageSize', 'patchSize', 'channels', 'classes', 'dim', 'depth
 const KARAT_KEYS = ['order', 'rank', 'universal'];
 /** Largest KArAt rank accepted (the paper uses 12). */
 const KARAT_MAX_RANK = 4096;
-const KAN_MLP_KEYS = ['inputs', 'hidden', 'classes', 'groups', 'dropout', 'basis', 'bspline', 'rbf', 'af', 'relu', 'activation'];
+const KAN_MLP_KEYS = ['inputs', 'hidden', 'classes', 'groups', 'dropout', 'basis', 'bspline', 'rbf', 'af', 'relu', 'cheby', 'activation'];
 const AF_KEYS = ['gridSize', 'order', 'activation', 'combination'];
 const RELU_KEYS = ['gridSize', 'order'];
+const CHEBY_KEYS = ['degree'];
 const BSPLINE_KEYS = ['gridSize', 'order', 'gridRange', 'gridEps', 'noiseScale'];
 const RBF_KEYS = ['low', 'high', 'centers', 'width', 'layerNorm', 'baseUpdate', 'splineInitScale'];
 
@@ -234,12 +235,19 @@ export function checkKanMlpConfig(raw: unknown, where = 'model config'): KanMlpC
     if (has(r, 'order')) relu.order = integer(r, 'order', 0, AF_MAX_GRID, at);
     config.relu = relu;
   }
+  if (has(c, 'cheby')) {
+    const r = fieldsOf(c.cheby, 'cheby', CHEBY_KEYS, where);
+    const at = `${where}: cheby`;
+    const cheby: NonNullable<KanMlpConfig['cheby']> = {};
+    if (has(r, 'degree')) cheby.degree = integer(r, 'degree', 0, MAX_CHEBYSHEV_DEGREE, at);
+    config.cheby = cheby;
+  }
   if (has(c, 'activation')) {
     config.activation = oneOf(c, 'activation', MLP_ACTIVATIONS, where);
     if ((config.basis ?? 'rational') !== 'mlp') fail(where, `an activation is given, but the basis is '${config.basis ?? 'rational'}' (it is the mlp basis's)`);
   }
   // Only the new bases' settings: older checkpoints may carry others unused.
-  for (const key of ['af', 'relu'] as const) {
+  for (const key of ['af', 'relu', 'cheby'] as const) {
     if (config[key] !== undefined && key !== (config.basis ?? 'rational')) {
       fail(where, `${key} settings are given, but the basis is '${config.basis ?? 'rational'}'`);
     }
@@ -324,6 +332,8 @@ export function tensorLayout(spec: ModelSpec): TensorLayout {
       } else if (basis === 'mlp') {
         add(`${at}fc.weight`, [output, input]);
         add(`${at}fc.bias`, [output]);
+      } else if (basis === 'cheby') {
+        add(`${at}cheby_linear.weight`, [output, input * ((c.cheby?.degree ?? 4) + 1)]);
       } else if (basis === 'relu') {
         const bases = (c.relu?.gridSize ?? 3) + (c.relu?.order ?? 3);
         add(`${at}grid_start`, [input, bases]);

@@ -1,14 +1,14 @@
 // KAN-MLP: KAN layers on flattened inputs. The basis is GR-KAN's group
 // rational (fc(act(x)), the default), efficient-kan's B-splines or FastKAN's
-// Gaussian radial basis functions, AF-KAN's activation bases or ReLU-KAN's
-// squared ReLU bumps (nn/kan_bases.ts); basis 'mlp' is the plain MLP of the
+// Gaussian radial basis functions, AF-KAN's activation bases, ReLU-KAN's
+// squared ReLU bumps or ChebyKAN's Chebyshev polynomials (nn/kan_bases.ts); basis 'mlp' is the plain MLP of the
 // same widths that KAN papers compare against.
 
 import { reshape } from '../ops/layout.js';
 import { Random } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import {
-  BSplineKanLayer, createKanLayer, forwardNoGrad, type AfKanOptions, type BSplineKanOptions, type KanBasis, type KanLayer, type MlpActivation,
+  BSplineKanLayer, createKanLayer, forwardNoGrad, type AfKanOptions, type BSplineKanOptions, type ChebyKanOptions, type KanBasis, type KanLayer, type MlpActivation,
   type RbfKanOptions, type ReluKanOptions,
 } from '../nn/kan_bases.js';
 import { Dropout } from '../nn/layers.js';
@@ -33,6 +33,8 @@ export interface KanMlpConfig {
   af?: AfKanOptions;
   /** ReLU-KAN layer options (basis 'relu'). */
   relu?: ReluKanOptions;
+  /** ChebyKAN layer options (basis 'cheby'). */
+  cheby?: ChebyKanOptions;
   /** The MLP baseline's activation (basis 'mlp'; default relu). */
   activation?: MlpActivation;
 }
@@ -53,7 +55,7 @@ export class KanMlp extends Module {
       const rational = { mode: i === 0 ? 'identity' : 'swish', groups: config.groups };
       this.layers.push(this.module(`layers.${i}`,
         createKanLayer(this.basis, widths[i]!, widths[i + 1]!, rng, {
-          rational, bspline: config.bspline, rbf: config.rbf, af: config.af, relu: config.relu,
+          rational, bspline: config.bspline, rbf: config.rbf, af: config.af, relu: config.relu, cheby: config.cheby,
           mlp: { activation: config.activation ?? 'relu', activateInput: i > 0 },
         })));
     }

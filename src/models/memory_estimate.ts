@@ -69,6 +69,8 @@ export function activationValuesPerSample(spec: ModelSpec): number {
       else if (basis === 'af') values += 9 * input * ((c.af?.gridSize ?? 3) + (c.af?.order ?? 3)) + 4 * input + 2 * output;
       else if (basis === 'relu') values += 7 * input * ((c.relu?.gridSize ?? 3) + (c.relu?.order ?? 3)) + 4 * input + 2 * output;
       else if (basis === 'mlp') values += input + 2 * output;
+      // ChebyKAN: x (for the basis backward), its [in, degree + 1] expansion (for the matmul's), the output and its gradient.
+      else if (basis === 'cheby') values += input + input * ((c.cheby?.degree ?? 4) + 1) + 2 * output;
       else values += 3 * input + input * (c.rbf?.centers ?? 8) + 4 * output;
     }
     return values;

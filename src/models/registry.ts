@@ -23,7 +23,7 @@ export interface ModelOptions {
   dropPath?: number;
   seed?: number;
   /**
-   * kan-mlp's KAN basis: 'rational' (GR-KAN, default), 'bspline' (efficient-kan), 'rbf' (FastKAN), 'af' (AF-KAN), 'relu' (ReLU-KAN)
+   * kan-mlp's KAN basis: 'rational' (GR-KAN, default), 'bspline' (efficient-kan), 'rbf' (FastKAN), 'af' (AF-KAN), 'relu' (ReLU-KAN), 'cheby' (ChebyKAN)
    * or 'mlp' (no KAN: the plain MLP baseline of the same widths).
    */
   basis?: KanBasis;
@@ -86,11 +86,12 @@ export function modelSpec(name: string, options: ModelOptions = {}): ModelSpec {
       groups: 8,
       dropout: options.dropout ?? 0,
       basis: options.basis ?? 'rational',
-      // The defaults of efficient-kan and FastKAN, written out so checkpoints keep them.
+      // The defaults of efficient-kan, FastKAN, AF-KAN, ReLU-KAN and ChebyKAN, written out so checkpoints keep them.
       ...(options.basis === 'bspline' ? { bspline: { gridSize: 5, order: 3, gridRange: [-1, 1] as [number, number] } } : {}),
       ...(options.basis === 'rbf' ? { rbf: { low: -2, high: 2, centers: 8 } } : {}),
       ...(options.basis === 'af' ? { af: { gridSize: 3, order: 3, activation: 'silu' as const, combination: 'quad1' as const } } : {}),
       ...(options.basis === 'relu' ? { relu: { gridSize: 3, order: 3 } } : {}),
+      ...(options.basis === 'cheby' ? { cheby: { degree: 4 } } : {}),
       ...(options.basis === 'mlp' ? { activation: options.activation ?? 'relu' } : {}),
     };
     return { name, config };

@@ -6,6 +6,7 @@
 //    spline refitted by least squares so the layer computes the same function
 //    on that data as closely as the new knots allow).
 //  - RbfKanLayer: FastKAN, y = spline_linear(rbf(layernorm(x))) + base_linear(silu(x)).
+//  - ChebyKanLayer: ChebyKAN, y = W T(tanh x), T the Chebyshev polynomials T_0..T_degree.
 //  - AfKanLayer: AF-KAN (arXiv 2503.06112), activation-function bases with global attention.
 //  - ReluKanLayer: ReLU-KAN (arXiv 2406.02075), squared ReLU bumps on a trainable grid.
 //  - MlpLayer: no KAN at all, fc(act(x)) with a fixed activation: the MLP
@@ -13,7 +14,7 @@
 
 import { tensor } from '../ops/creation.js';
 import { add, div, gelu, maximum, mul, relu, sigmoid, square, sub, tanh } from '../ops/elementwise.js';
-import { bsplineBasis, MAX_SPLINE_ORDER, radialBasis, radialBasisSpec, uniformKnots, type RadialBasisOptions } from '../ops/kan_bases.js';
+import { bsplineBasis, chebyshevBasis, MAX_CHEBYSHEV_DEGREE, MAX_SPLINE_ORDER, radialBasis, radialBasisSpec, uniformKnots, type RadialBasisOptions } from '../ops/kan_bases.js';
 import { reshape } from '../ops/layout.js';
 import { matmul } from '../ops/matmul.js';
 import { layerNorm, softmax } from '../ops/nn.js';
@@ -30,7 +31,7 @@ import { Module } from './module.js';
 import { checkSize, checkValues } from './sizes.js';
 
 /** The KAN bases a layer (and kan-mlp) can use; 'mlp' is the plain MLP they are compared with. */
-export const KAN_BASES = ['rational', 'bspline', 'rbf', 'af', 'relu', 'mlp'] as const;
+export const KAN_BASES = ['rational', 'bspline', 'rbf', 'af', 'relu', 'cheby', 'mlp'] as const;
 export type KanBasis = (typeof KAN_BASES)[number];
 
 export function isKanBasis(name: unknown): name is KanBasis {
@@ -349,6 +350,40 @@ export class RbfKanLayer extends Module {
   }
 }
 
+export interface ChebyKanOptions {
+  /** Highest Chebyshev degree (the layer has degree + 1 bases per input). Default 4. */
+  degree?: number;
+}
+
+/**
+ * ChebyKAN's layer: y_j = sum_i sum_k coeffs[j, i, k] T_k(tanh x_i), one
+ * matmul of the [rows, in (degree + 1)] expansion by cheby_linear's weight
+ * [out, in (degree + 1)] (ChebyKAN's cheby_coeffs [in, out, degree + 1]
+ * transposed to in-major rows); no bias. Init normal(0, 1 / (in (degree + 1))) as ChebyKAN.
+ */
+export class ChebyKanLayer extends Module {
+  readonly chebyLinear: Linear;
+  readonly degree: number;
+
+  constructor(readonly inFeatures: number, readonly outFeatures: number, rng: Random, options: ChebyKanOptions = {}) {
+    super();
+    checkSize('ChebyKanLayer', 'inFeatures', inFeatures);
+    checkSize('ChebyKanLayer', 'outFeatures', outFeatures);
+    this.degree = options.degree ?? 4;
+    if (!Number.isInteger(this.degree) || this.degree < 0 || this.degree > MAX_CHEBYSHEV_DEGREE) {
+      throw new Error(`ChebyKanLayer: degree ${this.degree} must be an integer in [0, ${MAX_CHEBYSHEV_DEGREE}]`);
+    }
+    const width = inFeatures * (this.degree + 1);
+    this.chebyLinear = this.module('cheby_linear', new Linear(width, outFeatures, rng, { bias: false, std: 1 / width, untruncated: true }));
+  }
+
+  forward(x: Tensor): Tensor {
+    const rows = rowsOf('ChebyKanLayer', x, this.inFeatures);
+    const basis = reshape(chebyshevBasis(rows, this.degree), [rows.shape[0]!, this.inFeatures * (this.degree + 1)]);
+    return reshape(this.chebyLinear.forward(basis), [...x.shape.slice(0, -1), this.outFeatures]);
+  }
+}
+
 /** AF-KAN's activations for the two halves of a basis function. */
 export const AF_ACTIVATIONS = ['silu', 'relu', 'gelu', 'tanh', 'sigmoid'] as const;
 export type AfActivation = (typeof AF_ACTIVATIONS)[number];
@@ -634,7 +669,7 @@ export class MlpLayer extends Module {
 }
 
 /** A KAN layer of any basis (in -> out), for models and benchmarks. */
-export type KanLayer = RationalKanLayer | BSplineKanLayer | RbfKanLayer | AfKanLayer | ReluKanLayer | MlpLayer;
+export type KanLayer = RationalKanLayer | BSplineKanLayer | RbfKanLayer | AfKanLayer | ReluKanLayer | ChebyKanLayer | MlpLayer;
 
 export interface KanLayerOptions {
   rational?: RationalKanOptions;
@@ -642,6 +677,7 @@ export interface KanLayerOptions {
   rbf?: RbfKanOptions;
   af?: AfKanOptions;
   relu?: ReluKanOptions;
+  cheby?: ChebyKanOptions;
   mlp?: MlpOptions;
 }
 
@@ -652,6 +688,7 @@ export function createKanLayer(basis: KanBasis, inFeatures: number, outFeatures:
     case 'rbf': return new RbfKanLayer(inFeatures, outFeatures, rng, options.rbf);
     case 'af': return new AfKanLayer(inFeatures, outFeatures, rng, options.af);
     case 'relu': return new ReluKanLayer(inFeatures, outFeatures, rng, options.relu);
+    case 'cheby': return new ChebyKanLayer(inFeatures, outFeatures, rng, options.cheby);
     case 'mlp': return new MlpLayer(inFeatures, outFeatures, rng, options.mlp);
     default: throw new Error(`unknown KAN basis '${basis as string}': expected one of ${KAN_BASES.join(', ')}`);
   }

@@ -1,5 +1,6 @@
-// Basis expansions of other KANs, as fused ops: B-splines (efficient-kan) and
-// Gaussian radial basis functions (FastKAN). Each maps x [..., C] to
+// Basis expansions of other KANs, as fused ops: B-splines (efficient-kan),
+// Gaussian radial basis functions (FastKAN) and Chebyshev polynomials of
+// tanh x (ChebyKAN). Each maps x [..., C] to
 // [..., C, K]; a linear layer over the flattened C * K values then gives the
 // KAN layer (see nn/kan_bases.ts). Gradients flow to x only: the knot grid and
 // the RBF centres are fixed (the grid changes only by an explicit update).
@@ -97,5 +98,30 @@ export function radialBasis(x: Tensor, options: RadialBasisOptions = {}): Tensor
   const buffer = backend.kernels.radialBasis(x.buffer, x.size, centers, low, spacing, width);
   return output(op, backend, buffer, [...x.shape, centers], [x], (g) => [
     Tensor.fromBuffer(backend, backend.kernels.radialBasisBackward(x.buffer, g.buffer, x.size, centers, low, spacing, width), x.shape),
+  ]);
+}
+
+/** Highest degree chebyshevBasis takes (ChebyKAN uses 3 to 8; the bound keeps float32 error, ~degree^2 ulp near |t| = 1, small). */
+export const MAX_CHEBYSHEV_DEGREE = 32;
+
+/**
+ * Chebyshev polynomials of the first kind of tanh x (ChebyKAN): x [..., C] to
+ * [..., C, degree + 1] with T_k(t), t = tanh x, k = 0..degree, by the
+ * recurrence T_{k+1} = 2 t T_k - T_{k-1} (never cos(k acos t), whose
+ * derivative is unbounded as |t| -> 1). The backward uses
+ * dT_k/dx = k U_{k-1}(t) (1 - t^2), U the second kind, also by recurrence.
+ * NaN x gives NaN everywhere, T_0 included.
+ */
+export function chebyshevBasis(x: Tensor, degree: number): Tensor {
+  const op = 'chebyshevBasis';
+  assertTensor(op, 'x', x);
+  if (!Number.isInteger(degree) || degree < 0 || degree > MAX_CHEBYSHEV_DEGREE) {
+    throw new Error(`${op}: degree ${degree} must be an integer in [0, ${MAX_CHEBYSHEV_DEGREE}]`);
+  }
+  if (x.rank < 1) throw new Error(`${op}: x must have a channel axis ([..., C]), got a scalar`);
+  const backend = x.backend;
+  const buffer = backend.kernels.chebyshevBasis(x.buffer, x.size, degree);
+  return output(op, backend, buffer, [...x.shape, degree + 1], [x], (g) => [
+    Tensor.fromBuffer(backend, backend.kernels.chebyshevBasisBackward(x.buffer, g.buffer, x.size, degree), x.shape),
   ]);
 }

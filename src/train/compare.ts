@@ -26,7 +26,7 @@ const ENTRY_SYNTAX = 'NAME[:VARIANT][@W1xW2...], e.g. kat-micro, karat-micro:G3B
 
 /**
  * Parses a comma-separated list of entries. VARIANT is the basis of a kan-mlp
- * (rational, bspline, rbf, af, relu, mlp) or the KArAt variant of a karat-* /
+ * (rational, bspline, rbf, af, relu, cheby, mlp) or the KArAt variant of a karat-* /
  * kat-* model (G1B, G3U, ...); `@64` or `@256x128` sets a kan-mlp's hidden widths.
  */
 export function parseCompareEntries(text: string): CompareEntry[] {

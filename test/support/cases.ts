@@ -370,6 +370,14 @@ makers.push(
       fn: ([a, w, bias]) => ops.matmul(a!, w!, { transposeB: true, bias: bias! }),
     };
   }],
+  // Degrees 0 to 7; |x| up to ~4.5, where tanh is within 2e-4 of +-1 (the gradient's (1 - t^2) factor small).
+  ['chebyshevBasis', (rng) => {
+    const degree = dim(rng, 0, 7);
+    return {
+      specs: [input(rng, [dim(rng, 1, 3), dim(rng, 1, 5)], { scale: 1.5 })],
+      fn: ([x]) => ops.chebyshevBasis(x!, degree),
+    };
+  }],
 );
 
 /** The cases, with shapes and values drawn from `rng`. */

@@ -12,7 +12,7 @@ export interface Setup {
   task: Task;
   /** digits: 'kat-micro' or 'kan-mlp'; fit: 'kan-fit' (a kan-mlp of 1 or 2 inputs, one output). */
   model: string;
-  /** digits, kan-mlp: its KAN basis (rational, bspline, rbf, af or relu); the other models ignore it. */
+  /** digits, kan-mlp: its KAN basis (rational, bspline, rbf, af, relu or cheby); the other models ignore it. */
   basis: KanBasis;
   epochs: number;
   batchSize: number;

@@ -25,6 +25,7 @@ import { nodeBuiltin } from '../../util/node_builtin.js';
 export const THREAD_TASKS = [
   'gemm', 'packColumns', 'unaryF32', 'unaryGradF32', 'binaryF32', 'softmaxForward', 'softmaxBackward', 'layerNormForward', 'layerNormBackward',
   'groupRationalForward', 'groupRationalBackward', 'adamwF32', 'attentionForward', 'attentionBackward',
+  'chebyshevBasisForward', 'chebyshevBasisBackward',
 ] as const;
 
 export type ThreadTask = (typeof THREAD_TASKS)[number];

@@ -94,6 +94,8 @@ interface KernelExports {
     inverseWidth: number): void;
   radialBasisBackward(x: number, gy: number, dx: number, centres: number, size: number, count: number, low: number, spacing: number,
     inverseWidth: number): void;
+  chebyshevBasisForward(x: number, out: number, size: number, degree: number): void;
+  chebyshevBasisBackward(x: number, gy: number, dx: number, size: number, degree: number): void;
   karatForward(scores: number, cosC: number, sinC: number, weight: number, values: number, out: number, hidden: number, scratch: number,
     u: number, tokens: number, rank: number, terms: number, dim: number, stride: number): void;
   karatBackward(scores: number, cosC: number, sinC: number, weight: number, values: number, hidden: number, gOut: number, dScores: number,
@@ -491,6 +493,21 @@ export class WasmKernels {
     width: number): void {
     this.run([x.subarray(0, size), gy], [dx], lines(centers),
       ([xAt, gAt, dAt], centresAt) => this.exports.radialBasisBackward(xAt!, gAt!, dAt!, centresAt, size, centers, low, spacing, 1 / width));
+  }
+
+  /** Chebyshev bases T_k(tanh x), k = 0..degree, of x [size], written into out [size, degree + 1]; slices of whole elements. */
+  chebyshevBasis(x: Float32Array, out: Float32Array, size: number, degree: number): void {
+    const width = degree + 1;
+    this.run([x.subarray(0, size)], [out], 0, ([xAt, outAt]) => this.parallel('chebyshevBasisForward', size,
+      sliceSize(size, rowsPerSlice(width), 4), (start, length) => [xAt! + 4 * start, outAt! + 4 * start * width, length, degree]));
+  }
+
+  /** The x-gradient of chebyshevBasis from the upstream gradient gy [size, degree + 1], written into dx. */
+  chebyshevBasisBackward(x: Float32Array, gy: Float32Array, dx: Float32Array, size: number, degree: number): void {
+    const width = degree + 1;
+    this.run([x.subarray(0, size), gy], [dx], 0, ([xAt, gAt, dAt]) => this.parallel('chebyshevBasisBackward', size,
+      sliceSize(size, rowsPerSlice(width), 4), (start, length) => [xAt! + 4 * start, gAt! + 4 * start * width, dAt! + 4 * start, length,
+        degree]));
   }
 
   // --- Fourier-KArAt attention (assembly/karat.ts; math in cpu/kernels/karat.ts). One item per call, one thread. ---

@@ -79,7 +79,7 @@ const TANH_SERIES_BELOW: f32 = 0.3;
 }
 
 // @ts-ignore: decorator
-@inline function tanhLanes(x: v128): v128 {
+@inline export function tanhLanes(x: v128): v128 {
   const a = absLanes(x);
   // |x| >= 0.3: (1 - e) / (1 + e) with e = e^(-2|x|) (no overflow; saturates to 1).
   const e = expLanes(f32x4.mul(a, f32x4.splat(-2)));

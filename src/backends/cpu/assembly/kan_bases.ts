@@ -12,7 +12,13 @@
 // triangle, and plain typed loads.
 //
 // Radial basis: f32x4 over the centres, with the kernels' f32 exp.
+//
+// Chebyshev: f32x4 over four elements (the recurrence runs along k, so the
+// lanes are elements), t from the kernels' f32 tanh; each lane's T_k / gy_k is
+// at stride degree + 1, so stores and gy loads are per lane. A tail of fewer
+// than 4 elements runs in the same lanes (same bits as a full block).
 
+import { tanhLanes } from './elementwise';
 import { expLanes } from './normalization';
 
 /** The window's `first` when x lies outside the knots (every basis 0). */
@@ -223,5 +229,81 @@ export function radialBasisBackward(x: usize, gy: usize, dx: usize, centres: usi
       if (k + 2 < count) sum += <f64>(load<f32>(at + 8) * f32x4.extract_lane(t, 2));
     }
     store<f32>(dx + (<usize>i << 2), <f32>(scale * sum));
+  }
+}
+
+/** Lanes 0..count-1 of f32 values at base + lane * stride bytes (the rest 0). */
+// @ts-ignore: decorator
+@inline function gatherLanes(base: usize, stride: usize, count: i32): v128 {
+  let v = f32x4.splat(0);
+  v = f32x4.replace_lane(v, 0, load<f32>(base));
+  if (count > 1) v = f32x4.replace_lane(v, 1, load<f32>(base + stride));
+  if (count > 2) v = f32x4.replace_lane(v, 2, load<f32>(base + 2 * stride));
+  if (count > 3) v = f32x4.replace_lane(v, 3, load<f32>(base + 3 * stride));
+  return v;
+}
+
+/** Stores lanes 0..count-1 of v at base + lane * stride bytes. */
+// @ts-ignore: decorator
+@inline function scatterLanes(v: v128, base: usize, stride: usize, count: i32): void {
+  store<f32>(base, f32x4.extract_lane(v, 0));
+  if (count > 1) store<f32>(base + stride, f32x4.extract_lane(v, 1));
+  if (count > 2) store<f32>(base + 2 * stride, f32x4.extract_lane(v, 2));
+  if (count > 3) store<f32>(base + 3 * stride, f32x4.extract_lane(v, 3));
+}
+
+/**
+ * out [size, degree + 1] = T_k(tanh x), k = 0..degree, by T_{k+1} = 2 t T_k - T_{k-1}.
+ * T_0 is t * 0 + 1: 1, or NaN for NaN x.
+ */
+export function chebyshevBasisForward(x: usize, out: usize, size: i32, degree: i32): void {
+  const stride = <usize>(degree + 1) << 2;
+  for (let i = 0; i < size; i += 4) {
+    const count = min(size - i, 4);
+    const v = count == 4 ? v128.load(x + (<usize>i << 2)) : gatherLanes(x + (<usize>i << 2), 4, count);
+    const t = tanhLanes(v);
+    const twoT = f32x4.add(t, t);
+    const row = out + <usize>i * stride;
+    let previous = f32x4.add(f32x4.mul(t, f32x4.splat(0)), f32x4.splat(1));
+    scatterLanes(previous, row, stride, count);
+    if (degree == 0) continue;
+    let current = t;
+    scatterLanes(current, row + 4, stride, count);
+    for (let k = 2; k <= degree; k++) {
+      const next = f32x4.sub(f32x4.mul(twoT, current), previous);
+      scatterLanes(next, row + (<usize>k << 2), stride, count);
+      previous = current;
+      current = next;
+    }
+  }
+}
+
+/**
+ * dx [size] = (1 - t^2) sum_{k>=1} gy[i, k] k U_{k-1}(t), t = tanh x, with
+ * U_{k+1} = 2 t U_k - U_{k-1} and 1 - t^2 = 4e / (1 + e)^2, e = e^(-2|x|)
+ * (accurate where t rounds to +-1; NaN for NaN x).
+ */
+export function chebyshevBasisBackward(x: usize, gy: usize, dx: usize, size: i32, degree: i32): void {
+  const stride = <usize>(degree + 1) << 2;
+  for (let i = 0; i < size; i += 4) {
+    const count = min(size - i, 4);
+    const v = count == 4 ? v128.load(x + (<usize>i << 2)) : gatherLanes(x + (<usize>i << 2), 4, count);
+    const t = tanhLanes(v);
+    const twoT = f32x4.add(t, t);
+    const e = expLanes(f32x4.mul(v128.andnot(v, i32x4.splat(0x80000000)), f32x4.splat(-2)));
+    const d = f32x4.add(f32x4.splat(1), e);
+    const slope = f32x4.div(f32x4.mul(e, f32x4.splat(4)), f32x4.mul(d, d));
+    const g = gy + <usize>i * stride;
+    let previous = f32x4.splat(0); // U_{-1}
+    let current = f32x4.splat(1); // U_0
+    let sum = f32x4.splat(0);
+    for (let k = 1; k <= degree; k++) {
+      const gk = gatherLanes(g + (<usize>k << 2), stride, count);
+      sum = f32x4.add(sum, f32x4.mul(gk, f32x4.mul(current, f32x4.splat(<f32>k))));
+      const next = f32x4.sub(f32x4.mul(twoT, current), previous);
+      previous = current;
+      current = next;
+    }
+    scatterLanes(f32x4.mul(slope, sum), dx + (<usize>i << 2), 4, count);
   }
 }

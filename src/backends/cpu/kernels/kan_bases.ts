@@ -15,14 +15,23 @@
 // Radial basis: phi_k(x) = exp(-((x - c_k) / h)^2), c_k = low + k * spacing;
 // d phi_k / dx = -2 (x - c_k) / h^2 phi_k.
 //
+// Chebyshev (ChebyKAN): t = tanh x, T_0 = 1, T_1 = t, T_{k+1} = 2 t T_k - T_{k-1};
+// dT_k/dt = k U_{k-1}(t) with U_0 = 1, U_1 = 2t, U_{k+1} = 2 t U_k - U_{k-1};
+// dt/dx = 1 - t^2, computed as 4e / (1 + e)^2 with e = exp(-2|x|) so that it
+// keeps its relative accuracy where t rounds to +-1. Both recurrences are
+// stable on [-1, 1] (errors grow at most ~k^2 ulp, at |t| = 1), unlike
+// cos(k acos t), whose derivative k sin(k theta) / sin(theta) is 0/0 at +-1.
+// A NaN x gives NaN for every k (T_0 included) and a NaN dx.
+//
 // Memory plan: x is read once, the [rows, channels, K] expansion written once
 // (forward); the backward reads x and the order + 1 window of the upstream
-// gradient per element (B-spline) or its K entries (RBF) and writes dx.
+// gradient per element (B-spline) or its K entries (RBF, Chebyshev) and
+// writes dx.
 //
 // With `wasm` (float32 only) all four run as WebAssembly (assembly/kan_bases.ts):
 // the B-spline in f64 as here but multiplying by inverse knot widths (results
 // within an f32 rounding of these); the RBF in f32x4 with the kernels' f32
-// exp. cpu-js keeps these loops as the parity reference.
+// exp; the Chebyshev bases in f32x4 over four elements, with its f32 tanh. cpu-js keeps these loops as the parity reference.
 
 import type { HostArray } from '../../backend.js';
 import type { WasmKernels } from '../wasm.js';
@@ -187,5 +196,66 @@ export function makeKanBasisKernels(alloc: Alloc, wasm: WasmKernels | null = nul
     return dx;
   }
 
-  return { bsplineBasis, bsplineBasisBackward, radialBasis, radialBasisBackward };
+  function chebyshevBasis(x: HostArray, size: number, degree: number): HostArray {
+    const width = degree + 1;
+    const out = alloc(size * width);
+    if (useWasm(x) && size > 0) {
+      wasm!.chebyshevBasis(x, out as Float32Array, size, degree);
+      return out;
+    }
+    for (let i = 0; i < size; i++) {
+      const v = x[i]!;
+      const at = i * width;
+      if (Number.isNaN(v)) {
+        out.fill(NaN, at, at + width);
+        continue;
+      }
+      const t = Math.tanh(v);
+      let previous = 1;
+      let current = t;
+      out[at] = 1;
+      if (degree >= 1) out[at + 1] = t;
+      for (let k = 2; k <= degree; k++) {
+        const next = 2 * t * current - previous;
+        out[at + k] = next;
+        previous = current;
+        current = next;
+      }
+    }
+    return out;
+  }
+
+  function chebyshevBasisBackward(x: HostArray, gy: HostArray, size: number, degree: number): HostArray {
+    const width = degree + 1;
+    const dx = alloc(size);
+    if (useWasm(x) && size > 0) {
+      wasm!.chebyshevBasisBackward(x, gy as Float32Array, dx as Float32Array, size, degree);
+      return dx;
+    }
+    for (let i = 0; i < size; i++) {
+      const v = x[i]!;
+      if (Number.isNaN(v)) {
+        dx[i] = NaN;
+        continue;
+      }
+      const t = Math.tanh(v);
+      const e = Math.exp(-2 * Math.abs(v));
+      const slope = (4 * e) / ((1 + e) * (1 + e)); // 1 - t^2
+      // sum_k gy_k k U_{k-1}(t), k = 1..degree
+      const g = i * width;
+      let previous = 0; // U_{-1}
+      let current = 1; // U_0
+      let sum = 0;
+      for (let k = 1; k <= degree; k++) {
+        sum += gy[g + k]! * k * current;
+        const next = 2 * t * current - previous;
+        previous = current;
+        current = next;
+      }
+      dx[i] = slope * sum;
+    }
+    return dx;
+  }
+
+  return { bsplineBasis, bsplineBasisBackward, radialBasis, radialBasisBackward, chebyshevBasis, chebyshevBasisBackward };
 }

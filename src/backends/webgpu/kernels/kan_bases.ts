@@ -1,5 +1,6 @@
 // KAN basis expansions in WGSL: B-splines on a per-channel knot grid
-// (efficient-kan) and Gaussian radial basis functions (FastKAN). The math is
+// (efficient-kan), Gaussian radial basis functions (FastKAN) and Chebyshev
+// polynomials of tanh x (ChebyKAN). The math is
 // the CPU kernel's (cpu/kernels/kan_bases.ts): per element, the order + 1
 // non-zero B-splines of its knot span by the Cox-de Boor triangle; the spline
 // order is baked into the WGSL (one pipeline per order).
@@ -15,6 +16,14 @@
 //    upstream gradients it touches (a contiguous run of gy).
 //  - radialBasis: one invocation per output (coalesced writes; x re-read from
 //    cache); radialBasisBackward: one per element, summing its K gradients.
+//  - chebyshevBasis: one invocation per output T_k (coalesced writes), which
+//    reads its element's x (cached across the degree + 1 neighbours) and runs
+//    the recurrence up to k: at most 32 multiply-adds, cheaper than staging
+//    the row through workgroup memory. chebyshevBasisBackward: one per
+//    element, reading x and its degree + 1 upstream gradients, writing dx.
+//    tanh and 1 - tanh^2 are computed here (cheby_tanh, cheby_slope) to f32
+//    accuracy: a Taylor series near 0, e = exp(-2|x|) elsewhere, so that
+//    1 - t^2 = 4e / (1 + e)^2 keeps its relative accuracy at large |x|.
 
 import { GpuContext, LINEAR_WORKGROUP, Params, type GpuBuffer, type KernelSource, kernelCache } from '../context.js';
 import { elementwise } from './elementwise.js';
@@ -183,6 +192,68 @@ const radialBackwardKernel = elementwise('radialBasisBackward', /* wgsl */ `
 ${RBF_PARAMS}
 @group(0) @binding(3) var<uniform> params: P;`);
 
+const CHEBY_PARAMS = 'struct P { size: u32, width: u32 }';
+const CHEBY_MATH = /* wgsl */ `
+${FLOAT_BITS}
+fn cheby_tanh(x: f32) -> f32 {
+  let a = abs(x);
+  if (a < 0.3) {
+    // x + x^3 (-1/3 + x^2 (2/15 + ...)): truncation < 1e-8 relative
+    let x2 = a * a;
+    let p = (((-1382.0 / 155925.0 * x2 + 62.0 / 2835.0) * x2 - 17.0 / 315.0) * x2 + 2.0 / 15.0) * x2 - 1.0 / 3.0;
+    return x + x * x2 * p;
+  }
+  let e = exp(-2.0 * a);
+  return sign(x) * (1.0 - e) / (1.0 + e);
+}
+// 1 - tanh^2 x
+fn cheby_slope(x: f32) -> f32 {
+  let e = exp(-2.0 * abs(x));
+  let d = 1.0 + e;
+  return 4.0 * e / (d * d);
+}`;
+
+const chebyshevForwardKernel = elementwise('chebyshevBasis', /* wgsl */ `
+  let x = xs[i / params.width];
+  if (is_nan(x)) { out[i] = x; return; }
+  let k = i % params.width;
+  let t = cheby_tanh(x);
+  // T_0 = 1, T_1 = t, T_{j+1} = 2 t T_j - T_{j-1}, up to T_k
+  var previous = 1.0;
+  var current = t;
+  for (var j = 1u; j < k; j++) {
+    let next = 2.0 * t * current - previous;
+    previous = current;
+    current = next;
+  }
+  out[i] = select(current, 1.0, k == 0u);`, /* wgsl */ `
+@group(0) @binding(0) var<storage, read> xs: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+${CHEBY_PARAMS}
+@group(0) @binding(2) var<uniform> params: P;`, CHEBY_MATH);
+
+const chebyshevBackwardKernel = elementwise('chebyshevBasisBackward', /* wgsl */ `
+  let x = xs[i];
+  if (is_nan(x)) { dx[i] = x; return; }
+  let t = cheby_tanh(x);
+  // sum_k gy_k k U_{k-1}(t); U_{-1} = 0, U_0 = 1, U_{k+1} = 2 t U_k - U_{k-1}
+  var previous = 0.0;
+  var current = 1.0;
+  var sum = 0.0;
+  let row = i * params.width;
+  for (var k = 1u; k < params.width; k++) {
+    sum += gy[row + k] * f32(k) * current;
+    let next = 2.0 * t * current - previous;
+    previous = current;
+    current = next;
+  }
+  dx[i] = cheby_slope(x) * sum;`, /* wgsl */ `
+@group(0) @binding(0) var<storage, read> xs: array<f32>;
+@group(0) @binding(1) var<storage, read> gy: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
+${CHEBY_PARAMS}
+@group(0) @binding(3) var<uniform> params: P;`, CHEBY_MATH);
+
 function launch(size: number): [number, number] {
   return GpuContext.grid(Math.ceil(size / WG));
 }
@@ -228,5 +299,18 @@ export function makeKanBasisKernels(ctx: GpuContext) {
     return dx;
   }
 
-  return { bsplineBasis, bsplineBasisBackward, radialBasis, radialBasisBackward };
+  function chebyshevBasis(x: GpuBuffer, size: number, degree: number): GpuBuffer {
+    const outputs = size * (degree + 1);
+    const out = ctx.alloc(outputs);
+    if (outputs > 0) ctx.dispatch(chebyshevForwardKernel, [x, out], new Params().u32(outputs).u32(degree + 1), launch(outputs));
+    return out;
+  }
+
+  function chebyshevBasisBackward(x: GpuBuffer, gy: GpuBuffer, size: number, degree: number): GpuBuffer {
+    const dx = ctx.alloc(size);
+    if (size > 0) ctx.dispatch(chebyshevBackwardKernel, [x, gy, dx], new Params().u32(size).u32(degree + 1), launch(size));
+    return dx;
+  }
+
+  return { bsplineBasis, bsplineBasisBackward, radialBasis, radialBasisBackward, chebyshevBasis, chebyshevBasisBackward };
 }
