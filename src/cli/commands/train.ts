@@ -23,9 +23,7 @@ import { Random } from '../../tensor/random.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { selectBackend } from '../backend.js';
 import { writeCheckpointFile } from '../../models/checkpoint_files.js';
-import {
-  BATCH_SIZE_RANGE, CliError, EPOCHS_RANGE, HEADS_RANGE, integerIn, SEED_RANGE, STEPS_RANGE, type FlagType, type FlagValues,
-} from '../flags.js';
+import { CliError, type FlagValues } from '../flags.js';
 import { bar, ProgressLine } from '../progress.js';
 import { writeFileAtomic } from '../../io/files.js';
 import { decodeResumeCheckpoint, encodeResumeCheckpoint, loadResumeWeights } from '../../train/resume.js';
@@ -37,20 +35,11 @@ import {
 import { checkOutput } from '../output.js';
 import { checkTrainingMemory, datasetBytes, datasetShape, datasetShapeBytes, maxMemoryFlag } from '../memory.js';
 import { excerpt } from '../../util/text.js';
+import { DEFAULT_DATASET, DEFAULT_MODEL } from './train_flags.js';
 import { EVAL_BATCH_SIZE } from '../../models/memory_estimate.js';
 import { parseKaratVariant } from '../../nn/karat.js';
 
-export const TRAIN_FLAGS: Record<string, FlagType> = {
-  model: 'string', dataset: 'string', epochs: EPOCHS_RANGE, 'batch-size': BATCH_SIZE_RANGE, lr: 'number', 'weight-decay': 'number',
-  optimizer: 'string', warmup: 'number', hidden: 'string', activation: 'string', 'label-smoothing': 'number', clip: 'number', shift: integerIn(0, 1024), flip: 'boolean',
-  rotate: 'number', scale: 'number', ema: 'number',
-  seed: SEED_RANGE, backend: 'string', target: 'string', task: 'string', 'test-fraction': 'number', basis: 'string', karat: 'string',
-  'grid-update': integerIn(0, EPOCHS_RANGE.max), init: 'string', 'image-size': 'number', weights: 'string', heads: HEADS_RANGE,
-  out: 'string', json: 'boolean', 'max-steps': STEPS_RANGE, 'log-steps': 'boolean',
-  resume: 'string', 'checkpoint-every': integerIn(1, EPOCHS_RANGE.max), 'max-memory': 'string',
-};
-
-export const DEFAULT_MODEL = 'kat-micro';
+export { DEFAULT_MODEL, TRAIN_FLAGS } from './train_flags.js';
 
 function positiveInteger(flags: FlagValues, name: string, fallback: number): number {
   const value = (flags[name] as number | undefined) ?? fallback;
@@ -152,7 +141,7 @@ export async function runTrain(givenFlags: FlagValues): Promise<void> {
   const resumed = givenFlags.resume === undefined ? undefined : await readResumeFile(givenFlags.resume as string);
   const flags = resumed ? resumeFlags(givenFlags, resumed) : givenFlags;
   const json = Boolean(flags.json);
-  const datasetSpec = (flags.dataset as string | undefined) ?? 'mnist';
+  const datasetSpec = (flags.dataset as string | undefined) ?? DEFAULT_DATASET;
   let parsedDataset: DatasetSpec;
   try {
     parsedDataset = parseDatasetSpec(datasetSpec);
