@@ -39,9 +39,15 @@ function formatLimit(n: number): string {
   return Number.isInteger(n) && Math.abs(n) >= 10000 ? n.toLocaleString('en-US') : String(n);
 }
 
-/** "a positive integer in [1, 100,000]", "a number in (0, 1]". */
+/** A number flag >= min (> min with minExclusive), with no upper bound: rates and norms, which size no work. */
+export function numberFrom(min: number, options: { minExclusive?: boolean } = {}): NumberRange {
+  return { integer: false, min, max: Infinity, ...options };
+}
+
+/** "a positive integer in [1, 100,000]", "a number in (0, 1]", "a number >= 0". */
 export function describeRange(range: NumberRange): string {
   const kind = !range.integer ? 'a number' : range.min === 1 ? 'a positive integer' : range.min === 0 ? 'a non-negative integer' : 'an integer';
+  if (range.max === Infinity) return `${kind} ${range.minExclusive ? '>' : '>='} ${formatLimit(range.min)}`;
   return `${kind} in ${range.minExclusive ? '(' : '['}${formatLimit(range.min)}, ${formatLimit(range.max)}${range.maxExclusive ? ')' : ']'}`;
 }
 
@@ -161,6 +167,22 @@ export function wantsHelp(args: readonly string[], table: FlagTable): boolean {
     if (spec && spec.type !== 'boolean') i++; // its value, which may be spelt '-h'
   }
   return false;
+}
+
+/**
+ * Checks a value that did not come from the command line (a resumed run's recorded flags) against its table entry,
+ * as the parser checks typed ones; `source` names where it came from in the message.
+ */
+export function checkFlagValue(command: string, name: string, value: unknown, table: FlagTable, source: string): void {
+  const spec = lookup(table, name);
+  if (!spec) throw new CliError(`${command}: ${source} records an unknown flag ${quote(`--${name}`)}`);
+  const expected = spec.type === 'boolean' ? 'boolean' : spec.type === 'string' ? 'string' : 'number';
+  if (typeof value !== expected || (expected === 'number' && !Number.isFinite(value))) {
+    throw new CliError(`${command}: ${source} records --${name} as ${quote(String(value))}, not a ${expected}`);
+  }
+  if (typeof spec.type === 'object' && !inRange(value as number, spec.type)) {
+    throw new CliError(`${command}: ${source} records --${name} ${value}: it must be ${describeRange(spec.type)}`);
+  }
 }
 
 /** Flags plus the arguments that are not flags (file names), in order. */

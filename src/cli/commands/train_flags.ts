@@ -3,7 +3,7 @@
 
 import { DEFAULT_TRAIN_CONFIG } from '../../train/trainer.js';
 import { BACKEND_FLAG, DATASET_FLAG, HEADS_FLAG, JSON_FLAG, MAX_MEMORY_SPEC, WEIGHTS_FLAG } from '../common_flags.js';
-import { BATCH_SIZE_RANGE, EPOCHS_RANGE, flagTable, integerIn, SEED_RANGE, STEPS_RANGE } from '../flags.js';
+import { BATCH_SIZE_RANGE, EPOCHS_RANGE, flagTable, integerIn, numberFrom, numberIn, SEED_RANGE, STEPS_RANGE } from '../flags.js';
 
 export const DEFAULT_MODEL = 'kat-micro';
 export const DEFAULT_DATASET = 'mnist';
@@ -48,20 +48,29 @@ export const TRAIN_FLAGS = flagTable({
   'image-size': { type: integerIn(8, 1024), value: 'N', resume: 'setting', help: 'folder:DIR: the input size photos are resized to (default the model\'s)' },
   epochs: { type: EPOCHS_RANGE, value: 'N', default: DEFAULT_TRAIN_CONFIG.epochs, resume: 'setting', help: 'passes over the training data' },
   'batch-size': { type: BATCH_SIZE_RANGE, value: 'N', default: DEFAULT_TRAIN_CONFIG.batchSize, resume: 'setting', help: 'examples per step' },
-  lr: { type: 'number', value: 'X', default: DEFAULT_TRAIN_CONFIG.lr, resume: 'setting', help: 'peak learning rate (cosine schedule)' },
-  'weight-decay': { type: 'number', value: 'X', default: DEFAULT_TRAIN_CONFIG.weightDecay, resume: 'setting', help: 'decoupled weight decay' },
+  lr: { type: numberFrom(0), value: 'X', default: DEFAULT_TRAIN_CONFIG.lr, resume: 'setting', help: 'peak learning rate (cosine schedule)' },
+  'weight-decay': { type: numberFrom(0), value: 'X', default: DEFAULT_TRAIN_CONFIG.weightDecay, resume: 'setting', help: 'decoupled weight decay' },
   optimizer: { type: 'string', value: 'NAME', default: DEFAULT_TRAIN_CONFIG.optimizer, resume: 'setting', help: 'adamw or sgd' },
-  warmup: { type: 'number', value: 'EPOCHS', default: DEFAULT_TRAIN_CONFIG.warmupEpochs, resume: 'setting', help: 'linear learning-rate warmup' },
-  'label-smoothing': { type: 'number', value: 'X', default: DEFAULT_TRAIN_CONFIG.labelSmoothing, resume: 'setting', help: 'in [0, 1)' },
-  clip: { type: 'number', value: 'NORM', default: DEFAULT_TRAIN_CONFIG.clipNorm, resume: 'setting', help: 'clip the gradient norm (0: off)' },
+  warmup: { type: numberFrom(0), value: 'EPOCHS', default: DEFAULT_TRAIN_CONFIG.warmupEpochs, resume: 'setting', help: 'linear learning-rate warmup' },
+  'label-smoothing': {
+    type: numberIn(0, 1, { maxExclusive: true }), value: 'X', default: DEFAULT_TRAIN_CONFIG.labelSmoothing, resume: 'setting',
+    help: 'the weight of the uniform distribution mixed into the targets',
+  },
+  clip: { type: numberFrom(0), value: 'NORM', default: DEFAULT_TRAIN_CONFIG.clipNorm, resume: 'setting', help: 'clip the gradient norm (0: off)' },
   shift: {
     type: integerIn(0, 1024), value: 'PIXELS', default: DEFAULT_TRAIN_CONFIG.shift, resume: 'setting', help: 'augmentation: random shift',
   },
   flip: { type: 'boolean', resume: 'setting', help: 'augmentation: random horizontal flips' },
-  rotate: { type: 'number', value: 'DEGREES', default: DEFAULT_TRAIN_CONFIG.rotate ?? 0, resume: 'setting', help: 'augmentation: random rotation, below 180' },
-  scale: { type: 'number', value: 'X', default: DEFAULT_TRAIN_CONFIG.scale ?? 0, resume: 'setting', help: 'augmentation: random zoom by up to X, below 1' },
+  rotate: {
+    type: numberIn(0, 180, { maxExclusive: true }), value: 'DEGREES', default: DEFAULT_TRAIN_CONFIG.rotate ?? 0, resume: 'setting',
+    help: 'augmentation: random rotation by up to this many degrees',
+  },
+  scale: {
+    type: numberIn(0, 1, { maxExclusive: true }), value: 'X', default: DEFAULT_TRAIN_CONFIG.scale ?? 0, resume: 'setting',
+    help: 'augmentation: random zoom by a factor in [1 - X, 1 + X]',
+  },
   ema: {
-    type: 'number', value: 'DECAY', default: DEFAULT_TRAIN_CONFIG.ema ?? 0, resume: 'setting',
+    type: numberIn(0, 1, { maxExclusive: true }), value: 'DECAY', default: DEFAULT_TRAIN_CONFIG.ema ?? 0, resume: 'setting',
     help: 'evaluate and save an exponential moving average of the weights (0: off)',
   },
   seed: { type: SEED_RANGE, value: 'N', default: DEFAULT_TRAIN_CONFIG.seed, resume: 'setting', help: 'initialisation, data order and augmentation' },
