@@ -85,11 +85,14 @@ describe('kat CMD --help, kat CMD -h and kat help CMD', () => {
     for (const line of run.stdout.trimEnd().split('\n')) assert.ok(line.length <= 100, line);
   });
 
-  it('kat help of an unknown command is a usage error naming the commands', () => {
+  it('kat help of an unknown command, or of two, is a usage error', () => {
     const run = kat('help', 'nosuch');
     assert.equal(run.code, 2);
     assert.equal(run.stdout, '');
     assert.match(run.stderr, /^kat: help: unknown command 'nosuch': expected one of train, compare, eval, predict, info, export, plot, formula, prune, bench, profile, demo, help, version\n$/);
+    const extra = kat('help', 'train', 'extra');
+    assert.equal(extra.code, 2);
+    assert.equal(extra.stderr, "kat: help: unexpected argument 'extra': kat help CMD takes one command\n");
   });
 });
 

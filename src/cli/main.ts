@@ -26,14 +26,14 @@ function commandNames(): string {
 
 /** `kat help [CMD]`. */
 function help(args: readonly string[]): void {
-  if (args.length === 0) {
+  if (args.length > 1) throw new CliError(`help: unexpected argument ${quote(args[1]!)}: kat help CMD takes one command`);
+  const name = args[0];
+  if (name === undefined || OTHER_COMMANDS.some(([other]) => other === name)) {
     process.stdout.write(overviewHelp(COMMANDS, OTHER_COMMANDS));
     return;
   }
-  const command = findCommand(args[0]!);
-  if (!command || args.length > 1) {
-    throw new CliError(command ? `help: unexpected argument ${quote(args[1]!)}` : `help: unknown command ${quote(args[0]!)}: expected one of ${commandNames()}`);
-  }
+  const command = findCommand(name);
+  if (!command) throw new CliError(`help: unknown command ${quote(name)}: expected one of ${commandNames()}`);
   process.stdout.write(commandHelp(command));
 }
 

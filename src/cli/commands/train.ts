@@ -45,7 +45,7 @@ export { DEFAULT_MODEL, TRAIN_FLAGS } from './train_flags.js';
  * A number flag's value, else its default from TRAIN_FLAGS. Its range was checked where the value came from: the
  * parser (the command line) or checkFlagValue (a resumed run's file).
  */
-function numberFlag(flags: FlagValues, name: string): number {
+function numberFlag(flags: FlagValues, name: keyof typeof TRAIN_FLAGS): number {
   const value = flags[name] ?? (TRAIN_FLAGS as FlagTable)[name]?.default;
   if (typeof value !== 'number') throw new Error(`train: --${name} has neither a value nor a default`);
   return value;
@@ -216,7 +216,7 @@ export async function runTrain(givenFlags: FlagValues): Promise<void> {
     rotate: tabular ? 0 : numberFlag(flags, 'rotate'),
     scale: tabular ? 0 : numberFlag(flags, 'scale'),
     ema,
-    seed: (flags.seed as number | undefined) ?? DEFAULT_TRAIN_CONFIG.seed,
+    seed: numberFlag(flags, 'seed'),
   };
   if (!Number.isInteger(config.seed)) throw new CliError(`train: --seed must be an integer, got ${config.seed}`);
   // Each step multiplies a decayed weight by 1 - lr x wd: at >= 1 weights are zeroed or flip sign, and training diverges.
