@@ -43,7 +43,7 @@ before(() => {
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('number flags', () => {
-  const spec = { n: 'number', k: integerIn(1, 10) } as const;
+  const spec = { n: { type: 'number', help: 'a number' }, k: { type: integerIn(1, 10), help: 'a count' } } as const;
   const parse = (...args: string[]) => parseArguments('cmd', args, spec).flags;
 
   it('take decimal numbers only: no hex, binary, octal, Infinity, blanks or white space', () => {

@@ -10,17 +10,19 @@ import type { ModelSpec } from '../models/registry.js';
 import { decodeResumeCheckpoint, type ResumeCheckpoint } from '../train/resume.js';
 import type { TrainConfig } from '../train/trainer.js';
 import { quote } from '../util/text.js';
-import { CliError, type FlagValues } from './flags.js';
+import { TRAIN_FLAGS } from './commands/train_flags.js';
+import { checkFlagValue, CliError, type FlagValues } from './flags.js';
+
+/** The train flags marked so in their table. */
+function markedFlags(marker: 'setting' | 'carried'): readonly string[] {
+  return Object.entries(TRAIN_FLAGS).filter(([, spec]) => 'resume' in spec && spec.resume === marker).map(([name]) => name);
+}
 
 /** Flags that decide what a run computes: a resumed run takes them from the file and refuses different ones. */
-export const RESUME_SETTINGS = [
-  'model', 'dataset', 'basis', 'hidden', 'activation', 'karat', 'grid-update', 'init', 'weights', 'heads', 'target', 'task', 'test-fraction', 'image-size',
-  'epochs', 'batch-size', 'lr', 'weight-decay', 'optimizer', 'warmup', 'label-smoothing', 'clip', 'shift', 'flip', 'rotate',
-  'scale', 'ema', 'seed', 'max-steps',
-] as const;
+export const RESUME_SETTINGS = markedFlags('setting');
 
 /** Flags a resumed run also takes from the file unless given again, without them having to match. */
-const RESUME_CARRIED = ['out', 'backend', 'checkpoint-every'] as const;
+export const RESUME_CARRIED = markedFlags('carried');
 
 export interface ResumedRun extends ResumeCheckpoint {
   path: string;
@@ -60,7 +62,10 @@ export async function readResumeFile(path: string): Promise<ResumedRun> {
 export function resumeFlags(given: FlagValues, resumed: ResumedRun): FlagValues {
   const flags: FlagValues = { ...given };
   for (const name of [...RESUME_SETTINGS, ...RESUME_CARRIED]) {
-    if (flags[name] === undefined && resumed.flags[name] !== undefined) flags[name] = resumed.flags[name];
+    if (flags[name] !== undefined || resumed.flags[name] === undefined) continue;
+    // Checked as the parser checks the command line: the file may be old, edited or hostile.
+    checkFlagValue('train', name, resumed.flags[name], TRAIN_FLAGS, `--resume '${resumed.path}'`);
+    flags[name] = resumed.flags[name];
   }
   // Files from before weight averaging: their runs had none.
   if (flags.ema === undefined && !Object.hasOwn(resumed.settings, 'ema')) flags.ema = 0;

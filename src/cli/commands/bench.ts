@@ -13,14 +13,23 @@ import { readFileSync } from 'node:fs';
 import { tfjsBenchGroupRational, tfjsBenchMatmul, tfjsBenchTraining, tfjsStatus, type TfjsBackendName } from '../../bench/tfjs.js';
 import type { Backend } from '../../backends/backend.js';
 import { selectBackend } from '../backend.js';
-import { CliError, integerIn, type FlagType, type FlagValues } from '../flags.js';
+import { BACKEND_FLAG, JSON_FLAG } from '../common_flags.js';
+import { CliError, flagTable, integerIn, type FlagValues } from '../flags.js';
 import { loadOnnxRuntime } from '../onnxruntime.js';
 
-export const BENCH_FLAGS: Record<string, FlagType> = {
+export const BENCH_FLAGS = flagTable({
+  backend: BACKEND_FLAG,
+  json: { ...JSON_FLAG, help: 'one JSON object per result row' },
   // batch x 197 tokens per tensor: 1024 already needs gigabytes at KAT-B's widths.
-  backend: 'string', json: 'boolean', batch: integerIn(1, 1024), runs: integerIn(1, 1000), 'train-steps': integerIn(1, 10_000), 'skip-training': 'boolean',
-  compare: 'boolean', 'skip-compare': 'boolean', 'skip-onnxruntime': 'boolean', peer: 'string',
-};
+  batch: { type: integerIn(1, 1024), value: 'N', help: 'images (of 197 tokens) per kernel and training case (default 128 on a GPU, 4 on the CPU)' },
+  runs: { type: integerIn(1, 1000), value: 'N', default: 5, help: 'timed runs per case (the median is reported)' },
+  'train-steps': { type: integerIn(1, 10_000), value: 'N', help: 'steps per training case (default 10 on a GPU, 2 on the CPU; 15 for the PyTorch peer\'s cases)' },
+  'skip-training': { type: 'boolean', help: 'leave out the whole-model training cases' },
+  compare: { type: 'boolean', help: 'compare with TensorFlow.js and ONNX Runtime on any backend (default: on the float32 CPU backends)' },
+  'skip-compare': { type: 'boolean', help: 'leave out the comparison with TensorFlow.js and ONNX Runtime' },
+  'skip-onnxruntime': { type: 'boolean', help: 'leave out kat-tiny inference vs ONNX Runtime (needs onnxruntime-node)' },
+  peer: { type: 'string', value: 'FILE.json', help: 'the PyTorch peer\'s output, for ratios to its whole-model cases' },
+});
 
 /** Width (in = out) of the KAN layers whose bases are compared: GR-KAN, B-spline, RBF. */
 const KAN_LAYER_WIDTH = 256;
@@ -64,7 +73,7 @@ export async function runBench(flags: FlagValues): Promise<void> {
   // Token rows = batch x 197 (224 / 16 patches + class token). The CPU default is smaller so a run takes seconds, not hours.
   const batchFlag = flags.batch as number | undefined;
   const batch = batchFlag ?? (gpu ? 128 : 4);
-  const runs = (flags.runs as number | undefined) ?? 5;
+  const runs = (flags.runs as number | undefined) ?? BENCH_FLAGS.runs.default;
   if (!Number.isInteger(batch) || batch < 1) throw new CliError(`bench: --batch must be a positive integer, got ${batch}`);
   if (!Number.isInteger(runs) || runs < 1) throw new CliError(`bench: --runs must be a positive integer, got ${runs}`);
   const trainSteps = flags['train-steps'] as number | undefined;

@@ -18,7 +18,8 @@ import {
 import type { EpochEvent } from '../../train/trainer.js';
 import { renderLinePlot } from '../../viz/line_plot.js';
 import { svgToPng } from '../../viz/png.js';
-import { CliError, type FlagType, type FlagValues } from '../flags.js';
+import { JSON_FLAG } from '../common_flags.js';
+import { CliError, type FlagTable, type FlagValues } from '../flags.js';
 import { TRAIN_FLAGS } from './train.js';
 
 /** Training flags passed on to every run, in this order (they are part of each run's identity). */
@@ -27,12 +28,32 @@ const FORWARDED = [
   'ema', 'max-steps',
 ] as const;
 
-export const COMPARE_FLAGS: Record<string, FlagType> = {
-  models: 'string', seeds: 'string', out: 'string', json: 'boolean', hidden: 'string', activation: 'string', backend: 'string', title: 'string',
-  ...Object.fromEntries(FORWARDED.map((name) => [name, TRAIN_FLAGS[name]!])),
+export const DEFAULT_COMPARE_DIR = 'checkpoints/compare';
+const DEFAULT_SEEDS = '3';
+
+export const COMPARE_FLAGS: FlagTable = {
+  models: {
+    type: 'string', value: 'LIST',
+    help: 'entries NAME[:VARIANT][@W1xW2], e.g. vit-micro,kat-micro,karat-micro:G1B or kan-mlp:mlp,kan-mlp:bspline@8 ' +
+      '(variant: kan-mlp\'s basis, a KArAt variant for karat-*/kat-*)',
+  },
+  seeds: { type: 'string', value: 'N|LIST', default: DEFAULT_SEEDS, help: 'a count (3: seeds 0,1,2) or a list: 0,5,9' },
+  out: {
+    type: 'string', value: 'DIR', default: DEFAULT_COMPARE_DIR,
+    help: 'one folder per run: epoch log, final weights, run.json; rerun the same command to skip finished runs and resume an interrupted one',
+  },
+  json: { ...JSON_FLAG, help: 'one JSON object per line: run events, then a summary' },
+  hidden: { ...TRAIN_FLAGS.hidden, help: `kan-mlp entries without @: ${TRAIN_FLAGS.hidden.help}` },
+  activation: { ...TRAIN_FLAGS.activation, help: `kan-mlp:mlp entries: ${TRAIN_FLAGS.activation.help}` },
+  backend: { ...TRAIN_FLAGS.backend },
+  title: { type: 'string', value: 'TEXT', help: 'the plot\'s title' },
+  // As for train, the same for every run (compare has no --resume: it resumes runs by their folders).
+  ...Object.fromEntries(FORWARDED.map((name) => {
+    const { resume: _resume, ...spec } = TRAIN_FLAGS[name];
+    return [name, spec];
+  })),
 };
 
-export const DEFAULT_COMPARE_DIR = 'checkpoints/compare';
 const RUN_FILE = 'run.json';
 const EVENTS_FILE = 'events.jsonl';
 
@@ -170,7 +191,7 @@ export async function runCompare(flags: FlagValues): Promise<void> {
   let seeds: number[];
   try {
     entries = parseCompareEntries(String(flags.models));
-    seeds = parseSeeds(flags.seeds === undefined ? '3' : String(flags.seeds));
+    seeds = parseSeeds(flags.seeds === undefined ? DEFAULT_SEEDS : String(flags.seeds));
   } catch (error) {
     throw new CliError(`compare: ${(error as Error).message}`);
   }

@@ -1,7 +1,8 @@
 // `kat demo`: a two-layer GR-KAN fits a 1-D function in about a second, end to
 // end through the library's modules, autograd and optimiser.
 
-import { CliError, integerIn, SEED_RANGE, type FlagType, type FlagValues } from '../flags.js';
+import { JSON_FLAG } from '../common_flags.js';
+import { CliError, flagTable, integerIn, SEED_RANGE, type FlagValues } from '../flags.js';
 import { GroupRational } from '../../nn/kan.js';
 import { Linear } from '../../nn/layers.js';
 import { Module } from '../../nn/module.js';
@@ -9,7 +10,12 @@ import { AdamW } from '../../optim/index.js';
 import { mean, square, sub, tensor, tidy, type Tensor } from '../../index.js';
 import { Random } from '../../tensor/random.js';
 
-export const DEMO_FLAGS: Record<string, FlagType> = { steps: integerIn(1, 1_000_000), lr: 'number', seed: SEED_RANGE, json: 'boolean' };
+export const DEMO_FLAGS = flagTable({
+  steps: { type: integerIn(1, 1_000_000), value: 'N', default: 3000, help: 'optimizer steps' },
+  lr: { type: 'number', value: 'X', default: 0.03, help: 'the learning rate' },
+  seed: { type: SEED_RANGE, value: 'N', default: 0, help: 'initialisation' },
+  json: { ...JSON_FLAG, help: 'one JSON object per line: a step event every 100 steps, then a done event' },
+});
 
 const target = (x: number) => Math.sin(3 * x) * Math.exp(-x * x);
 
@@ -35,9 +41,9 @@ class TinyKan extends Module {
 }
 
 export async function runDemo(flags: FlagValues): Promise<void> {
-  const steps = (flags.steps as number | undefined) ?? 3000;
-  const lr = (flags.lr as number | undefined) ?? 0.03;
-  const seed = (flags.seed as number | undefined) ?? 0;
+  const steps = (flags.steps as number | undefined) ?? DEMO_FLAGS.steps.default;
+  const lr = (flags.lr as number | undefined) ?? DEMO_FLAGS.lr.default;
+  const seed = (flags.seed as number | undefined) ?? DEMO_FLAGS.seed.default;
   if (!Number.isInteger(steps) || steps < 1) throw new CliError(`demo: --steps must be a positive integer, got ${steps}`);
   if (!(lr > 0)) throw new CliError(`demo: --lr must be positive, got ${lr}`);
 

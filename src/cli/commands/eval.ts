@@ -10,18 +10,32 @@ import { loadImageFolder } from '../../data/image_folder.js';
 import { evaluate } from '../../train/trainer.js';
 import { selectBackend } from '../backend.js';
 import { checkpointOptions, CHECKPOINT_SOURCE_HELP, loadCheckpointSource } from '../checkpoint_source.js';
-import { BATCH_SIZE_RANGE, CliError, HEADS_RANGE, SEED_RANGE, type FlagType, type FlagValues } from '../flags.js';
+import { BACKEND_FLAG, CHECKPOINT_FLAG, DATASET_FLAG, HEADS_FLAG, JSON_FLAG, MAX_MEMORY_SPEC, WEIGHTS_FLAG } from '../common_flags.js';
+import { BATCH_SIZE_RANGE, CliError, flagTable, SEED_RANGE, type FlagValues } from '../flags.js';
+import { EVAL_BATCH_SIZE } from '../../models/memory_estimate.js';
 import { formatMetric } from './train.js';
 
-export const EVAL_FLAGS: Record<string, FlagType> = {
-  checkpoint: 'string', dataset: 'string', 'batch-size': BATCH_SIZE_RANGE, backend: 'string', json: 'boolean', target: 'string', 'test-fraction': 'number',
-  weights: 'string', heads: HEADS_RANGE, seed: SEED_RANGE, 'max-memory': 'string',
-};
+export const EVAL_FLAGS = flagTable({
+  checkpoint: CHECKPOINT_FLAG,
+  dataset: { ...DATASET_FLAG, help: `${DATASET_FLAG.help} (default: the one the checkpoint was trained on, else mnist)` },
+  'batch-size': { type: BATCH_SIZE_RANGE, value: 'N', default: EVAL_BATCH_SIZE, help: 'images per forward pass' },
+  backend: BACKEND_FLAG,
+  json: { ...JSON_FLAG, help: 'print the result as one JSON object' },
+  target: { type: 'string', value: 'COLUMN', help: 'csv: the column to predict (default the checkpoint\'s)' },
+  'test-fraction': {
+    type: 'number', value: 'X', help: 'csv: the share of rows to evaluate on (default the checkpoint\'s split; 1: all rows); ' +
+      'folder:DIR: the split training made',
+  },
+  weights: WEIGHTS_FLAG,
+  heads: HEADS_FLAG,
+  seed: { type: SEED_RANGE, value: 'N', help: 'csv and folder:DIR: the seed of the test split (default the checkpoint\'s)' },
+  'max-memory': MAX_MEMORY_SPEC,
+});
 
 export async function runEval(flags: FlagValues): Promise<void> {
   const path = flags.checkpoint as string | undefined;
   if (!path) throw new CliError(`eval: --checkpoint SRC is required (${CHECKPOINT_SOURCE_HELP})`);
-  const batchSize = (flags['batch-size'] as number | undefined) ?? 250;
+  const batchSize = (flags['batch-size'] as number | undefined) ?? EVAL_FLAGS['batch-size'].default;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new CliError(`eval: --batch-size must be a positive integer, got ${batchSize}`);
   const { backend, notes: backendNotes } = await selectBackend((flags.backend as string | undefined) ?? 'auto');
   if (!flags.json) for (const note of backendNotes) process.stderr.write(`backend: ${note}\n`);

@@ -10,13 +10,20 @@ import { noGrad } from '../../tensor/autograd.js';
 import { setBackend } from '../../tensor/engine.js';
 import { Random } from '../../tensor/random.js';
 import { checkpointOptions, CHECKPOINT_SOURCE_HELP, loadCheckpointSource } from '../checkpoint_source.js';
-import { CliError, HEADS_RANGE, integerIn, type FlagType, type FlagValues } from '../flags.js';
+import { CHECKPOINT_FLAG, HEADS_FLAG, JSON_FLAG, WEIGHTS_FLAG } from '../common_flags.js';
+import { CliError, flagTable, integerIn, type FlagValues } from '../flags.js';
 import { createSession, requireOnnxRuntime, runSession } from '../onnxruntime.js';
 import { checkOutput } from '../output.js';
 
-export const EXPORT_FLAGS: Record<string, FlagType> = {
-  checkpoint: 'string', onnx: 'string', opset: integerIn(DEFAULT_OPSET, 21), weights: 'string', heads: HEADS_RANGE, verify: 'boolean', json: 'boolean',
-};
+export const EXPORT_FLAGS = flagTable({
+  checkpoint: CHECKPOINT_FLAG,
+  onnx: { type: 'string', value: 'FILE', help: 'where to write the ONNX model' },
+  opset: { type: integerIn(DEFAULT_OPSET, 21), value: 'N', default: DEFAULT_OPSET, help: 'the ONNX opset' },
+  weights: WEIGHTS_FLAG,
+  heads: HEADS_FLAG,
+  verify: { type: 'boolean', help: 'run the export in ONNX Runtime (the optional onnxruntime-node) and compare it with katjs' },
+  json: { ...JSON_FLAG, help: 'print the result as one JSON object' },
+});
 
 export async function runExport(flags: FlagValues): Promise<void> {
   const source = flags.checkpoint as string | undefined;

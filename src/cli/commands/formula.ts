@@ -5,13 +5,23 @@
 import { groupCoefficients, rationalActivations, rationalFormula, evaluateRationalAt } from '../../viz/activations.js';
 import { captureActivationTraffic, groupValues } from '../../viz/capture.js';
 import { fitSymbolic } from '../../viz/symbolic.js';
-import { CliError, HEADS_RANGE, IMAGES_RANGE, integerIn, type FlagType, type FlagValues } from '../flags.js';
-import { integerFlag, loadAnalysisInputs } from './plot.js';
+import { BACKEND_FLAG, CHECKPOINT_FLAG, HEADS_FLAG, JSON_FLAG, MAX_MEMORY_SPEC } from '../common_flags.js';
+import { CliError, flagTable, integerIn, type FlagValues } from '../flags.js';
+import { ANALYSIS_DATA_FLAGS, integerFlag, loadAnalysisInputs } from './plot.js';
 
-export const FORMULA_FLAGS: Record<string, FlagType> = {
-  checkpoint: 'string', dataset: 'string', images: IMAGES_RANGE, digits: integerIn(1, 21), top: integerIn(1, 100), activation: 'string',
-  backend: 'string', json: 'boolean', heads: HEADS_RANGE, 'max-memory': 'string',
-};
+export const FORMULA_FLAGS = flagTable({
+  checkpoint: { ...CHECKPOINT_FLAG, value: 'FILE' },
+  ...ANALYSIS_DATA_FLAGS,
+  digits: {
+    type: integerIn(1, 21), value: 'N', help: 'significant digits of each coefficient (default: the shortest decimal that gives it back exactly)',
+  },
+  top: { type: integerIn(1, 100), value: 'N', default: 3, help: 'closest simple functions listed per group' },
+  activation: { type: 'string', value: 'NAME', help: 'only this activation (e.g. layers.0.act; default all)' },
+  backend: BACKEND_FLAG,
+  json: { ...JSON_FLAG, help: 'one JSON object per activation group' },
+  heads: HEADS_FLAG,
+  'max-memory': MAX_MEMORY_SPEC,
+});
 
 /** The q-quantile of sorted finite values (nearest rank). */
 function quantile(sorted: Float32Array, q: number): number {
@@ -35,7 +45,7 @@ export async function runFormula(flags: FlagValues): Promise<void> {
   const digitsFlag = flags.digits as number | undefined;
   const digits = digitsFlag === undefined ? undefined : integerFlag('formula', flags, 'digits', 6);
   if (digits !== undefined && digits > 21) throw new CliError(`formula: --digits must be at most 21, got ${digits}`);
-  const top = integerFlag('formula', flags, 'top', 3);
+  const top = integerFlag('formula', flags, 'top', FORMULA_FLAGS.top.default);
   const only = flags.activation as string | undefined;
   const inputs = await loadAnalysisInputs('formula', flags);
   const { model, spec, data } = inputs;

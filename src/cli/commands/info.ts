@@ -4,11 +4,16 @@ import { describeSpec } from '../../models/checkpoint.js';
 import { checkpointOptions, CHECKPOINT_SOURCE_HELP, loadCheckpointSource } from '../checkpoint_source.js';
 import { escapeControl, excerpt } from '../../util/text.js';
 import { TRAIN_STATE_KEY } from '../../train/resume.js';
-import { CliError, HEADS_RANGE, type FlagType, type FlagValues } from '../flags.js';
+import { CHECKPOINT_FLAG, HEADS_FLAG, JSON_FLAG, MAX_MEMORY_SPEC, WEIGHTS_FLAG } from '../common_flags.js';
+import { CliError, flagTable, type FlagValues } from '../flags.js';
 
-export const INFO_FLAGS: Record<string, FlagType> = {
-  checkpoint: 'string', json: 'boolean', weights: 'string', heads: HEADS_RANGE, 'max-memory': 'string',
-};
+export const INFO_FLAGS = flagTable({
+  checkpoint: CHECKPOINT_FLAG,
+  json: { ...JSON_FLAG, help: 'print it as one JSON object' },
+  weights: WEIGHTS_FLAG,
+  heads: HEADS_FLAG,
+  'max-memory': MAX_MEMORY_SPEC,
+});
 
 /** A metadata value shown in full up to this many characters, then cut short. */
 const VALUE_LIMIT = 400;

@@ -17,14 +17,32 @@ import { captureActivationTraffic } from '../../viz/capture.js';
 import { svgToPng } from '../../viz/png.js';
 import { activationPanels, renderActivationSvg } from '../../viz/svg_plot.js';
 import { selectBackend } from '../backend.js';
-import { CliError, HEADS_RANGE, IMAGES_RANGE, integerIn, type FlagType, type FlagValues } from '../flags.js';
+import { BACKEND_FLAG, CHECKPOINT_FLAG, DATASET_FLAG, HEADS_FLAG, JSON_FLAG, MAX_MEMORY_SPEC } from '../common_flags.js';
+import { CliError, flagTable, IMAGES_RANGE, integerIn, type FlagValues } from '../flags.js';
 import { checkOutput } from '../output.js';
 import { maxMemoryFlag } from '../memory.js';
 
-export const PLOT_FLAGS: Record<string, FlagType> = {
-  checkpoint: 'string', out: 'string', dataset: 'string', images: IMAGES_RANGE, points: integerIn(2, 10_000), bins: integerIn(1, 1000), scale: 'number',
-  backend: 'string', json: 'boolean', heads: HEADS_RANGE, 'max-memory': 'string',
-};
+/** Images run through the model by plot, formula and prune unless --images says otherwise. */
+export const ANALYSIS_IMAGES = 256;
+
+/** --dataset and --images of the commands that run a checkpoint on data to see its activations. */
+export const ANALYSIS_DATA_FLAGS = flagTable({
+  dataset: { ...DATASET_FLAG, help: `${DATASET_FLAG.help} (default: the one the checkpoint was trained on, else mnist)` },
+  images: { type: IMAGES_RANGE, value: 'N', default: ANALYSIS_IMAGES, help: 'training images run through the model' },
+});
+
+export const PLOT_FLAGS = flagTable({
+  checkpoint: { ...CHECKPOINT_FLAG, value: 'FILE' },
+  out: { type: 'string', value: 'FILE', help: 'the figure to write: FILE.svg or FILE.png' },
+  ...ANALYSIS_DATA_FLAGS,
+  points: { type: integerIn(2, 10_000), value: 'N', default: 121, help: 'points per curve' },
+  bins: { type: integerIn(1, 1000), value: 'N', default: 30, help: 'histogram bins' },
+  scale: { type: 'number', value: 'X', default: 2, help: 'FILE.png: pixels per SVG unit, in (0, 16]' },
+  backend: BACKEND_FLAG,
+  json: { ...JSON_FLAG, help: 'print a summary as one JSON object' },
+  heads: HEADS_FLAG,
+  'max-memory': MAX_MEMORY_SPEC,
+});
 
 export interface AnalysisInputs extends LoadedCheckpoint {
   path: string;
@@ -50,7 +68,7 @@ export function integerFlag(command: string, flags: FlagValues, name: string, fa
 export async function loadAnalysisInputs(command: string, flags: FlagValues): Promise<AnalysisInputs> {
   const path = flags.checkpoint as string | undefined;
   if (!path) throw new CliError(`${command}: --checkpoint FILE is required`);
-  const images = integerFlag(command, flags, 'images', 256);
+  const images = integerFlag(command, flags, 'images', ANALYSIS_IMAGES);
   const memory = maxMemoryFlag(command, flags);
   const { backend, notes } = await selectBackend((flags.backend as string | undefined) ?? 'auto');
   if (!flags.json) for (const note of notes) process.stderr.write(`backend: ${note}\n`);
@@ -91,9 +109,9 @@ export async function runPlot(flags: FlagValues): Promise<void> {
   if (!out) throw new CliError('plot: --out FILE.svg or FILE.png is required');
   const format = /\.svg$/i.test(out) ? 'svg' : /\.png$/i.test(out) ? 'png' : null;
   if (!format) throw new CliError(`plot: --out '${out}' must end in .svg or .png`);
-  const points = integerFlag('plot', flags, 'points', 121, 2);
-  const bins = integerFlag('plot', flags, 'bins', 30);
-  const scale = (flags.scale as number | undefined) ?? 2;
+  const points = integerFlag('plot', flags, 'points', PLOT_FLAGS.points.default, 2);
+  const bins = integerFlag('plot', flags, 'bins', PLOT_FLAGS.bins.default);
+  const scale = (flags.scale as number | undefined) ?? PLOT_FLAGS.scale.default;
   if (!(scale > 0 && scale <= 16)) throw new CliError(`plot: --scale must be in (0, 16], got ${scale}`);
   await checkOutput('plot', out, flags.checkpoint ? [flags.checkpoint as string] : []); // before the model runs
   const inputs = await loadAnalysisInputs('plot', flags);

@@ -14,14 +14,27 @@ import { tidy } from '../../tensor/scope.js';
 import { selectBackend } from '../backend.js';
 import { checkpointOptions, CHECKPOINT_SOURCE_HELP, loadCheckpointSource } from '../checkpoint_source.js';
 import { excerpt } from '../../util/text.js';
-import { CliError, HEADS_RANGE, integerIn, type FlagType, type FlagValues } from '../flags.js';
+import { BACKEND_FLAG, CHECKPOINT_FLAG, HEADS_FLAG, JSON_FLAG, MAX_MEMORY_SPEC, WEIGHTS_FLAG } from '../common_flags.js';
+import { CliError, flagTable, integerIn, type FlagValues } from '../flags.js';
 import { createSession, requireOnnxRuntime, runSession } from '../onnxruntime.js';
 import { bar, ProgressLine } from '../progress.js';
 
-export const PREDICT_FLAGS: Record<string, FlagType> = {
-  checkpoint: 'string', top: integerIn(1, 100_000), json: 'boolean', 'batch-size': integerIn(1, 4096), backend: 'string', 'skip-bad': 'boolean',
-  weights: 'string', heads: HEADS_RANGE, logits: 'boolean', 'max-memory': 'string', engine: 'string',
-};
+export const PREDICT_FLAGS = flagTable({
+  checkpoint: CHECKPOINT_FLAG,
+  top: { type: integerIn(1, 100_000), value: 'K', default: 5, help: 'classes listed per image' },
+  json: { ...JSON_FLAG, help: 'one JSON object per image' },
+  'batch-size': { type: integerIn(1, 4096), value: 'N', default: 16, help: 'images per forward pass' },
+  backend: { ...BACKEND_FLAG, help: `--engine katjs: ${BACKEND_FLAG.help}` },
+  'skip-bad': { type: 'boolean', help: 'report an image that cannot be decoded and go on, instead of stopping' },
+  weights: WEIGHTS_FLAG,
+  heads: HEADS_FLAG,
+  logits: { type: 'boolean', help: 'with --json: every class\'s logit too' },
+  'max-memory': MAX_MEMORY_SPEC,
+  engine: {
+    type: 'string', value: 'NAME', default: 'katjs',
+    help: 'katjs, or onnxruntime: run an in-memory ONNX export in ONNX Runtime (needs the optional onnxruntime-node)',
+  },
+});
 
 /** The images named on the command line: files as given, directories searched for image files. */
 export async function collectImages(paths: readonly string[]): Promise<string[]> {
@@ -61,16 +74,16 @@ export async function runPredict(flags: FlagValues, paths: string[]): Promise<vo
   const source = flags.checkpoint as string | undefined;
   if (!source) throw new CliError(`predict: --checkpoint SRC is required (${CHECKPOINT_SOURCE_HELP})`);
   if (paths.length === 0) throw new CliError('predict: name at least one image file or directory');
-  const top = (flags.top as number | undefined) ?? 5;
+  const top = (flags.top as number | undefined) ?? PREDICT_FLAGS.top.default;
   if (!Number.isInteger(top) || top < 1) throw new CliError(`predict: --top must be a positive integer, got ${top}`);
-  const batchSize = (flags['batch-size'] as number | undefined) ?? 16;
+  const batchSize = (flags['batch-size'] as number | undefined) ?? PREDICT_FLAGS['batch-size'].default;
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 4096) {
     throw new CliError(`predict: --batch-size must be an integer in [1, 4096], got ${batchSize}`);
   }
   const json = Boolean(flags.json);
   const skipBad = Boolean(flags['skip-bad']);
   // --engine onnxruntime: the model is exported to ONNX in memory and run by onnxruntime-node (native CPU kernels).
-  const engine = (flags.engine as string | undefined) ?? 'katjs';
+  const engine = (flags.engine as string | undefined) ?? PREDICT_FLAGS.engine.default;
   if (engine !== 'katjs' && engine !== 'onnxruntime') throw new CliError(`predict: --engine must be katjs or onnxruntime, got '${engine}'`);
   if (engine === 'onnxruntime' && flags.backend !== undefined) throw new CliError('predict: --backend applies to --engine katjs only');
   const ort = engine === 'onnxruntime' ? await requireOnnxRuntime('predict --engine onnxruntime') : null;

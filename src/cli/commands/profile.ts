@@ -9,11 +9,17 @@ import { WebGpuBackend } from '../../backends/webgpu/index.js';
 import { modelSpec } from '../../models/registry.js';
 import { syntheticTrainingStep } from '../../bench/bench.js';
 import { selectBackend } from '../backend.js';
-import { CliError, integerIn, type FlagType, type FlagValues } from '../flags.js';
+import { JSON_FLAG } from '../common_flags.js';
+import { CliError, flagTable, integerIn, type FlagValues } from '../flags.js';
 
-export const PROFILE_FLAGS: Record<string, FlagType> = {
-  backend: 'string', model: 'string', batch: integerIn(1, 1024), 'image-size': integerIn(1, 1024), steps: integerIn(1, 100), json: 'boolean',
-};
+export const PROFILE_FLAGS = flagTable({
+  backend: { type: 'string', value: 'NAME', default: 'webgpu', help: 'webgpu (an adapter without \'timestamp-query\' is an error)' },
+  model: { type: 'string', value: 'NAME', default: 'kat-micro', help: 'the model trained (names as for kat train)' },
+  batch: { type: integerIn(1, 1024), value: 'N', default: 32, help: 'images per step' },
+  'image-size': { type: integerIn(1, 1024), value: 'N', help: 'the input size (default the model\'s)' },
+  steps: { type: integerIn(1, 100), value: 'N', default: 2, help: 'timed steps, after one untimed' },
+  json: { ...JSON_FLAG, help: 'print the table as one JSON object' },
+});
 
 export interface KernelProfileRow {
   kernel: string;
@@ -41,11 +47,11 @@ export function aggregateTimings(timings: readonly DispatchTiming[]): KernelProf
 }
 
 export async function runProfile(flags: FlagValues): Promise<void> {
-  const name = (flags.backend as string | undefined) ?? 'webgpu';
+  const name = (flags.backend as string | undefined) ?? PROFILE_FLAGS.backend.default;
   if (name !== 'webgpu') {
     throw new CliError(`profile: per-kernel GPU timing needs --backend webgpu (got '${name}'); for CPU timings use kat bench`);
   }
-  const modelName = (flags.model as string | undefined) ?? 'kat-micro';
+  const modelName = (flags.model as string | undefined) ?? PROFILE_FLAGS.model.default;
   let spec;
   try {
     spec = modelSpec(modelName);
@@ -59,8 +65,8 @@ export async function runProfile(flags: FlagValues): Promise<void> {
   }
   const channels = config.channels ?? 1;
   const classes = config.classes;
-  const batch = (flags.batch as number | undefined) ?? 32;
-  const steps = (flags.steps as number | undefined) ?? 2;
+  const batch = (flags.batch as number | undefined) ?? PROFILE_FLAGS.batch.default;
+  const steps = (flags.steps as number | undefined) ?? PROFILE_FLAGS.steps.default;
 
   const { backend } = await selectBackend('webgpu');
   if (!(backend instanceof WebGpuBackend)) throw new CliError(`profile: backend '${backend.name}' is not WebGPU`);

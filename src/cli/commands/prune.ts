@@ -9,14 +9,24 @@ import { pruneChannels, scoreChannels } from '../../analysis/prune.js';
 import { describeSpec } from '../../models/checkpoint.js';
 import { writeCheckpointFile } from '../../models/checkpoint_files.js';
 import { DEFAULT_TRAIN_CONFIG, evaluate, trainModel, type EvaluateResult } from '../../train/trainer.js';
-import { BATCH_SIZE_RANGE, CliError, EPOCHS_RANGE, IMAGES_RANGE, integerIn, SEED_RANGE, type FlagType, type FlagValues } from '../flags.js';
+import { BACKEND_FLAG, CHECKPOINT_FLAG, JSON_FLAG, MAX_MEMORY_SPEC } from '../common_flags.js';
+import { BATCH_SIZE_RANGE, CliError, EPOCHS_RANGE, flagTable, integerIn, SEED_RANGE, type FlagValues } from '../flags.js';
 import { checkOutput } from '../output.js';
-import { integerFlag, loadAnalysisInputs } from './plot.js';
+import { ANALYSIS_DATA_FLAGS, integerFlag, loadAnalysisInputs } from './plot.js';
 
-export const PRUNE_FLAGS: Record<string, FlagType> = {
-  checkpoint: 'string', keep: 'number', dataset: 'string', images: IMAGES_RANGE, epochs: integerIn(0, EPOCHS_RANGE.max), lr: 'number',
-  'batch-size': BATCH_SIZE_RANGE, seed: SEED_RANGE, out: 'string', backend: 'string', json: 'boolean', 'max-memory': 'string',
-};
+export const PRUNE_FLAGS = flagTable({
+  checkpoint: { ...CHECKPOINT_FLAG, value: 'FILE' },
+  keep: { type: 'number', value: 'X', default: 0.5, help: 'the fraction of hidden channels kept in each group, in (0, 1]' },
+  ...ANALYSIS_DATA_FLAGS,
+  epochs: { type: integerIn(0, EPOCHS_RANGE.max), value: 'N', default: 1, help: 'fine-tuning epochs after pruning (0: none)' },
+  lr: { type: 'number', value: 'X', default: 1e-3, help: 'the fine-tuning learning rate' },
+  'batch-size': { type: BATCH_SIZE_RANGE, value: 'N', default: DEFAULT_TRAIN_CONFIG.batchSize, help: 'fine-tuning examples per step' },
+  seed: { type: SEED_RANGE, value: 'N', default: 0, help: 'the fine-tuning\'s data order' },
+  out: { type: 'string', value: 'FILE', help: 'the pruned checkpoint (default: the checkpoint\'s name with .pruned.safetensors)' },
+  backend: BACKEND_FLAG,
+  json: { ...JSON_FLAG, help: 'print the result as one JSON object' },
+  'max-memory': MAX_MEMORY_SPEC,
+});
 
 /** Accuracy for classification; RMSE and R^2 for regression data. */
 function metricText(r: EvaluateResult): string {
@@ -34,12 +44,12 @@ function defaultOut(path: string): string {
 }
 
 export async function runPrune(flags: FlagValues): Promise<void> {
-  const keep = (flags.keep as number | undefined) ?? 0.5;
+  const keep = (flags.keep as number | undefined) ?? PRUNE_FLAGS.keep.default;
   if (!(keep > 0 && keep <= 1)) throw new CliError(`prune: --keep must be a fraction in (0, 1], got ${keep}`);
-  const epochs = integerFlag('prune', flags, 'epochs', 1, 0);
-  const batchSize = integerFlag('prune', flags, 'batch-size', DEFAULT_TRAIN_CONFIG.batchSize);
-  const seed = integerFlag('prune', flags, 'seed', 0, 0);
-  const lr = (flags.lr as number | undefined) ?? 1e-3;
+  const epochs = integerFlag('prune', flags, 'epochs', PRUNE_FLAGS.epochs.default, 0);
+  const batchSize = integerFlag('prune', flags, 'batch-size', PRUNE_FLAGS['batch-size'].default);
+  const seed = integerFlag('prune', flags, 'seed', PRUNE_FLAGS.seed.default, 0);
+  const lr = (flags.lr as number | undefined) ?? PRUNE_FLAGS.lr.default;
   if (!(lr >= 0)) throw new CliError(`prune: --lr must be >= 0, got ${lr}`);
   const json = Boolean(flags.json);
   const log = (text: string) => { if (!json) process.stderr.write(`${text}\n`); };

@@ -23,9 +23,7 @@ import { Random } from '../../tensor/random.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { selectBackend } from '../backend.js';
 import { writeCheckpointFile } from '../../models/checkpoint_files.js';
-import {
-  BATCH_SIZE_RANGE, CliError, EPOCHS_RANGE, HEADS_RANGE, integerIn, SEED_RANGE, STEPS_RANGE, type FlagType, type FlagValues,
-} from '../flags.js';
+import { CliError, type FlagTable, type FlagValues } from '../flags.js';
 import { bar, ProgressLine } from '../progress.js';
 import { writeFileAtomic } from '../../io/files.js';
 import { decodeResumeCheckpoint, encodeResumeCheckpoint, loadResumeWeights } from '../../train/resume.js';
@@ -37,36 +35,19 @@ import {
 import { checkOutput } from '../output.js';
 import { checkTrainingMemory, datasetBytes, datasetShape, datasetShapeBytes, maxMemoryFlag } from '../memory.js';
 import { excerpt } from '../../util/text.js';
+import { DEFAULT_DATASET, DEFAULT_MODEL, TRAIN_FLAGS } from './train_flags.js';
 import { EVAL_BATCH_SIZE } from '../../models/memory_estimate.js';
 import { parseKaratVariant } from '../../nn/karat.js';
 
-export const TRAIN_FLAGS: Record<string, FlagType> = {
-  model: 'string', dataset: 'string', epochs: EPOCHS_RANGE, 'batch-size': BATCH_SIZE_RANGE, lr: 'number', 'weight-decay': 'number',
-  optimizer: 'string', warmup: 'number', hidden: 'string', activation: 'string', 'label-smoothing': 'number', clip: 'number', shift: integerIn(0, 1024), flip: 'boolean',
-  rotate: 'number', scale: 'number', ema: 'number',
-  seed: SEED_RANGE, backend: 'string', target: 'string', task: 'string', 'test-fraction': 'number', basis: 'string', karat: 'string',
-  'grid-update': integerIn(0, EPOCHS_RANGE.max), init: 'string', 'image-size': 'number', weights: 'string', heads: HEADS_RANGE,
-  out: 'string', json: 'boolean', 'max-steps': STEPS_RANGE, 'log-steps': 'boolean',
-  resume: 'string', 'checkpoint-every': integerIn(1, EPOCHS_RANGE.max), 'max-memory': 'string',
-};
+export { DEFAULT_MODEL, TRAIN_FLAGS } from './train_flags.js';
 
-export const DEFAULT_MODEL = 'kat-micro';
-
-function positiveInteger(flags: FlagValues, name: string, fallback: number): number {
-  const value = (flags[name] as number | undefined) ?? fallback;
-  if (!Number.isInteger(value) || value < 1) throw new CliError(`train: --${name} must be a positive integer, got ${value}`);
-  return value;
-}
-
-function nonNegativeInteger(flags: FlagValues, name: string, fallback: number): number {
-  const value = (flags[name] as number | undefined) ?? fallback;
-  if (!Number.isInteger(value) || value < 0) throw new CliError(`train: --${name} must be a non-negative integer, got ${value}`);
-  return value;
-}
-
-function nonNegative(flags: FlagValues, name: string, fallback: number, below = Infinity): number {
-  const value = (flags[name] as number | undefined) ?? fallback;
-  if (!(value >= 0 && value < below)) throw new CliError(`train: --${name} must be >= 0${below < Infinity ? ` and < ${below}` : ''}, got ${value}`);
+/**
+ * A number flag's value, else its default from TRAIN_FLAGS. Its range was checked where the value came from: the
+ * parser (the command line) or checkFlagValue (a resumed run's file).
+ */
+function numberFlag(flags: FlagValues, name: keyof typeof TRAIN_FLAGS): number {
+  const value = flags[name] ?? (TRAIN_FLAGS as FlagTable)[name]?.default;
+  if (typeof value !== 'number') throw new Error(`train: --${name} has neither a value nor a default`);
   return value;
 }
 
@@ -152,7 +133,7 @@ export async function runTrain(givenFlags: FlagValues): Promise<void> {
   const resumed = givenFlags.resume === undefined ? undefined : await readResumeFile(givenFlags.resume as string);
   const flags = resumed ? resumeFlags(givenFlags, resumed) : givenFlags;
   const json = Boolean(flags.json);
-  const datasetSpec = (flags.dataset as string | undefined) ?? 'mnist';
+  const datasetSpec = (flags.dataset as string | undefined) ?? DEFAULT_DATASET;
   let parsedDataset: DatasetSpec;
   try {
     parsedDataset = parseDatasetSpec(datasetSpec);
@@ -194,7 +175,7 @@ export async function runTrain(givenFlags: FlagValues): Promise<void> {
   }
   const modelFlags: ModelFlags = { basis, karat, hidden, activation: activation as MlpActivation | undefined };
   // efficient-kan's grid update: refit every B-spline grid to the first batch of each of the first N epochs.
-  const gridUpdates = nonNegativeInteger(flags, 'grid-update', 0);
+  const gridUpdates = numberFlag(flags, 'grid-update');
   if (gridUpdates > 0 && (modelName !== 'kan-mlp' || basis !== 'bspline')) {
     throw new CliError(`train: --grid-update refits B-spline grids: it needs --model kan-mlp --basis bspline (got --model ${modelName}` +
       `${basis === undefined ? ', no --basis' : ` --basis ${basis}`})`);
@@ -220,22 +201,22 @@ export async function runTrain(givenFlags: FlagValues): Promise<void> {
     throw new CliError('train: --ema averages the weights of successive steps, and --grid-update refits the B-spline grids in between, ' +
       'so the average would mix coefficients of different grids: drop one of them');
   }
-  const ema = gridUpdates > 0 ? 0 : nonNegative(flags, 'ema', DEFAULT_TRAIN_CONFIG.ema ?? 0, 1);
+  const ema = gridUpdates > 0 ? 0 : numberFlag(flags, 'ema');
   const config: TrainConfig = {
-    epochs: positiveInteger(flags, 'epochs', DEFAULT_TRAIN_CONFIG.epochs),
-    batchSize: positiveInteger(flags, 'batch-size', DEFAULT_TRAIN_CONFIG.batchSize),
-    lr: nonNegative(flags, 'lr', DEFAULT_TRAIN_CONFIG.lr),
-    weightDecay: nonNegative(flags, 'weight-decay', DEFAULT_TRAIN_CONFIG.weightDecay),
+    epochs: numberFlag(flags, 'epochs'),
+    batchSize: numberFlag(flags, 'batch-size'),
+    lr: numberFlag(flags, 'lr'),
+    weightDecay: numberFlag(flags, 'weight-decay'),
     optimizer,
-    warmupEpochs: nonNegative(flags, 'warmup', DEFAULT_TRAIN_CONFIG.warmupEpochs),
-    labelSmoothing: nonNegative(flags, 'label-smoothing', DEFAULT_TRAIN_CONFIG.labelSmoothing, 1),
-    clipNorm: nonNegative(flags, 'clip', DEFAULT_TRAIN_CONFIG.clipNorm),
-    shift: tabular ? 0 : nonNegativeInteger(flags, 'shift', DEFAULT_TRAIN_CONFIG.shift),
+    warmupEpochs: numberFlag(flags, 'warmup'),
+    labelSmoothing: numberFlag(flags, 'label-smoothing'),
+    clipNorm: numberFlag(flags, 'clip'),
+    shift: tabular ? 0 : numberFlag(flags, 'shift'),
     flip: (flags.flip as boolean | undefined) ?? DEFAULT_TRAIN_CONFIG.flip,
-    rotate: tabular ? 0 : nonNegative(flags, 'rotate', DEFAULT_TRAIN_CONFIG.rotate ?? 0, 180),
-    scale: tabular ? 0 : nonNegative(flags, 'scale', DEFAULT_TRAIN_CONFIG.scale ?? 0, 1),
+    rotate: tabular ? 0 : numberFlag(flags, 'rotate'),
+    scale: tabular ? 0 : numberFlag(flags, 'scale'),
     ema,
-    seed: (flags.seed as number | undefined) ?? DEFAULT_TRAIN_CONFIG.seed,
+    seed: numberFlag(flags, 'seed'),
   };
   if (!Number.isInteger(config.seed)) throw new CliError(`train: --seed must be an integer, got ${config.seed}`);
   // Each step multiplies a decayed weight by 1 - lr x wd: at >= 1 weights are zeroed or flip sign, and training diverges.
@@ -254,9 +235,6 @@ export async function runTrain(givenFlags: FlagValues): Promise<void> {
   if (checkpointEvery !== undefined) await checkResumeTarget(resumePath, out);
   const folder = parsedDataset.kind === 'folder';
   const imageSizeFlag = flags['image-size'] as number | undefined;
-  if (imageSizeFlag !== undefined && (!Number.isInteger(imageSizeFlag) || imageSizeFlag < 8 || imageSizeFlag > 1024)) {
-    throw new CliError(`train: --image-size must be an integer in [8, 1024], got ${imageSizeFlag}`);
-  }
   if (imageSizeFlag !== undefined && !folder) throw new CliError('train: --image-size applies to image folders (--dataset folder:DIR); other datasets have fixed sizes');
   if (folder) {
     for (const flag of ['shift', 'rotate', 'scale', 'flip']) {
@@ -354,7 +332,7 @@ export async function runTrain(givenFlags: FlagValues): Promise<void> {
     }
     log(`backend ${backend.name}: ${backend.description}`);
 
-    const maxSteps = flags['max-steps'] === undefined ? Infinity : positiveInteger(flags, 'max-steps', 0);
+    const maxSteps = flags['max-steps'] === undefined ? Infinity : numberFlag(flags, 'max-steps');
     if (flags['log-steps'] && !json) throw new CliError('train: --log-steps adds step events to the --json output: pass --json too');
     if (resumed) {
       checkResumeModel(resumed, spec, data);
