@@ -4,6 +4,7 @@
 // checkpoint of a few hundred KB cannot ask for gigabytes or a billion blocks.
 // Browser-safe.
 
+import { checkSelectOptions, selectLayerLayout, SELECT_SPACES, type SelectSpace } from '../nn/select_kan.js';
 import { AF_ACTIVATIONS, AF_COMBINATIONS, AF_MAX_GRID, divisorGroups, isKanBasis, KAN_BASES, MLP_ACTIVATIONS } from '../nn/kan_bases.js';
 import { KARAT_MAX_ORDER, karatTensorShapes, type KaratConfig } from '../nn/karat.js';
 import { MAX_CHEBYSHEV_DEGREE, MAX_SPLINE_ORDER } from '../ops/kan_bases.js';
@@ -44,7 +45,7 @@ const VIT_KEYS = ['imageSize', 'patchSize', 'channels', 'classes', 'dim', 'depth
 const KARAT_KEYS = ['order', 'rank', 'universal'];
 /** Largest KArAt rank accepted (the paper uses 12). */
 const KARAT_MAX_RANK = 4096;
-const KAN_MLP_KEYS = ['inputs', 'hidden', 'classes', 'groups', 'dropout', 'basis', 'bspline', 'rbf', 'af', 'relu', 'cheby', 'activation'];
+const KAN_MLP_KEYS = ['inputs', 'hidden', 'classes', 'groups', 'dropout', 'basis', 'bspline', 'rbf', 'af', 'relu', 'cheby', 'activation', 'select'];
 const AF_KEYS = ['gridSize', 'order', 'activation', 'combination'];
 const RELU_KEYS = ['gridSize', 'order'];
 const CHEBY_KEYS = ['degree'];
@@ -179,8 +180,8 @@ export function checkKanMlpConfig(raw: unknown, where = 'model config'): KanMlpC
   const dropout = probability(c, 'dropout', where);
   const config: KanMlpConfig = { inputs, hidden, classes, groups, dropout };
   if (has(c, 'basis')) {
-    if (!isKanBasis(c.basis)) fail(where, `basis is ${show(c.basis)}: expected one of ${KAN_BASES.join(', ')}`);
-    config.basis = c.basis;
+    if (!isKanBasis(c.basis) && c.basis !== 'select') fail(where, `basis is ${show(c.basis)}: expected one of ${KAN_BASES.join(', ')} or select`);
+    config.basis = c.basis as KanMlpConfig['basis'];
   }
   if (has(c, 'bspline')) {
     const b = fieldsOf(c.bspline, 'bspline', BSPLINE_KEYS, where);
@@ -246,6 +247,32 @@ export function checkKanMlpConfig(raw: unknown, where = 'model config'): KanMlpC
     config.activation = oneOf(c, 'activation', MLP_ACTIVATIONS, where);
     if ((config.basis ?? 'rational') !== 'mlp') fail(where, `an activation is given, but the basis is '${config.basis ?? 'rational'}' (it is the mlp basis's)`);
   }
+  if (has(c, 'select') || config.basis === 'select') {
+    if (config.basis !== 'select') fail(where, `select settings are given, but the basis is '${config.basis ?? 'rational'}'`);
+    const sel = fieldsOf(c.select, 'select', ['spaces', 'temperature', 'inputs'], where);
+    const at = `${where}: select`;
+    const spaces = sel.spaces;
+    if (!Array.isArray(spaces) || spaces.length > SELECT_SPACES.length) fail(at, `spaces is ${show(spaces)}: expected a list of ${SELECT_SPACES.join(', ')}`);
+    const select: NonNullable<KanMlpConfig['select']> = { spaces: [...(spaces as SelectSpace[])] };
+    if (has(sel, 'temperature')) select.temperature = finite(sel, 'temperature', at, (v) => v > 0, 'a finite number > 0');
+    const widths = [config.inputs, ...config.hidden, config.classes];
+    if (has(sel, 'inputs')) {
+      const inputs = sel.inputs;
+      if (!Array.isArray(inputs) || inputs.length !== widths.length - 1) fail(at, `inputs must list each of the ${widths.length - 1} layers' kept inputs per space`);
+      select.inputs = (inputs as unknown[]).map((layer, i) => {
+        if (!Array.isArray(layer) || layer.length !== select.spaces.length) fail(at, `inputs[${i}] must hold one list per space (${select.spaces.length})`);
+        return (layer as unknown[]).map((list) => (Array.isArray(list) ? [...list] as number[] : fail(at, `inputs[${i}] holds a non-list`)));
+      });
+    }
+    for (let i = 0; i + 1 < widths.length; i++) {
+      try {
+        checkSelectOptions(`layer ${i}`, widths[i]!, { spaces: select.spaces, temperature: select.temperature, inputs: select.inputs?.[i] });
+      } catch (error) {
+        fail(at, (error as Error).message);
+      }
+    }
+    config.select = select;
+  }
   // Only the new bases' settings: older checkpoints may carry others unused.
   for (const key of ['af', 'relu', 'cheby'] as const) {
     if (config[key] !== undefined && key !== (config.basis ?? 'rational')) {
@@ -307,7 +334,11 @@ export function tensorLayout(spec: ModelSpec): TensorLayout {
       const [input, output] = [widths[i]!, widths[i + 1]!];
       const at = `layers.${i}.`;
       const basis = c.basis ?? 'rational';
-      if (basis === 'rational') {
+      if (basis === 'select') {
+        const layout = selectLayerLayout(input, output, { spaces: c.select!.spaces, inputs: c.select!.inputs?.[i] });
+        for (const [name, shape] of layout.parameters) add(`${at}${name}`, shape);
+        for (const [name, shape] of layout.buffers) buffers.push([`${at}${name}`, shape]);
+      } else if (basis === 'rational') {
         add(`${at}act.weight_numerator`, [1, 6]);
         add(`${at}act.weight_denominator`, [divisorGroups(input, c.groups), 4]);
         add(`${at}fc.weight`, [output, input]);

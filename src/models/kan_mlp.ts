@@ -2,7 +2,8 @@
 // rational (fc(act(x)), the default), efficient-kan's B-splines or FastKAN's
 // Gaussian radial basis functions, AF-KAN's activation bases, ReLU-KAN's
 // squared ReLU bumps or ChebyKAN's Chebyshev polynomials (nn/kan_bases.ts); basis 'mlp' is the plain MLP of the
-// same widths that KAN papers compare against.
+// same widths that KAN papers compare against; basis 'select' makes S-KAN
+// layers whose nodes choose among several of these spaces (nn/select_kan.ts).
 
 import { reshape } from '../ops/layout.js';
 import { Random } from '../tensor/random.js';
@@ -12,7 +13,8 @@ import {
   type RbfKanOptions, type ReluKanOptions,
 } from '../nn/kan_bases.js';
 import { Dropout } from '../nn/layers.js';
-import { Module } from '../nn/module.js';
+import { Module, type NamedValues } from '../nn/module.js';
+import { SelectKanLayer, type NodeChoice, type SelectSpace } from '../nn/select_kan.js';
 import { checkKanMlpConfig } from './config_check.js';
 
 export interface KanMlpConfig {
@@ -23,8 +25,14 @@ export interface KanMlpConfig {
   /** Channel groups of the rational layers. */
   groups: number;
   dropout: number;
-  /** The layers' basis; absent (older checkpoints) means 'rational'. */
-  basis?: KanBasis;
+  /** The layers' basis; absent (older checkpoints) means 'rational'; 'select': S-KAN layers (`select`). */
+  basis?: KanBasis | 'select';
+  /**
+   * S-KAN (basis 'select'): the spaces each node chooses among, the selection's
+   * softmax temperature, and once pruned the inputs each layer's spaces kept
+   * (inputs[layer][space] = ascending input indices).
+   */
+  select?: { spaces: SelectSpace[]; temperature?: number; inputs?: number[][][] };
   /** B-spline layer options (basis 'bspline'). */
   bspline?: BSplineKanOptions;
   /** Radial-basis layer options (basis 'rbf'). */
@@ -40,8 +48,8 @@ export interface KanMlpConfig {
 }
 
 export class KanMlp extends Module {
-  readonly layers: KanLayer[] = [];
-  readonly basis: KanBasis;
+  readonly layers: (KanLayer | SelectKanLayer)[] = [];
+  readonly basis: KanBasis | 'select';
   private readonly drop: Dropout;
 
   constructor(readonly config: KanMlpConfig, seed = 0) {
@@ -53,6 +61,13 @@ export class KanMlp extends Module {
     for (let i = 0; i + 1 < widths.length; i++) {
       // A first rational layer sees raw inputs: start it as the identity; later ones as swish.
       const rational = { mode: i === 0 ? 'identity' : 'swish', groups: config.groups };
+      if (this.basis === 'select') {
+        const select = config.select!;
+        this.layers.push(this.module(`layers.${i}`, new SelectKanLayer(widths[i]!, widths[i + 1]!, rng, {
+          spaces: select.spaces, temperature: select.temperature, rationalMode: rational.mode, inputs: select.inputs?.[i],
+        })));
+        continue;
+      }
       this.layers.push(this.module(`layers.${i}`,
         createKanLayer(this.basis, widths[i]!, widths[i + 1]!, rng, {
           rational, bspline: config.bspline, rbf: config.rbf, af: config.af, relu: config.relu, cheby: config.cheby,
@@ -74,12 +89,52 @@ export class KanMlp extends Module {
 
   override dispose(): void {
     super.dispose();
+    for (const layer of this.layers) if (layer instanceof SelectKanLayer) layer.dispose();
     for (const [, grid] of this.namedBuffers()) grid.dispose();
   }
 
-  /** The B-spline layers' knot grids (checkpoint state that is not a parameter). */
+  /** The B-spline layers' knot grids and S-KAN layers' kept spaces (checkpoint state that is not a parameter). */
   namedBuffers(): [string, Tensor][] {
-    return this.layers.flatMap((layer, i) => (layer instanceof BSplineKanLayer ? layer.namedBuffers(`layers.${i}.`) : []));
+    return this.layers.flatMap((layer, i) =>
+      (layer instanceof BSplineKanLayer || layer instanceof SelectKanLayer ? layer.namedBuffers(`layers.${i}.`) : []));
+  }
+
+  /** S-KAN phase 2: every layer keeps each node's best spaces (see SelectKanLayer.choose). */
+  async chooseSpaces(options: { keep?: number; threshold?: number } = {}): Promise<NodeChoice[][]> {
+    const choices: NodeChoice[][] = [];
+    for (const layer of this.layers) {
+      if (!(layer instanceof SelectKanLayer)) throw new Error(`KanMlp.chooseSpaces: basis '${this.basis}' has no activation spaces to choose (basis 'select' has)`);
+      choices.push(await layer.choose(options));
+    }
+    return choices;
+  }
+
+  /** Sets every S-KAN layer's selection temperature (the phases anneal it). */
+  setSelectTemperature(temperature: number): void {
+    for (const layer of this.layers) if (layer instanceof SelectKanLayer) layer.setTemperature(temperature);
+  }
+
+  /** Each S-KAN layer's node choices (spaces with weight > 0, best first). */
+  async spaceChoices(): Promise<NodeChoice[][]> {
+    return Promise.all(this.layers.map((layer) => (layer instanceof SelectKanLayer ? layer.choices() : Promise.resolve([]))));
+  }
+
+  /**
+   * S-KAN phase 3: the pruned model's config and values (parameters and
+   * buffers by name): only the (input, space) blocks each node kept, with its
+   * selection weights folded in. buildModel + loadStateDict of these computes
+   * what this model computes.
+   */
+  async prunedState(): Promise<{ config: KanMlpConfig; values: Map<string, NamedValues> }> {
+    if (this.basis !== 'select' || !this.config.select) throw new Error(`KanMlp.prunedState: basis '${this.basis}' has nothing to prune (basis 'select' has)`);
+    const values = new Map<string, NamedValues>();
+    const inputs: number[][][] = [];
+    for (const [i, layer] of this.layers.entries()) {
+      const state = await (layer as SelectKanLayer).prunedState();
+      inputs.push(state.inputs);
+      for (const [name, value] of state.values) values.set(`layers.${i}.${name}`, value);
+    }
+    return { config: { ...this.config, select: { ...this.config.select, inputs } }, values };
   }
 
   /**

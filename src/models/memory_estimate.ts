@@ -13,6 +13,7 @@
 // leaves out the allocator's slack, the runtime and the data pipeline.
 
 import { tensorLayout, countLayout } from './config_check.js';
+import { spaceFeatures } from '../nn/select_kan.js';
 import type { KanMlpConfig } from './kan_mlp.js';
 import { validateModelSpec, type ModelSpec } from './registry.js';
 import type { VitConfig } from './vit.js';
@@ -69,6 +70,8 @@ export function activationValuesPerSample(spec: ModelSpec): number {
       else if (basis === 'af') values += 9 * input * ((c.af?.gridSize ?? 3) + (c.af?.order ?? 3)) + 4 * input + 2 * output;
       else if (basis === 'relu') values += 7 * input * ((c.relu?.gridSize ?? 3) + (c.relu?.order ?? 3)) + 4 * input + 2 * output;
       else if (basis === 'mlp') values += input + 2 * output;
+      // S-KAN: every space's expansion [in, K_s] and the few tensors its features are made of, scaled weights, outputs.
+      else if (basis === 'select') values += (c.select?.spaces ?? []).reduce((n, s) => n + 4 * input * spaceFeatures(s) + 2 * output, 0);
       // ChebyKAN: x (for the basis backward), its [in, degree + 1] expansion (for the matmul's), the output and its gradient.
       else if (basis === 'cheby') values += input + input * ((c.cheby?.degree ?? 4) + 1) + 2 * output;
       else values += 3 * input + input * (c.rbf?.centers ?? 8) + 4 * output;

@@ -2,6 +2,7 @@
 // 28 x 28 variants for the embedded digits, and KAN-MLP.
 
 import { isKanBasis, KAN_BASES, MLP_ACTIVATIONS, type KanBasis, type MlpActivation } from '../nn/kan_bases.js';
+import { SELECT_SPACES, type SelectSpace } from '../nn/select_kan.js';
 import { KARAT_DEFAULT_RANK, parseKaratVariant, type KaratConfig } from '../nn/karat.js';
 import type { Module } from '../nn/module.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -26,7 +27,9 @@ export interface ModelOptions {
    * kan-mlp's KAN basis: 'rational' (GR-KAN, default), 'bspline' (efficient-kan), 'rbf' (FastKAN), 'af' (AF-KAN), 'relu' (ReLU-KAN), 'cheby' (ChebyKAN)
    * or 'mlp' (no KAN: the plain MLP baseline of the same widths).
    */
-  basis?: KanBasis;
+  basis?: KanBasis | 'select';
+  /** S-KAN (basis 'select'): the spaces each node chooses among (default all) and the selection temperature (default 1). */
+  select?: { spaces?: SelectSpace[]; temperature?: number };
   /** kan-mlp's hidden layer widths (default [256, 128]). */
   hidden?: number[];
   /** The MLP baseline's activation (basis 'mlp'; default relu). */
@@ -66,8 +69,8 @@ export interface ModelSpec {
 
 /** Resolves a model name and options to a full configuration, or a clear error. */
 export function modelSpec(name: string, options: ModelOptions = {}): ModelSpec {
-  if (options.basis !== undefined && !isKanBasis(options.basis)) {
-    throw new Error(`unknown basis '${String(options.basis)}': expected one of ${KAN_BASES.join(', ')}`);
+  if (options.basis !== undefined && !isKanBasis(options.basis) && options.basis !== 'select') {
+    throw new Error(`unknown basis '${String(options.basis)}': expected one of ${KAN_BASES.join(', ')} or select`);
   }
   if (name !== 'kan-mlp' && options.basis !== undefined && options.basis !== 'rational') {
     throw new Error(`model '${name}' has GR-KAN (rational) layers; basis '${options.basis}' applies to kan-mlp only`);
@@ -93,6 +96,9 @@ export function modelSpec(name: string, options: ModelOptions = {}): ModelSpec {
       ...(options.basis === 'relu' ? { relu: { gridSize: 3, order: 3 } } : {}),
       ...(options.basis === 'cheby' ? { cheby: { degree: 4 } } : {}),
       ...(options.basis === 'mlp' ? { activation: options.activation ?? 'relu' } : {}),
+      ...(options.basis === 'select' ? {
+        select: { spaces: [...(options.select?.spaces ?? SELECT_SPACES)], temperature: options.select?.temperature ?? 1 },
+      } : {}),
     };
     return { name, config };
   }

@@ -17,7 +17,9 @@ import { KanMlp, type KanMlpConfig } from '../../models/kan_mlp.js';
 import { describeSpec } from '../../models/checkpoint.js';
 import { buildModel, modelSpec, type ModelSpec } from '../../models/registry.js';
 import { isKanBasis, KAN_BASES, MLP_ACTIVATIONS, type KanBasis, type MlpActivation } from '../../nn/kan_bases.js';
-import { DEFAULT_TRAIN_CONFIG, trainModel, type TrainConfig } from '../../train/trainer.js';
+import { DEFAULT_TRAIN_CONFIG, evaluate, trainModel, type TrainConfig } from '../../train/trainer.js';
+import { isSelectSpace, SELECT_SPACES, type SelectSpace } from '../../nn/select_kan.js';
+import { choiceCounts, describeChoices, hasChosen, parseSelectBasis, pruneSelectModel, selectionHook } from '../../train/select_phases.js';
 import { tensor } from '../../ops/creation.js';
 import { Random } from '../../tensor/random.js';
 import type { Tensor } from '../../tensor/tensor.js';
@@ -89,15 +91,17 @@ function gridUpdateSample(data: ImageDataset, seed: number): Tensor {
 /** Model inputs follow the data: channels, image size and class count (tabular: features and classes, or 1 regression output). */
 /** What the flags say of the model beyond its name: --basis, --karat, --hidden, --activation. */
 interface ModelFlags {
-  basis?: KanBasis;
+  basis?: KanBasis | 'select';
+  /** --basis select:...: the spaces, and --select-temperature. */
+  select?: { spaces: SelectSpace[]; temperature: number };
   karat?: string;
   hidden?: number[];
   activation?: MlpActivation;
 }
 
 function specFor(model: string, data: AnyImageDataset, modelFlags: ModelFlags, init?: ModelSpec): ModelSpec {
-  const { basis, karat, hidden, activation } = modelFlags;
-  const kanMlp = { ...(hidden ? { hidden } : {}), ...(activation ? { activation } : {}) };
+  const { basis, karat, hidden, activation, select } = modelFlags;
+  const kanMlp = { ...(hidden ? { hidden } : {}), ...(activation ? { activation } : {}), ...(select ? { select } : {}) };
   if (init) {
     // Fine-tuning keeps the pretrained architecture; only the classes and the input size follow the data.
     if (data.height !== data.width) throw new CliError(`train: images are ${data.height}x${data.width}; models need square images`);
@@ -147,8 +151,24 @@ export async function runTrain(givenFlags: FlagValues): Promise<void> {
     modelSpec(modelName); // an unknown name is reported as such
     throw new CliError(`train: ${modelName} is a transformer for images; tabular data (${datasetSpec}) trains with --model kan-mlp`);
   }
-  const basis = flags.basis as string | undefined;
-  if (basis !== undefined && !isKanBasis(basis)) throw new CliError(`train: unknown basis '${basis}': expected one of ${KAN_BASES.join(', ')}`);
+  const basisFlag = flags.basis as string | undefined;
+  const selecting = basisFlag === 'select' || basisFlag?.startsWith('select:') === true;
+  if (basisFlag !== undefined && !isKanBasis(basisFlag) && !selecting) {
+    throw new CliError(`train: unknown basis '${basisFlag}': expected one of ${KAN_BASES.join(', ')}, or select:SPACE,SPACE,... (S-KAN)`);
+  }
+  let select: ModelFlags['select'];
+  if (selecting) {
+    try {
+      select = { spaces: parseSelectBasis(basisFlag!, SELECT_SPACES, isSelectSpace), temperature: numberFlag(flags, 'select-temperature') };
+    } catch (error) {
+      throw new CliError(`train: ${(error as Error).message}`);
+    }
+  } else {
+    for (const flag of ['select-after', 'select-keep', 'select-threshold', 'select-temperature']) {
+      if (flags[flag] !== undefined) throw new CliError(`train: --${flag} is for S-KAN layers: it needs --model kan-mlp --basis select:SPACE,...`);
+    }
+  }
+  const basis: KanBasis | 'select' | undefined = selecting ? 'select' : basisFlag as KanBasis | undefined;
   if (basis !== undefined && modelName !== 'kan-mlp') {
     throw new CliError(`train: --basis applies to --model kan-mlp only (${modelName} has GR-KAN rational layers)`);
   }
@@ -173,7 +193,7 @@ export async function runTrain(givenFlags: FlagValues): Promise<void> {
     }
     if (basis !== 'mlp') throw new CliError('train: --activation is the MLP baseline\'s activation: it needs --model kan-mlp --basis mlp');
   }
-  const modelFlags: ModelFlags = { basis, karat, hidden, activation: activation as MlpActivation | undefined };
+  const modelFlags: ModelFlags = { basis, karat, hidden, activation: activation as MlpActivation | undefined, select };
   // efficient-kan's grid update: refit every B-spline grid to the first batch of each of the first N epochs.
   const gridUpdates = numberFlag(flags, 'grid-update');
   if (gridUpdates > 0 && (modelName !== 'kan-mlp' || basis !== 'bspline')) {
@@ -357,15 +377,29 @@ export async function runTrain(givenFlags: FlagValues): Promise<void> {
     };
     let stepsDone = resumed?.state.globalStep ?? 0;
     const progress = new ProgressLine(process.stderr);
+    // S-KAN: phase 1 for --select-after epochs, then each node keeps its best spaces (phase 2); pruned before saving (phase 3).
+    const selectPhases = select && model instanceof KanMlp ? {
+      chooseAfter: (flags['select-after'] as number | undefined) ?? Math.ceil(config.epochs / 2),
+      keep: numberFlag(flags, 'select-keep'), threshold: flags['select-threshold'] as number | undefined, temperature: select.temperature,
+    } : undefined;
+    if (selectPhases && selectPhases.chooseAfter >= config.epochs) {
+      throw new CliError(`train: --select-after ${selectPhases.chooseAfter} leaves no epoch of the ${config.epochs} for phase 2 ` +
+        '(training on with the chosen spaces); lower it or raise --epochs');
+    }
+    const gridHook = gridUpdates > 0 && model instanceof KanMlp ? async (epoch: number) => {
+      if (epoch > gridUpdates) return;
+      const sample = gridUpdateSample(train as ImageDataset, config.seed + epoch);
+      const updated = await model.updateGrids(sample);
+      if (!json) log(`epoch ${epoch}: grid update of ${updated} B-spline layer${updated === 1 ? '' : 's'} from ${sample.shape[0]} training samples`);
+      sample.dispose();
+    } : undefined;
+    const selectHook = selectPhases ? selectionHook(model as KanMlp, selectPhases, (choices) => {
+      if (json) process.stdout.write(`${JSON.stringify({ event: 'select', epoch: selectPhases.chooseAfter + 1, layers: choiceCounts(choices) })}\n`);
+      else for (const line of describeChoices(choices)) log(`epoch ${selectPhases.chooseAfter + 1}: spaces kept, ${line}`);
+    }) : undefined;
     const result = await trainModel(model, train, test, config, {
       shouldStop: () => stepsDone >= maxSteps,
-      onEpochStart: gridUpdates > 0 && model instanceof KanMlp ? async (epoch) => {
-        if (epoch > gridUpdates) return;
-        const sample = gridUpdateSample(train as ImageDataset, config.seed + epoch);
-        const updated = await model.updateGrids(sample);
-        if (!json) log(`epoch ${epoch}: grid update of ${updated} B-spline layer${updated === 1 ? '' : 's'} from ${sample.shape[0]} training samples`);
-        sample.dispose();
-      } : undefined,
+      onEpochStart: gridHook ?? selectHook,
       onStep: (e) => {
         stepsDone++;
         if (json) {
@@ -406,9 +440,24 @@ export async function runTrain(givenFlags: FlagValues): Promise<void> {
     // Tabular models need the column encoding (scaling, categories, classes, split) to read data again.
     if (table) info[TABULAR_METADATA_KEY] = encodeTabularPreprocessing(table.preprocessing);
     Object.assign(info, imageInfo);
-    await writeCheckpointFile(out, model, spec, info);
+    // S-KAN phase 3: what the nodes did not keep is pruned away; the saved model is the smaller one, checked on the test set.
+    let pruned: { params: number; test_acc?: number } | undefined;
+    if (selectPhases && await hasChosen(model as KanMlp)) {
+      const smaller = await pruneSelectModel(model as KanMlp, spec);
+      try {
+        smaller.model.eval();
+        const check = await evaluate(smaller.model, test);
+        pruned = { params: smaller.model.parameterCount(), ...(regression ? {} : { test_acc: check.accuracy }) };
+        info.pruned_from = String(params);
+        await writeCheckpointFile(out, smaller.model, smaller.spec, info);
+        log(`pruned: ${params.toLocaleString('en-US')} -> ${pruned.params.toLocaleString('en-US')} parameters` +
+          `${pruned.test_acc === undefined ? '' : `, test accuracy ${(pruned.test_acc * 100).toFixed(2)}%`}`);
+      } finally {
+        smaller.model.dispose();
+      }
+    } else await writeCheckpointFile(out, model, spec, info);
     const done = {
-      event: 'done', model: modelName, backend: backend.name, params, ...metrics,
+      event: 'done', model: modelName, backend: backend.name, params, ...(pruned ? { pruned_params: pruned.params, pruned_test_acc: pruned.test_acc } : {}), ...metrics,
       train_seconds: result.trainSeconds, images_per_s: result.imagesPerSecond, checkpoint: out,
       peak_rss_mib: Math.round(process.resourceUsage().maxRSS / 1024),
     };

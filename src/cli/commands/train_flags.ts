@@ -19,7 +19,22 @@ export const TRAIN_FLAGS = flagTable({
   basis: {
     type: 'string', value: 'B', resume: 'setting',
     help: 'kan-mlp\'s layers: rational (GR-KAN, default), bspline (efficient-kan), rbf (FastKAN), af (AF-KAN), relu (ReLU-KAN), ' +
-      'cheby (ChebyKAN: Chebyshev polynomials of tanh x, degree 4), mlp (no KAN: Linear + --activation)',
+      'cheby (ChebyKAN: Chebyshev polynomials of tanh x, degree 4), mlp (no KAN: Linear + --activation), or ' +
+      'select:SPACE,SPACE,... (S-KAN: each node chooses among those of rational, bspline, rbf, cheby, relu, af; select alone: all six)',
+  },
+  'select-after': {
+    type: integerIn(1, EPOCHS_RANGE.max), value: 'N', resume: 'setting',
+    help: '--basis select: epochs of phase 1 (every space trains); then each node keeps its best spaces and training goes on, ' +
+      'and the saved model is pruned to what was kept (default half of --epochs, rounded up)',
+  },
+  'select-keep': { type: integerIn(1, 6), value: 'K', default: 1, resume: 'setting', help: '--basis select: spaces each node keeps' },
+  'select-threshold': {
+    type: numberIn(0, 1, { minExclusive: true }), value: 'W', resume: 'setting',
+    help: '--basis select: keep every space whose selection weight reaches W (at least the best one) instead of --select-keep',
+  },
+  'select-temperature': {
+    type: numberIn(0, 1000, { minExclusive: true }), value: 'T', default: 1, resume: 'setting',
+    help: '--basis select: softmax temperature of the selection weights',
   },
   hidden: { type: 'string', value: 'W1,W2', resume: 'setting', help: 'kan-mlp\'s hidden widths (default 256,128; --hidden 64 makes 784-64-10)' },
   activation: { type: 'string', value: 'NAME', resume: 'setting', help: '--basis mlp\'s activation: relu (default), gelu or silu' },
