@@ -1,0 +1,326 @@
+// S-KAN's selectable layer (nn/select_kan.ts): the forward against a float64
+// evaluation written here from the formulas (every space), gradients against
+// central finite differences in float64, the same layer on every backend
+// against cpu-float64, the choice and pruning (same outputs, fewer
+// parameters), checkpoints of both, and `kat train --basis select:...`.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import type { Backend } from '../src/backends/backend.js';
+import { decodeCheckpoint, encodeCheckpoint } from '../src/models/checkpoint.js';
+import { countLayout, tensorLayout } from '../src/models/config_check.js';
+import type { KanMlp } from '../src/models/kan_mlp.js';
+import { buildModel, modelSpec, type ModelSpec } from '../src/models/registry.js';
+import { SELECT_SPACE_SETTINGS, SelectKanLayer, SELECT_SPACES, type SelectSpace } from '../src/nn/select_kan.js';
+import { tensor } from '../src/ops/creation.js';
+import { mul } from '../src/ops/elementwise.js';
+import { sum } from '../src/ops/reduce.js';
+import { noGrad } from '../src/tensor/autograd.js';
+import { Random } from '../src/tensor/random.js';
+import { pruneSelectModel } from '../src/train/select_phases.js';
+import { PARITY_BACKENDS, startBackend } from './support/backends.js';
+import { jsonLines, kat } from './support/cli.js';
+import { float64Backend, onBackendAsync, rationalReference } from './support/harness.js';
+
+const silu = (x: number) => x / (1 + Math.exp(-x));
+
+/** Cox-de Boor in float64 on knots t: the order-p bases of x. */
+function bsplines(t: readonly number[], p: number, x: number): number[] {
+  let b: number[] = t.slice(0, -1).map((_, j) => (t[j]! <= x && x < t[j + 1]! ? 1 : 0));
+  for (let d = 1; d <= p; d++) {
+    b = b.slice(0, -1).map((_, j) => {
+      const left = t[j + d]! - t[j]! > 0 ? ((x - t[j]!) / (t[j + d]! - t[j]!)) * b[j]! : 0;
+      const right = t[j + d + 1]! - t[j + 1]! > 0 ? ((t[j + d + 1]! - x) / (t[j + d + 1]! - t[j + 1]!)) * b[j + 1]! : 0;
+      return left + right;
+    });
+  }
+  return b;
+}
+
+/** The features of one input value in one space, in float64, from the space's own parameters (`p`: name -> values) and input index i. */
+function featuresOf(space: SelectSpace, x: number, i: number, p: Map<string, Float64Array>): number[] {
+  const s = SELECT_SPACE_SETTINGS;
+  switch (space) {
+    case 'rational': return [rationalReference(p.get('rational.weight_numerator')!, p.get('rational.weight_denominator')!, x)];
+    case 'bspline': {
+      const { gridSize: g, order: k, low, high } = s.bspline;
+      const h = (high - low) / g;
+      const knots = Array.from({ length: g + 2 * k + 1 }, (_, m) => low + (m - k) * h);
+      return [silu(x), ...bsplines(knots, k, x)];
+    }
+    case 'rbf': {
+      const { low, high, centers } = s.rbf;
+      const spacing = (high - low) / (centers - 1);
+      return [silu(x), ...Array.from({ length: centers }, (_, c) => Math.exp(-(((x - (low + c * spacing)) / spacing) ** 2)))];
+    }
+    case 'cheby': {
+      const theta = Math.acos(Math.tanh(x));
+      return Array.from({ length: s.cheby.degree + 1 }, (_, k) => Math.cos(k * theta));
+    }
+    case 'relu': {
+      const K = s.relu.gridSize + s.relu.order;
+      const r = (4 * s.relu.gridSize ** 2) / (s.relu.order + 1) ** 2;
+      const [starts, ends] = [p.get('relu.grid_start')!, p.get('relu.grid_end')!];
+      return Array.from({ length: K }, (_, k) => (r * Math.max(0, ends[i * K + k]! - x) * Math.max(0, x - starts[i * K + k]!)) ** 2);
+    }
+    case 'af': {
+      const [starts, ends] = [p.get('af.grid_start')!, p.get('af.grid_end')!];
+      return Array.from(starts, (start, k) => (silu(x - start) * silu(ends[k]! - x)) ** 2);
+    }
+  }
+}
+
+/** y [rows, out] of an unpruned layer in float64: b + sum_s sum_i alpha_is sum_k W_s[j, i K + k] F_sk(x_i). */
+function referenceForward(layer: { spaces: readonly SelectSpace[]; temperature: number; inFeatures: number; outFeatures: number },
+  p: Map<string, Float64Array>, x: Float64Array, rows: number, kept?: Float64Array): Float64Array {
+  const { spaces, inFeatures: n, outFeatures: out } = layer;
+  const S = spaces.length;
+  const beta = p.get('selection')!;
+  const alpha = new Float64Array(n * S);
+  for (let i = 0; i < n; i++) {
+    const logits = spaces.map((_, s) => (kept && kept[i * S + s] === 0 ? -Infinity : beta[i * S + s]! / layer.temperature));
+    const max = Math.max(...logits);
+    const e = logits.map((l) => Math.exp(l - max));
+    const total = e.reduce((a, b) => a + b, 0);
+    e.forEach((v, s) => { alpha[i * S + s] = v / total; });
+  }
+  const y = new Float64Array(rows * out);
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < out; j++) {
+      let acc = p.get('bias')![j]!;
+      spaces.forEach((space, s) => {
+        const w = p.get(`${space}.weight`)!;
+        for (let i = 0; i < n; i++) {
+          const f = featuresOf(space, x[r * n + i]!, i, p);
+          for (let k = 0; k < f.length; k++) acc += alpha[i * S + s]! * w[(j * n + i) * f.length + k]! * f[k]!;
+        }
+      });
+      y[r * out + j] = acc;
+    }
+  }
+  return y;
+}
+
+/** A layer with every parameter moved off its initial value (so no term is trivially zero or shared). */
+function perturbedLayer(spaces: readonly SelectSpace[], inFeatures: number, outFeatures: number, seed: number): SelectKanLayer {
+  const rng = new Random(seed);
+  const layer = new SelectKanLayer(inFeatures, outFeatures, rng, { spaces, temperature: 0.7 });
+  for (const [name, t] of layer.namedParameters()) {
+    const values = new Float64Array(t.size);
+    for (let k = 0; k < t.size; k++) {
+      const noise = rng.normal();
+      // Grids stay ordered (start < end) and near their initial places; weights and logits of order one.
+      values[k] = name.includes('grid') ? 0 : name === 'selection' ? 1.5 * noise : name.endsWith('weight') ? 0.5 * noise : 0.3 * noise;
+    }
+    const current = Float64Array.from(float64Backend.readSync(t.buffer as Float64Array));
+    t.assignValues(name.includes('grid') ? current.map((v, k) => v + 0.05 * values[k]! + 0.02 * Math.sin(k)) :
+      name.startsWith('rational.') ? current.map((v, k) => v + 0.2 * values[k]!) : values);
+  }
+  return layer;
+}
+
+const read64 = (t: { buffer: unknown }) => Float64Array.from(float64Backend.readSync(t.buffer as Float64Array));
+const inputs = (rows: number, n: number) => Float64Array.from({ length: rows * n }, (_, k) => 2.2 * Math.sin(1.7 * k + 0.3) + 0.1 * (k % 3));
+
+describe('SelectKanLayer against a float64 evaluation of its formula', () => {
+  it('every space, mixed by softmax(beta / T), on cpu-float64 to 1e-12', async () => {
+    await onBackendAsync(float64Backend, async () => {
+      const [rows, n, out] = [5, 3, 2];
+      const layer = perturbedLayer(SELECT_SPACES, n, out, 11);
+      const p = new Map(layer.namedParameters().map(([name, t]) => [name, read64(t)]));
+      const x = inputs(rows, n);
+      const y = noGrad(() => layer.forward(tensor(x, [rows, n])));
+      const expected = referenceForward(layer, p, x, rows);
+      const got = read64(y);
+      for (let k = 0; k < expected.length; k++) assert.ok(Math.abs(got[k]! - expected[k]!) < 1e-12 * (1 + Math.abs(expected[k]!)), `y[${k}]: ${got[k]} vs ${expected[k]}`);
+      layer.dispose();
+    });
+  });
+
+  it('gradients of x, the selection logits, the weights and the grids match central differences (float64)', async () => {
+    await onBackendAsync(float64Backend, async () => {
+      const [rows, n, out] = [4, 3, 2];
+      const layer = perturbedLayer(SELECT_SPACES, n, out, 5);
+      const x = inputs(rows, n);
+      const r = Float64Array.from({ length: rows * out }, (_, k) => Math.cos(0.9 * k + 0.1));
+      const loss = (xv: Float64Array) => {
+        const y = noGrad(() => layer.forward(tensor(xv, [rows, n])));
+        const v = read64(y);
+        y.dispose();
+        return v.reduce((a, yv, k) => a + yv * r[k]!, 0);
+      };
+      const xt = tensor(x, [rows, n], { requiresGrad: true });
+      sum(mul(layer.forward(xt), tensor(r, [rows, out]))).backward();
+      const h = 1e-6;
+      const check = (what: string, analytic: number, plus: number, minus: number) => {
+        const numeric = (plus - minus) / (2 * h);
+        assert.ok(Math.abs(analytic - numeric) < 1e-6 * (1 + Math.abs(numeric)), `${what}: autograd ${analytic}, finite differences ${numeric}`);
+      };
+      const dx = read64(xt.grad!);
+      for (let k = 0; k < x.length; k++) {
+        const [xp, xm] = [x.slice(), x.slice()];
+        xp[k]! += h;
+        xm[k]! -= h;
+        check(`x[${k}]`, dx[k]!, loss(xp), loss(xm));
+      }
+      // Every element of the small tensors, a spread of the large ones.
+      for (const [name, t] of layer.namedParameters()) {
+        const grad = read64(t.grad!);
+        const base = read64(t);
+        const picks = t.size <= 12 ? [...Array(t.size).keys()] : [0, 1, Math.floor(t.size / 3), Math.floor(t.size / 2), t.size - 2, t.size - 1];
+        for (const k of picks) {
+          const at = (delta: number) => {
+            const v = base.slice();
+            v[k]! += delta;
+            t.assignValues(v);
+            return loss(x);
+          };
+          const [plus, minus] = [at(h), at(-h)];
+          t.assignValues(base);
+          check(`${name}[${k}]`, grad[k]!, plus, minus);
+        }
+      }
+      layer.dispose();
+    });
+  });
+});
+
+describe('SelectKanLayer on every backend against cpu-float64', async () => {
+  const spaces: SelectSpace[] = [...SELECT_SPACES];
+  const [rows, n, out] = [37, 6, 5];
+  const x = inputs(rows, n);
+  const gy = Float64Array.from({ length: rows * out }, (_, k) => Math.sin(0.37 * k));
+  /** Output, dx and every parameter's gradient on a backend, as float64 host values. */
+  async function run(backend: Backend): Promise<Map<string, Float64Array>> {
+    return onBackendAsync(backend, async () => {
+      const reference = await onBackendAsync(float64Backend, async () => {
+        const l = perturbedLayer(spaces, n, out, 3);
+        const values = new Map(l.namedParameters().map(([name, t]) => [name, read64(t)]));
+        l.dispose();
+        return values;
+      });
+      const layer = new SelectKanLayer(n, out, new Random(3), { spaces, temperature: 0.7 });
+      for (const [name, t] of layer.namedParameters()) t.assignValues(reference.get(name)!);
+      const xt = tensor(x, [rows, n], { requiresGrad: true });
+      const y = layer.forward(xt);
+      const result = new Map<string, Float64Array>([['y', Float64Array.from(await y.dataFloat64())]]);
+      y.backward(tensor(gy, [rows, out]));
+      result.set('dx', Float64Array.from(await xt.grad!.dataFloat64()));
+      for (const [name, t] of layer.namedParameters()) result.set(`d ${name}`, Float64Array.from(await t.grad!.dataFloat64()));
+      layer.dispose();
+      return result;
+    });
+  }
+  const expected = await run(float64Backend);
+  for (const name of PARITY_BACKENDS) {
+    const backend = await startBackend(name);
+    const skip = backend || process.env.CI ? false : `backend ${name} did not start here`;
+    it(`${name}: output and every gradient within float32 rounding`, { skip }, async () => {
+      assert.ok(backend, `backend ${name} did not start (CI requires every backend)`);
+      const got = await run(backend);
+      for (const [what, values] of expected) {
+        const scale = Math.max(1e-3, ...Array.from(values, Math.abs));
+        const error = Math.max(...Array.from(values, (v, k) => Math.abs(got.get(what)![k]! - v))) / scale;
+        assert.ok(error < 2e-4, `${name} ${what}: max error ${error} of the largest value`);
+      }
+    });
+  }
+});
+
+/** Perturbed selection logits so the choice is not a tie, on a kan-mlp of select layers. */
+function selectModel(spaces: SelectSpace[], hidden: number[], seed: number): { spec: ModelSpec; model: KanMlp } {
+  const spec = modelSpec('kan-mlp', { basis: 'select', select: { spaces }, hidden, channels: 1, imageSize: 4, classes: 3 });
+  const model = buildModel(spec, seed) as KanMlp;
+  const rng = new Random(seed + 1);
+  for (const [name, t] of model.namedParameters()) {
+    if (name.endsWith('selection')) t.assignValues(Float32Array.from({ length: t.size }, () => 2 * rng.normal()));
+  }
+  return { spec, model };
+}
+
+describe('S-KAN phases: choose, prune, save', () => {
+  const images = Float32Array.from({ length: 7 * 16 }, (_, k) => 1.8 * Math.sin(0.61 * k) + 0.2);
+
+  for (const [what, choice] of [['top 1', { keep: 1 }], ['top 2', { keep: 2 }], ['threshold 0.25', { threshold: 0.25 }]] as const) {
+    it(`${what}: the pruned model computes the same outputs with fewer parameters, and its layout is the checked one`, async () => {
+      const { spec, model } = selectModel(['rational', 'bspline', 'rbf', 'cheby', 'relu', 'af'], [5], 2);
+      const x = tensor(images, [7, 1, 4, 4]);
+      const choices = await model.chooseSpaces(choice);
+      for (const layer of choices) {
+        for (const node of layer) {
+          if ('keep' in choice) assert.equal(node.spaces.length, choice.keep);
+          else assert.ok(node.spaces.length >= 1 && node.weights.slice(1).every((w) => w >= 0));
+          assert.ok(Math.abs(node.weights.reduce((a, b) => a + b, 0) - 1) < 1e-6, 'kept weights are renormalised');
+        }
+      }
+      const before = await noGrad(() => model.forward(x)).data();
+      const pruned = await pruneSelectModel(model, spec);
+      const after = await noGrad(() => pruned.model.forward(x)).data();
+      const scale = Math.max(...Array.from(before, Math.abs));
+      for (let k = 0; k < before.length; k++) assert.ok(Math.abs(after[k]! - before[k]!) <= 4e-7 * scale, `logit ${k}: ${after[k]} vs ${before[k]}`);
+      assert.ok(pruned.model.parameterCount() < model.parameterCount());
+      assert.equal(pruned.model.parameterCount(), countLayout(tensorLayout(pruned.spec).parameters));
+      // Blocks kept: every node's kept spaces, each (input, space) block of W is out x K values.
+      const kept = choices[0]!.reduce((n, node) => n + node.spaces.length, 0);
+      const inputs = pruned.spec.config as { select: { inputs: number[][][] } };
+      assert.equal(inputs.select.inputs[0]!.reduce((n, list) => n + list.length, 0), kept);
+      pruned.model.dispose();
+      model.dispose();
+    });
+  }
+
+  it('checkpoints keep the choice (phase 2) and the pruned layout; another layout is refused with one clear error', async () => {
+    const { spec, model } = selectModel(['rational', 'cheby', 'relu'], [4], 9);
+    const x = tensor(images, [7, 1, 4, 4]);
+    await model.chooseSpaces({ keep: 1 });
+    const bytes = await encodeCheckpoint(model, spec);
+    const loaded = decodeCheckpoint(bytes, 'phase 2');
+    assert.deepEqual(await (loaded.model as KanMlp).spaceChoices(), await model.spaceChoices());
+    const expected = await noGrad(() => model.forward(x)).data();
+    assert.deepEqual(await noGrad(() => loaded.model.forward(x)).data(), expected);
+    const pruned = await pruneSelectModel(model, spec);
+    const prunedBytes = await encodeCheckpoint(pruned.model, pruned.spec);
+    const reloaded = decodeCheckpoint(prunedBytes, 'pruned');
+    assert.deepEqual(await noGrad(() => reloaded.model.forward(x)).data(), await noGrad(() => pruned.model.forward(x)).data());
+    // The pruned weights under a config that says other inputs were kept: refused, naming the tensor and both shapes.
+    const config = JSON.parse(JSON.stringify(pruned.spec.config)) as { select: { inputs: number[][][] } };
+    const moved = config.select.inputs[0]!;
+    const from = moved.findIndex((list) => list.length > 1);
+    const to = (from + 1) % moved.length;
+    moved[to] = [...moved[to]!, moved[from]!.pop()!].sort((a, b) => a - b);
+    const lying = await encodeCheckpoint(pruned.model, { name: 'kan-mlp', config: config as never });
+    assert.throws(() => decodeCheckpoint(lying, 'lying.safetensors'), /lying\.safetensors.*layers\.0\.\w+\.weight.*shape/s);
+    // And an unknown space in the config.
+    const unknown = await encodeCheckpoint(model, { name: 'kan-mlp', config: { ...(spec.config as object), select: { spaces: ['rational', 'fourier', 'relu'] } } as never });
+    assert.throws(() => decodeCheckpoint(unknown, 'unknown.safetensors'), /unknown space 'fourier': expected one of rational, bspline, rbf, cheby, relu, af/);
+    for (const m of [model, loaded.model, pruned.model, reloaded.model]) m.dispose();
+  });
+});
+
+describe('kat train --basis select:...', () => {
+  it('runs the three phases: the choice is reported, the saved model is pruned and scores what the unpruned one scored', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'kat-select-')), 'select.safetensors');
+    const run = kat('train', '--model', 'kan-mlp', '--basis', 'select:rational,bspline,cheby', '--hidden', '8', '--dataset', 'synthetic:1x6x6:3:192',
+      '--epochs', '3', '--select-after', '2', '--batch-size', '32', '--lr', '0.01', '--out', out, '--json');
+    assert.equal(run.code, 0, run.stderr);
+    const events = jsonLines(run.stdout);
+    const select = events.find((e) => e.event === 'select') as { epoch: number; layers: Record<string, number>[] };
+    assert.equal(select.epoch, 3);
+    // Top 1 of each of the 36 inputs and 8 hidden nodes.
+    assert.deepEqual(select.layers.map((l) => Object.values(l).reduce((a, b) => a + b, 0)), [36, 8]);
+    const done = events.find((e) => e.event === 'done')!;
+    assert.ok((done.pruned_params as number) < (done.params as number));
+    assert.equal(done.pruned_test_acc, done.test_acc);
+    const saved = decodeCheckpoint(new Uint8Array(readFileSync(out)), 'select');
+    assert.equal(saved.model.parameterCount(), done.pruned_params);
+    saved.model.dispose();
+    const bad = kat('train', '--model', 'kan-mlp', '--basis', 'select:rational,fourier', '--epochs', '2');
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /unknown activation space 'fourier' in --basis select:rational,fourier: expected select:SPACE,SPACE,\.\.\. of rational, bspline/);
+    const late = kat('train', '--model', 'kan-mlp', '--basis', 'select', '--epochs', '2', '--select-after', '2');
+    assert.match(late.stderr, /--select-after 2 leaves no epoch of the 2 for phase 2/);
+  });
+});
