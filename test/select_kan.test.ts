@@ -317,6 +317,16 @@ describe('kat train --basis select:...', () => {
     const saved = decodeCheckpoint(new Uint8Array(readFileSync(out)), 'select');
     assert.equal(saved.model.parameterCount(), done.pruned_params);
     saved.model.dispose();
+    // kat info: the choice per node, the same counts as the run reported.
+    const info = kat('info', '--checkpoint', out, '--json');
+    assert.equal(info.code, 0, info.stderr);
+    const selection = (jsonLines(info.stdout)[0] as { selection: { pruned: boolean; counts: Record<string, number>[]; layers: { space: string[] }[][] } }).selection;
+    assert.equal(selection.pruned, true);
+    assert.deepEqual(selection.counts, select.layers);
+    assert.deepEqual(selection.layers.map((l) => l.length), [36, 8]);
+    const text = kat('info', '--checkpoint', out);
+    assert.match(text.stdout, /selection {2}pruned to the spaces each node kept/);
+    assert.match(text.stdout, /layer 0: 36 nodes: \w+ \d+/);
     const bad = kat('train', '--model', 'kan-mlp', '--basis', 'select:rational,fourier', '--epochs', '2');
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /unknown activation space 'fourier' in --basis select:rational,fourier: expected select:SPACE,SPACE,\.\.\. of rational, bspline/);

@@ -1,6 +1,8 @@
 // `kat info --checkpoint SRC`: what a checkpoint holds.
 
 import { describeSpec } from '../../models/checkpoint.js';
+import { KanMlp, type KanMlpConfig } from '../../models/kan_mlp.js';
+import { choiceCounts } from '../../train/select_phases.js';
 import { checkpointOptions, CHECKPOINT_SOURCE_HELP, loadCheckpointSource } from '../checkpoint_source.js';
 import { escapeControl, excerpt } from '../../util/text.js';
 import { TRAIN_STATE_KEY } from '../../train/resume.js';
@@ -33,9 +35,21 @@ export async function runInfo(flags: FlagValues): Promise<void> {
   const { spec, model, info, notes, labels, preprocess, name } = await loadCheckpointSource(path, { ...checkpointOptions('info', flags), quiet: Boolean(flags.json) });
   const tensors = model.namedParameters().map(([tensorName, t]) => ({ name: tensorName, shape: t.shape }));
   const params = model.parameterCount();
-  model.dispose();
+  // S-KAN: which space each node chose, and with what weight (pruned: the spaces it kept, weights folded into W).
+  let selection: { layers: { space: string[]; weight: number[] }[][]; counts: Record<string, number>[]; pruned: boolean } | undefined;
+  try {
+    if (model instanceof KanMlp && model.basis === 'select') {
+      const choices = await model.spaceChoices();
+      selection = {
+        layers: choices.map((layer) => layer.map((node) => ({ space: node.spaces, weight: node.weights.map((w) => (Number.isNaN(w) ? 1 : w)) }))),
+        counts: choiceCounts(choices), pruned: model.config.select?.inputs !== undefined,
+      };
+    }
+  } finally {
+    model.dispose();
+  }
   if (flags.json) {
-    process.stdout.write(`${inertJson({ event: 'info', checkpoint: name, model: spec.name, config: spec.config, params, info, notes, labels, preprocess, tensors })}\n`);
+    process.stdout.write(`${inertJson({ event: 'info', checkpoint: name, model: spec.name, config: spec.config, params, info, notes, labels, preprocess, tensors, ...(selection ? { selection } : {}) })}\n`);
     return;
   }
   // Everything below came from the file: control characters escaped (an ANSI / OSC sequence must not reach the terminal).
@@ -44,6 +58,18 @@ export async function runInfo(flags: FlagValues): Promise<void> {
   lines.push(`classes    ${labels.length}: ${labels.slice(0, 5).map((label) => excerpt(label)).join(', ')}${labels.length > 5 ? ', ...' : ''}`);
   if ('imageSize' in spec.config) lines.push(`input      ${preprocess.inputSize.join('x')}, ${preprocess.interpolation} resize, crop ${preprocess.cropMode} ${preprocess.cropPct}, ` +
     `mean ${preprocess.mean.join('/')}, std ${preprocess.std.join('/')}`);
+  if (selection) {
+    const spaces = (spec.config as KanMlpConfig).select?.spaces.length ?? 0;
+    const chosen = selection.layers.every((layer) => layer.every((node) => node.space.length < spaces));
+    const state = selection.pruned ? 'pruned to the spaces each node kept' : chosen ? 'spaces chosen (phase 2)' : 'every space in use (phase 1)';
+    lines.push(`selection  ${state}; nodes per space (--json: every node's spaces and weights)`);
+    selection.layers.forEach((layer, i) => {
+      const strongest = (space: string) => Math.max(...layer.filter((node) => node.space[0] === space).map((node) => node.weight[0]!));
+      const parts = Object.entries(selection!.counts[i]!).sort((a, b) => b[1] - a[1]).map(([space, count]) =>
+        `${space} ${count}${selection!.pruned || !chosen ? '' : ` (top weight up to ${Number.isFinite(strongest(space)) ? strongest(space).toFixed(2) : '-'})`}`);
+      lines.push(`  layer ${i}: ${layer.length} nodes: ${parts.join(', ')}`);
+    });
+  }
   for (const [key, value] of Object.entries(info)) {
     // A resume file's training state is a long JSON blob: one summary line says what it holds.
     const shown = key === TRAIN_STATE_KEY ? trainStateSummary(value) : value;
