@@ -243,7 +243,9 @@ describe('KArAt models', () => {
     const inValues = await values.dataFloat64();
     const variance = (x: Float64Array) => x.reduce((s, v) => s + v * v, 0) / x.length;
     const ratio = variance(out) / (variance(inValues) / tokens);
-    assert.ok(ratio > 0.5 && ratio < 2, `Var(out) / (Var(V) / N) = ${ratio.toFixed(3)}`);
+    // Seeded, so the measurement is fixed (1.015 with the paper's init): 15% catches W's std off by 7% either way
+    // (the variance goes with its square), where (0.5, 2) let a std 1.35x too large pass.
+    assert.ok(Math.abs(ratio - 1) < 0.15, `Var(out) / (Var(V) / N) = ${ratio.toFixed(3)}, expected 1 within 0.15`);
   });
 
   it('karat-micro trains on synthetic data (--karat G3B then G1U): the loss goes down', () => {
