@@ -120,6 +120,7 @@ describe('image folders', () => {
       assert.equal(perWorker.reduce((a, b) => a + b, 0), images, 'every image decoded once, in a worker');
       assert.ok(perWorker.every((n) => n >= images / pool.size / 4), `images per worker: ${perWorker.join(', ')}`);
       assert.ok(inFlight >= pool.size, `at most ${inFlight} requests in flight for ${pool.size} workers`);
+      const decoded = perWorker.join(' / ');
 
       const model = buildModel(modelSpec('kat-micro', { channels: 3, imageSize: 56, classes: 3 }));
       started = performance.now();
@@ -127,7 +128,7 @@ describe('image folders', () => {
       const trainMs = performance.now() - started;
       // Printed for the reader, never asserted.
       process.stderr.write(`folder: ${images} images decoded in ${(decodeMs / 1000).toFixed(2)} s by ${pool.size} workers ` +
-        `(${perWorker.join(' / ')}); 1 epoch of training in ${(trainMs / 1000).toFixed(1)} s, test accuracy ${(result.testAccuracy * 100).toFixed(1)}%\n`);
+        `(${decoded}); 1 epoch of training in ${(trainMs / 1000).toFixed(1)} s, test accuracy ${(result.testAccuracy * 100).toFixed(1)}%\n`);
       assert.equal(result.epochs.length, 1);
       assert.ok(result.testAccuracy > 0.5, `the coloured discs are easy: accuracy ${result.testAccuracy}`);
       model.dispose();
