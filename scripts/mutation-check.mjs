@@ -16,7 +16,7 @@
 // what is tested; KATJS_PARITY_BACKENDS limits the parity suite to the CPUs.
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -170,10 +170,13 @@ async function main() {
   }
   const work = mkdtempSync(join(tmpdir(), 'katjs-mutants-'));
   console.error(`mutation-check: copying the tree to ${work}`);
-  for (const entry of ['src', 'test', 'scripts', 'package.json', 'tsconfig.json', 'tsconfig.test.json']) {
-    cpSync(join(root, entry), join(work, entry), { recursive: true, filter: (p) => !p.includes('/node_modules') });
+  for (const entry of ['src', 'test', 'scripts', 'web', 'package.json', 'tsconfig.json', 'tsconfig.test.json']) {
+    cpSync(join(root, entry), join(work, entry), { recursive: true, filter: (p) => !p.includes('/node_modules') && !p.includes('/dist') });
   }
   symlinkSync(join(root, 'node_modules'), join(work, 'node_modules'));
+  // The test build type-checks web/ sources that import the package itself ('katjs' -> dist/): build dist first (npm run build).
+  if (!existsSync(join(root, 'dist'))) throw new Error('mutation-check: no dist/ here: run `npm run build` first');
+  symlinkSync(join(root, 'dist'), join(work, 'dist'));
   const results = [];
   try {
     console.error('mutation-check: building the copy (wasm + tsc)');
