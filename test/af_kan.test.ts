@@ -295,10 +295,19 @@ describe('kat train --basis af / relu and bad settings', () => {
     const train = kat('train', '--model', 'kan-mlp', '--basis', 'relu', '--dataset', 'synthetic:1x6x6:3:96', '--epochs', '2',
       '--batch-size', '16', '--out', out, '--json');
     assert.equal(train.code, 0, train.stderr);
-    const done = JSON.parse(train.stdout.trim().split('\n').pop()!) as { test_acc: number };
+    const events = train.stdout.trim().split('\n').map((line) => JSON.parse(line) as { event: string; train_loss?: number; test_acc: number });
+    const epochs = events.filter((e) => e.event === 'epoch');
+    assert.equal(epochs.length, 2);
+    // It learns: the training loss falls from the first epoch to the second, and starts near ln 3 (three balanced classes).
+    assert.ok(epochs[1]!.train_loss! < epochs[0]!.train_loss!, `train loss ${epochs[0]!.train_loss} then ${epochs[1]!.train_loss}`);
+    assert.ok(Math.abs(epochs[0]!.train_loss! - Math.log(3)) < 0.3, `first epoch loss ${epochs[0]!.train_loss}`);
+    const done = events.pop()!;
     const evaluated = kat('eval', '--checkpoint', out, '--json');
     assert.equal(evaluated.code, 0, evaluated.stderr);
     assert.equal((JSON.parse(evaluated.stdout) as { test_acc: number }).test_acc, done.test_acc);
+    const info = kat('info', '--checkpoint', out, '--json');
+    assert.equal(info.code, 0, info.stderr);
+    assert.equal((JSON.parse(info.stdout) as { config: KanMlpConfig }).config.basis, 'relu', 'the checkpoint says it is a ReLU-KAN');
   });
 
   it('bad settings: one clear error each', () => {
