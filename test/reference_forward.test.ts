@@ -199,6 +199,10 @@ describe('every op forward against float64 Math.* references, on every backend',
           }
           assert.deepEqual(Array.from(await ops.argmax(t, axis).dataFloat64()), expected, `argmax along ${axis} on ${name}`);
         }
+        // Ties: the first index wins (as torch.argmax and numpy.argmax), along the last axis and a leading one.
+        const ties = ops.tensor([1, 3, 3, 0, 2, 2, 2, 2, -1, -5, -1, -5], [3, 4]);
+        assert.deepEqual(Array.from(await ops.argmax(ties, 1).dataFloat64()), [1, 0, 0], `argmax ties along 1 on ${name}`);
+        assert.deepEqual(Array.from(await ops.argmax(ops.tensor([4, 1, 4, 1, 0, 1], [3, 2]), 0).dataFloat64()), [0, 0], `argmax ties along 0 on ${name}`);
       }));
 
       it('softmax, layerNorm, matmul (every transpose), meanSquaredError', { skip }, () => on(async () => {
