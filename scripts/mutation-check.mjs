@@ -213,15 +213,16 @@ async function main() {
             : { status: 'killed', detail: run.timedOut ? 'timed out' : run.failing.slice(0, 2).join('; ').slice(0, 160), seconds: run.seconds };
           if (typeError) result.typeError = typeError;
         } finally {
+          // Restored in the source; the next mutation's full rebuild restores its build too.
           writeFileSync(path, original);
-          rebuild(work);
         }
       }
       results.push({ id: m.id, area: m.area, file: m.file, tests: m.tests, ...result });
       console.error(`  ${result.status.padEnd(14)} ${m.id} ${result.seconds ? `(${result.seconds.toFixed(0)} s)` : ''}`);
     }
   } finally {
-    if (!options.keep) rmSync(work, { recursive: true, force: true });
+    if (options.keep) rebuild(work);
+    else rmSync(work, { recursive: true, force: true });
   }
 
   const killed = results.filter((r) => r.status === 'killed').length;
