@@ -85,9 +85,9 @@ export const MUTATIONS = [
     find: '1.0003008043819048, -2.5878199375289335e-08, 0.09632129918392647,',
     replace: '1.0003008043819048, -2.5878199375289335e-08, 0.09642129918392647,',
     also: { find: 'maxError: 4.1e-5,', replace: 'maxError: 4.5e-4,' }, tests: ['rational_init'] },
-  { id: 'detach-keeps-graph', area: 'autograd', file: 'src/tensor/tensor.ts',
+  { id: 'detach-in-place', area: 'autograd', file: 'src/tensor/tensor.ts',
     find: 'detach(): Tensor {\n    return this.view(this.shape);',
-    replace: 'detach(): Tensor {\n    const t = this.view(this.shape);\n    t.gradNode = this.gradNode;\n    return t;', tests: ['autograd'] },
+    replace: 'detach(): Tensor {\n    this.requiresGrad = false;\n    return this;', tests: ['autograd'] },
   // optimisers
   { id: 'adamw-no-bias-correction', area: 'optim', file: 'src/backends/cpu/kernels/elementwise.ts',
     find: 'const stepSize = lr / (1 - beta1 ** hyper.step);', replace: 'const stepSize = lr;', tests: ['optim'] },

@@ -83,6 +83,14 @@ describe('autograd', () => {
     const only = ops.sum(ops.mul(ops.exp(y).detach(), 3));
     assert.equal(only.requiresGrad, false);
     assert.equal(y.grad, null);
+    // Detaching makes a new tensor: the original stays in the graph, and gradients still flow through it.
+    const w = ops.tensor([0.5, 4], [2], { requiresGrad: true });
+    const e = ops.mul(w, 3);
+    const de = e.detach();
+    assert.notEqual(de, e);
+    assert.equal(e.requiresGrad, true, 'the original still requires grad');
+    ops.sum(ops.mul(e, de)).backward(); // d/dw sum(3w * const(3w)) = 3 * 3w
+    assert.deepEqual(Array.from(await w.grad!.dataFloat64()), [4.5, 36]);
   });
 });
 
