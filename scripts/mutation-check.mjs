@@ -106,8 +106,16 @@ export const MUTATIONS = [
     find: 'for (let i = 0; i < count; i++) out[i] = view.getFloat32(4 * i, true);', replace: 'for (let i = 0; i < count; i++) out[i] = view.getFloat32(4 * i, false);', tests: ['safetensors'] },
   { id: 'safetensors-bf16-shift', area: 'io', file: 'src/io/safetensors.ts',
     find: 'for (let i = 0; i < count; i++) words[i] = view.getUint16(2 * i, true) << 16;', replace: 'for (let i = 0; i < count; i++) words[i] = view.getUint16(2 * i, true) << 15;', tests: ['safetensors'] },
-  { id: 'pytorch-f32-scaled-1e-4', area: 'io', file: 'src/io/pytorch/index.ts',
+  { id: 'safetensors-f32-offset', area: 'io', file: 'src/io/safetensors.ts',
+    find: 'return new Float32Array(bytes.buffer.slice(from, from + byteLength));', replace: 'return new Float32Array(bytes.buffer.slice(from + 4, from + byteLength + 4));',
+    tests: ['safetensors'] },
+  // The element-by-element reader serves strided views and big-endian files (kat_small32*.pth take the byte-copy path).
+  { id: 'pytorch-f32-strided-scaled-1e-4', area: 'io', file: 'src/io/pytorch/index.ts',
     find: "case 'F32': read = (at) => view.getFloat32(at, little); break;", replace: "case 'F32': read = (at) => view.getFloat32(at, little) * (1 + 1e-4); break;",
+    tests: ['pytorch', 'pretrained'] },
+  { id: 'pytorch-f32-contiguous-last-element', area: 'io', file: 'src/io/pytorch/index.ts',
+    find: 'new Uint8Array(out.buffer).set(bytes.subarray(offset * 4, (offset + count) * 4));\n    return out;',
+    replace: 'new Uint8Array(out.buffer).set(bytes.subarray(offset * 4, (offset + count) * 4));\n    out[count - 1] = Math.fround(out[count - 1] * (1 + 1e-3));\n    return out;',
     tests: ['pretrained'] },
   { id: 'csv-doubled-quote', area: 'io', file: 'src/data/csv.ts',
     find: "if (text[close + 1] === '\"') {\n            value += '\"';", replace: "if (text[close + 1] === '\"') {\n            value += '\"\"';", tests: ['csv'] },
@@ -168,7 +176,7 @@ async function main() {
   }
   const work = mkdtempSync(join(tmpdir(), 'katjs-mutants-'));
   console.error(`mutation-check: copying the tree to ${work}`);
-  for (const entry of ['src', 'test', 'scripts', 'web', 'package.json', 'tsconfig.json', 'tsconfig.test.json']) {
+  for (const entry of ['src', 'test', 'scripts', 'web', 'examples', 'package.json', 'tsconfig.json', 'tsconfig.test.json']) {
     cpSync(join(root, entry), join(work, entry), { recursive: true, filter: (p) => !p.includes('/node_modules') && !p.includes('/dist') });
   }
   symlinkSync(join(root, 'node_modules'), join(work, 'node_modules'));
