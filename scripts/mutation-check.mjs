@@ -101,6 +101,13 @@ export const MUTATIONS = [
     find: 'const scale = maxNorm / (norm + 1e-6);', replace: 'const scale = maxNorm / (norm * norm + 1e-6);', tests: ['optim'] },
   { id: 'ema-no-warmup', area: 'optim', file: 'src/optim/ema.ts',
     find: 'return Math.min(this.decay, (1 + this.updates) / (10 + this.updates));', replace: 'return this.decay;', tests: ['ema'] },
+  // CLI commands over the library
+  { id: 'formula-group0-denominator', area: 'cli', file: 'src/viz/activations.ts',
+    find: 'denominator: act.denominator.subarray(group * DENOMINATOR, (group + 1) * DENOMINATOR),',
+    replace: 'denominator: act.denominator.subarray(0, DENOMINATOR),', tests: ['onnx_export'], pattern: '--heads 3' },
+  { id: 'train-relu-builds-af', area: 'cli', file: 'src/cli/commands/train.ts',
+    find: 'const basis = flags.basis as string | undefined;', replace: "const basis = (flags.basis === 'relu' ? 'af' : flags.basis) as string | undefined;",
+    tests: ['af_kan'], pattern: 'relu trains' },
   // I/O and data
   { id: 'safetensors-f32-big-endian', area: 'io', file: 'src/io/safetensors.ts',
     find: 'for (let i = 0; i < count; i++) out[i] = view.getFloat32(4 * i, true);', replace: 'for (let i = 0; i < count; i++) out[i] = view.getFloat32(4 * i, false);', tests: ['safetensors'] },
