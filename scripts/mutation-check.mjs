@@ -164,7 +164,7 @@ function rebuild(work) {
 
 function runTests(work, tests, pattern, timeoutS) {
   const files = tests.map((t) => join('build/test', `${t}.test.js`));
-  const args = ['--test', ...(pattern ? ['--test-name-pattern', pattern] : []), ...files];
+  const args = ['--test', ...(pattern ? [`--test-name-pattern=${pattern}`] : []), ...files];
   const env = { ...process.env, VK_DRIVER_FILES: '/nonexistent-vulkan-driver.json', KATJS_PARITY_BACKENDS: 'cpu,cpu-plain-simd,cpu-js' };
   delete env.CI; // a hidden WebGPU is a skip here, not a failure
   const started = Date.now();
