@@ -69,9 +69,28 @@ describe('autograd', () => {
     assert.throws(() => y.backward(ops.tensor([1, 2, 3])), /gradient has shape \[3\], expected \[2\]/);
   });
 
-  it('detach cuts the graph', () => {
-    const x = ops.tensor([1], [1], { requiresGrad: true });
-    assert.equal(ops.mul(x, 2).detach().requiresGrad, false);
+  it('detach cuts the graph: no gradient flows through the detached branch', async () => {
+    const x = ops.tensor([3, -2], [2], { requiresGrad: true });
+    const d = ops.mul(x, 2).detach();
+    assert.equal(d.requiresGrad, false);
+    assert.deepEqual(Array.from(await d.dataFloat64()), [6, -4], 'same values');
+    // z = sum(detach(2x) * x + x^2): dz/dx = 2x (the detached factor as a constant) + 2x = 4x; through the branch it would be 6x.
+    const z = ops.sum(ops.add(ops.mul(d, x), ops.mul(x, x)));
+    z.backward();
+    assert.deepEqual(Array.from(await x.grad!.dataFloat64()), [12, -8]);
+    // A graph of detached values only has nothing to differentiate.
+    const y = ops.tensor([1, 2], [2], { requiresGrad: true });
+    const only = ops.sum(ops.mul(ops.exp(y).detach(), 3));
+    assert.equal(only.requiresGrad, false);
+    assert.equal(y.grad, null);
+    // Detaching makes a new tensor: the original stays in the graph, and gradients still flow through it.
+    const w = ops.tensor([0.5, 4], [2], { requiresGrad: true });
+    const e = ops.mul(w, 3);
+    const de = e.detach();
+    assert.notEqual(de, e);
+    assert.equal(e.requiresGrad, true, 'the original still requires grad');
+    ops.sum(ops.mul(e, de)).backward(); // d/dw sum(3w * const(3w)) = 3 * 3w
+    assert.deepEqual(Array.from(await w.grad!.dataFloat64()), [4.5, 36]);
   });
 });
 

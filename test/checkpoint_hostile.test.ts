@@ -66,16 +66,14 @@ function file(name: string, bytes: Uint8Array): string {
   return path;
 }
 
-/** `kat ...` with a hard time limit (a hang fails the test instead of stalling it), and its time. */
-function katTimed(...args: string[]): { code: number | null; stdout: string; stderr: string; ms: number } {
-  const start = performance.now();
+/** `kat ...` with a hang guard (60 s, far beyond the fraction of a second it takes): a hang fails the test instead of stalling it. */
+function katTimed(...args: string[]): { code: number | null; stdout: string; stderr: string } {
   const run = spawnSync(process.execPath, [CLI_PATH, ...args], { encoding: 'utf8', timeout: 60_000, cwd: dir });
-  return { code: run.status, stdout: run.stdout, stderr: run.stderr, ms: performance.now() - start };
+  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
-/** Throws `pattern` quickly, with a message that has no raw control characters and is short. */
-function refuses(bytes: Uint8Array, pattern: RegExp, limitMs = 2_000): string {
-  const start = performance.now();
+/** Throws `pattern`, with a message that has no raw control characters and is short (the cases' `timeout` is the hang guard). */
+function refuses(bytes: Uint8Array, pattern: RegExp): string {
   let message = '';
   assert.throws(() => decodeCheckpoint(bytes, 'hostile'), (error: unknown) => {
     assert.ok(error instanceof Error && error.constructor === Error || (error as Error).name === 'SafetensorsError',
@@ -84,7 +82,6 @@ function refuses(bytes: Uint8Array, pattern: RegExp, limitMs = 2_000): string {
     assert.match(message, pattern);
     return true;
   });
-  assert.ok(performance.now() - start < limitMs, `took ${(performance.now() - start).toFixed(0)} ms`);
   assert.doesNotMatch(message, /[\u0000-\u001f\u007f-\u009f]/, 'raw control characters');
   assert.ok(message.length < 600, `a ${message.length}-character message`);
   return message;
@@ -98,11 +95,10 @@ describe('a checkpoint\'s metadata config is checked before any model is built',
       const run = katTimed(...args, '--checkpoint', path);
       assert.equal(run.code, 1, `${args[0]}: ${run.stderr}`);
       assert.match(run.stderr, /^kat: checkpoint '[^']+depth\.safetensors': metadata config: depth is 1000000000: expected an integer from 1 to 1024\n$/);
-      assert.ok(run.ms < 20_000, `${args[0]} took ${run.ms.toFixed(0)} ms`);
     }
   });
 
-  it('huge sizes (depth 1e4, classes, mlpRatio, dim, image size, hidden widths 1e9) are refused without allocating', () => {
+  it('huge sizes (depth 1e4, classes, mlpRatio, dim, image size, hidden widths 1e9) are refused without allocating', { timeout: 60_000 }, () => {
     const before = process.memoryUsage().arrayBuffers;
     refuses(withConfig({ depth: 10_000 }), /^hostile: metadata config: depth is 10000: expected an integer from 1 to 1024$/);
     refuses(withConfig({ classes: 1e9 }), /metadata config: classes is 1000000000: expected an integer from 1 to 1048576/);
@@ -115,11 +111,11 @@ describe('a checkpoint\'s metadata config is checked before any model is built',
     assert.ok(process.memoryUsage().arrayBuffers - before < 64 * 2 ** 20, 'no large allocation');
   });
 
-  it('a config within the limits that the file\'s tensors do not hold fails before the model is built', () => {
+  it('a config within the limits that the file\'s tensors do not hold fails before the model is built', { timeout: 60_000 }, () => {
     const before = process.memoryUsage().arrayBuffers;
     // Building 1,000,000 classes would allocate a 256 MB head; 1000 blocks, 200 MB.
-    refuses(withConfig({ classes: 1_000_000 }), /^hostile does not fit this model: 'head\.weight' has shape \[10, 64\], the model expects \[1000000, 64\]; 'head\.bias' has shape \[10\], the model expects \[1000000\]$/, 500);
-    refuses(withConfig({ depth: 1000 }), /^hostile does not fit this model: missing 'blocks\.3\.norm1\.weight' \[64\]; .*; and \d+ more problems$/, 500);
+    refuses(withConfig({ classes: 1_000_000 }), /^hostile does not fit this model: 'head\.weight' has shape \[10, 64\], the model expects \[1000000, 64\]; 'head\.bias' has shape \[10\], the model expects \[1000000\]$/);
+    refuses(withConfig({ depth: 1000 }), /^hostile does not fit this model: missing 'blocks\.3\.norm1\.weight' \[64\]; .*; and \d+ more problems$/);
     assert.ok(process.memoryUsage().arrayBuffers - before < 64 * 2 ** 20, 'no large allocation');
   });
 
@@ -276,11 +272,12 @@ describe('layers check their sizes before allocating', () => {
     assert.throws(() => new Block({ dim: 64, heads: 4, mlpRatio: 0, mlp: 'kan', groups: 8, dropout: 0, dropPath: 0 }, rng), /Block: MLP width \(dim 64 x mlpRatio 0\) must be an integer >= 1, got 0/);
   });
 
-  it('models check their whole config first: depth 1e9 fails at once', () => {
-    const start = performance.now();
+  // Building first would take minutes and gigabytes: the timeout is the hang guard (the check takes well under a millisecond).
+  it('models check their whole config first: depth 1e9 fails at once', { timeout: 10_000 }, () => {
+    const before = process.memoryUsage().arrayBuffers;
     assert.throws(() => new VisionTransformer({ ...(spec.config as VitConfig), depth: 1e9 }), /VisionTransformer: depth is 1000000000: expected an integer from 1 to 1024/);
     assert.throws(() => new KanMlp({ inputs: 784, hidden: [1e9], classes: 10, groups: 8, dropout: 0 }), /KanMlp: hidden\[0\] is 1000000000/);
-    assert.ok(performance.now() - start < 100);
+    assert.ok(process.memoryUsage().arrayBuffers - before < 64 * 2 ** 20, 'no large allocation');
   });
 
   it('buildModel validates the spec (null config, unknown model)', () => {

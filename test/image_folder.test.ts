@@ -95,35 +95,42 @@ describe('image folders', () => {
     }
   });
 
-  it('a 1,000-image folder (PNG and JPEG) trains for an epoch; decoding keeps every core busy', async () => {
+  // No wall-time or CPU-share assertion (a busy machine fails those, a broken one can pass): the decode pool's own
+  // bookkeeping shows that every worker receives images and that the stream keeps all of them fed at once.
+  it('a 1,000-image folder (PNG and JPEG) trains for an epoch; decoding spreads over every worker, all in flight at once', async () => {
     const big = join(root, 'big');
     writeSyntheticFolder(big, { count: 1000, classes: 3, seed: 9 });
     await setBackend('cpu');
     const split = await loadImageFolder(big, { ...preprocess28, inputSize: [3, 56, 56] }, { seed: 0 });
     try {
-      // Decoding alone: the workers should use every core while the main thread only gathers batches.
-      const cpuBefore = process.cpuUsage();
+      // Decoding alone: every worker gets images, and requests to all of them are in flight together.
+      const pool = split.train.pool as unknown as { size: number; workers: { postMessage(message: unknown): void }[]; pending: Map<number, unknown> };
+      const perWorker = pool.workers.map(() => 0);
+      let inFlight = 0;
+      pool.workers.forEach((worker, i) => {
+        const post = worker.postMessage.bind(worker);
+        worker.postMessage = (message: unknown) => { perWorker[i]!++; inFlight = Math.max(inFlight, pool.pending.size); post(message); };
+      });
       let started = performance.now();
       let images = 0;
       for await (const batch of split.train.streamBatches(32, { seed: 0, epoch: 1, augment: true })) images += batch.size;
       const decodeMs = performance.now() - started;
-      const cpu = process.cpuUsage(cpuBefore);
-      const busy = (cpu.user + cpu.system) / 1000 / decodeMs;
       assert.equal(images, split.train.count);
+      assert.equal(pool.size, availableParallelism(), 'one decode worker per core');
+      assert.equal(perWorker.reduce((a, b) => a + b, 0), images, 'every image decoded once, in a worker');
+      assert.ok(perWorker.every((n) => n >= images / pool.size / 4), `images per worker: ${perWorker.join(', ')}`);
+      assert.ok(inFlight >= pool.size, `at most ${inFlight} requests in flight for ${pool.size} workers`);
+      const decoded = perWorker.join(' / ');
 
       const model = buildModel(modelSpec('kat-micro', { channels: 3, imageSize: 56, classes: 3 }));
-      const trainCpuBefore = process.cpuUsage();
       started = performance.now();
       const result = await trainModel(model, split.train, split.test, { ...DEFAULT_TRAIN_CONFIG, epochs: 1, batchSize: 32, warmupEpochs: 0 });
       const trainMs = performance.now() - started;
-      const trainCpu = process.cpuUsage(trainCpuBefore);
-      const trainBusy = (trainCpu.user + trainCpu.system) / 1000 / trainMs;
-      process.stderr.write(`folder: ${images} images decoded in ${(decodeMs / 1000).toFixed(2)} s (${busy.toFixed(2)} cores busy of ` +
-        `${availableParallelism()}); 1 epoch of training in ${(trainMs / 1000).toFixed(1)} s (${trainBusy.toFixed(2)} cores busy), ` +
-        `test accuracy ${(result.testAccuracy * 100).toFixed(1)}%\n`);
+      // Printed for the reader, never asserted.
+      process.stderr.write(`folder: ${images} images decoded in ${(decodeMs / 1000).toFixed(2)} s by ${pool.size} workers ` +
+        `(${decoded}); 1 epoch of training in ${(trainMs / 1000).toFixed(1)} s, test accuracy ${(result.testAccuracy * 100).toFixed(1)}%\n`);
       assert.equal(result.epochs.length, 1);
       assert.ok(result.testAccuracy > 0.5, `the coloured discs are easy: accuracy ${result.testAccuracy}`);
-      if (availableParallelism() >= 2) assert.ok(busy > 1.4, `decoding kept only ${busy.toFixed(2)} cores busy`);
       model.dispose();
     } finally {
       await split.close();

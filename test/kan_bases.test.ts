@@ -26,7 +26,7 @@ import { bsplineBasis, chebyshevBasis, radialBasis, uniformKnots } from '../src/
 import { noGrad } from '../src/tensor/autograd.js';
 import { Random } from '../src/tensor/random.js';
 import type { Tensor } from '../src/tensor/tensor.js';
-import { PARITY_BACKENDS, startBackend } from './support/backends.js';
+import { PARITY_BACKENDS, skipUnless, startBackend } from './support/backends.js';
 import { float64Backend, gradcheck, onBackend, onBackendAsync, randomValues, scaledMaxError, toFloat32Values } from './support/harness.js';
 import { kat } from './support/cli.js';
 
@@ -93,12 +93,12 @@ async function basisOnBackend(backend: Backend, x: Float64Array, xShape: number[
   });
 }
 
-/** float64 reference plus every parity backend that starts (webgpu on SwiftShader). */
-async function allBackends(): Promise<[string, Backend][]> {
-  const out: [string, Backend][] = [['cpu-float64', float64Backend]];
+/** float64 reference plus every parity backend (webgpu on SwiftShader), each with its `skip` option (the reason where it cannot start). */
+async function allBackends(): Promise<[string, Backend, string | false][]> {
+  const out: [string, Backend, string | false][] = [['cpu-float64', float64Backend, false]];
   for (const name of PARITY_BACKENDS) {
     const backend = await startBackend(name);
-    if (backend) out.push([name, backend]);
+    out.push([name, backend!, skipUnless(backend, name)]);
   }
   return out;
 }
@@ -135,8 +135,8 @@ describe('bsplineBasis against an independent Cox-de Boor evaluation', async () 
     x32[2 * channels + 3] = NaN;
     const gy = toFloat32Values(randomValues(rng, x.length * (knots - order - 1)));
     const expected = referenceBspline(x32, grid32, channels, knots, order, gy);
-    for (const [name, backend] of backends) {
-      it(`order ${order} on ${name}: bases and dx (knots non-uniform, repeated, uniform; x on knots, outside, NaN)`, async () => {
+    for (const [name, backend, skip] of backends) {
+      it(`order ${order} on ${name}: bases and dx (knots non-uniform, repeated, uniform; x on knots, outside, NaN)`, { skip }, async () => {
         const actual = await basisOnBackend(backend, x32, [rows, channels], gy,
           (xt) => bsplineBasis(xt, tensor(grid32, [channels, knots]), order));
         const tolerance = name === 'cpu-float64' ? 1e-12 : 2e-6;
@@ -216,8 +216,8 @@ describe('radialBasis against exp(-((x - c_k) / h)^2)', async () => {
         dx[i] += gy[i * centers + k]! * phi * (-2 * (x[i]! - c)) / (width * width);
       }
     }
-    for (const [name, backend] of backends) {
-      it(`${JSON.stringify(options)} on ${name}`, async () => {
+    for (const [name, backend, skip] of backends) {
+      it(`${JSON.stringify(options)} on ${name}`, { skip }, async () => {
         const actual = await basisOnBackend(backend, x, shape, gy, (xt) => radialBasis(xt, options));
         const tolerance = name === 'cpu-float64' ? 1e-12 : 5e-6;
         assert.ok(scaledMaxError(actual.y, y) <= tolerance, `forward ${scaledMaxError(actual.y, y)}`);
@@ -873,10 +873,10 @@ describe('kat train --grid-update (efficient-kan grid update during training)', 
 
 describe('the WebAssembly basis kernels over several arena chunks', async () => {
   // 300 x 64 elements: the B-spline kernels take ~100 rows per chunk at this width, the RBF ones ~7000 elements.
-  const simd: [string, Backend][] = [];
+  const simd: [string, Backend, string | false][] = [];
   for (const name of ['cpu', 'cpu-plain-simd']) {
     const backend = await startBackend(name);
-    if (backend) simd.push([name, backend]);
+    simd.push([name, backend!, skipUnless(backend, name)]);
   }
   const [rows, channels, gridSize, order] = [300, 64, 5, 3];
   const rng = new Random(31);
@@ -904,14 +904,14 @@ describe('the WebAssembly basis kernels over several arena chunks', async () => 
       rbfDx[i] += gy[i * centers + k]! * Math.exp(-z * z) * (-2 * z) / (4 / 7);
     }
   }
-  for (const [name, backend] of simd) {
-    it(`bsplineBasis and its dx on ${name}`, async () => {
+  for (const [name, backend, skip] of simd) {
+    it(`bsplineBasis and its dx on ${name}`, { skip }, async () => {
       const actual = await basisOnBackend(backend, x32, [rows, channels], gy, (xt) => bsplineBasis(xt, tensor(grid32, [channels, knots]), order));
       assert.ok(scaledMaxError(actual.y, expected.y) <= 2e-6, `bases ${scaledMaxError(actual.y, expected.y)}`);
       assert.ok(scaledMaxError(actual.dx, expected.dx) <= 1e-5, `dx ${scaledMaxError(actual.dx, expected.dx)}`);
       assert.ok(Number.isNaN(actual.dx[rows * channels - 5]!) && Number.isNaN(actual.y[(rows * channels - 5) * bases]!));
     });
-    it(`radialBasis and its dx on ${name}`, async () => {
+    it(`radialBasis and its dx on ${name}`, { skip }, async () => {
       const actual = await basisOnBackend(backend, x32, [rows, channels], gy, (xt) => radialBasis(xt));
       assert.ok(scaledMaxError(actual.y, rbfY) <= 5e-6, `forward ${scaledMaxError(actual.y, rbfY)}`);
       assert.ok(scaledMaxError(actual.dx, rbfDx) <= 5e-6, `dx ${scaledMaxError(actual.dx, rbfDx)}`);

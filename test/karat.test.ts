@@ -21,7 +21,7 @@ import { tensor } from '../src/ops/creation.js';
 import { karatAttention } from '../src/ops/karat.js';
 import { noGrad } from '../src/tensor/autograd.js';
 import { Random } from '../src/tensor/random.js';
-import { startBackend } from './support/backends.js';
+import { skipUnless, startBackend } from './support/backends.js';
 import { kat } from './support/cli.js';
 import {
   assertClose, float64Backend, forwardBackward, gradcheck, onBackend, onBackendAsync, randomValues, sizeOf, toFloat32Values,
@@ -157,10 +157,10 @@ describe('karatAttention: backends agree and are deterministic', async () => {
   const names = ['cpu', 'cpu-js', 'webgpu'];
   const backends = await Promise.all(names.map(startBackend));
   for (const [i, name] of names.entries()) {
-    const backend: Backend | null = backends[i]!;
-    if (!backend) continue;
+    const backend = backends[i]! as Backend;
+    const skip = skipUnless(backends[i], name);
     for (const s of SHAPES) {
-      it(`${name}: forward and every gradient match cpu-float64 (${describeShape(s)})`, async () => {
+      it(`${name}: forward and every gradient match cpu-float64 (${describeShape(s)})`, { skip }, async () => {
         const specs = specsFor(s, 21);
         const expected = await onBackendAsync(float64Backend, () => forwardBackward(op, specs, projection));
         const actual = await onBackendAsync(backend, () => forwardBackward(op, specs, projection));
@@ -168,7 +168,7 @@ describe('karatAttention: backends agree and are deterministic', async () => {
         expected.grads.forEach((g, j) => assertClose(actual.grads[j]!, g!, 5e-5, `${name} gradient of input ${j}`));
       });
     }
-    it(`${name}: two backward passes give the same bits`, async () => {
+    it(`${name}: two backward passes give the same bits`, { skip }, async () => {
       const specs = specsFor(SHAPES[0]!, 4);
       const first = await onBackendAsync(backend, () => forwardBackward(op, specs, projection));
       const second = await onBackendAsync(backend, () => forwardBackward(op, specs, projection));
@@ -243,7 +243,9 @@ describe('KArAt models', () => {
     const inValues = await values.dataFloat64();
     const variance = (x: Float64Array) => x.reduce((s, v) => s + v * v, 0) / x.length;
     const ratio = variance(out) / (variance(inValues) / tokens);
-    assert.ok(ratio > 0.5 && ratio < 2, `Var(out) / (Var(V) / N) = ${ratio.toFixed(3)}`);
+    // Seeded, so the measurement is fixed (1.015 with the paper's init): 15% catches W's std off by 7% either way
+    // (the variance goes with its square), where (0.5, 2) let a std 1.35x too large pass.
+    assert.ok(Math.abs(ratio - 1) < 0.15, `Var(out) / (Var(V) / N) = ${ratio.toFixed(3)}, expected 1 within 0.15`);
   });
 
   it('karat-micro trains on synthetic data (--karat G3B then G1U): the loss goes down', () => {

@@ -63,14 +63,15 @@ describe('parameters and tensors from the spec alone', () => {
     assert.equal(countParameters(modelSpec('kat-base')), 86_567_656 + 12 * 2 * (6 + 32));
   });
 
-  it('counts a model far too large to build, at once', () => {
-    const start = performance.now();
+  // Counting never builds the model: building would take minutes and 1.2 GB, so the timeout is a hang guard.
+  it('counts a model far too large to build, at once', { timeout: 10_000 }, () => {
+    const before = process.memoryUsage().arrayBuffers;
     // ViT-L's size (300 million parameters, 1.2 GB) and a tenth of the parameter limit.
     const large: ModelSpec = { name: 'vit-large', config: { ...(modelSpec('vit-base').config), depth: 24, dim: 1024, heads: 16 } };
     assert.equal(countParameters(large), 304_326_632);
     const deep: ModelSpec = { name: 'vit-deep', config: { ...(modelSpec('vit-tiny').config), depth: MODEL_LIMITS.depth } };
     assert.ok(countParameters(deep) > 450e6 && countParameters(deep) < MODEL_LIMITS.parameters);
-    assert.ok(performance.now() - start < 200);
+    assert.ok(process.memoryUsage().arrayBuffers - before < 64 * 2 ** 20, 'no large allocation');
   });
 });
 
@@ -121,16 +122,15 @@ describe('the memory estimate', () => {
 });
 
 describe('kat train --max-memory', () => {
+  // kat() has its own hang guard; "before the data is made" is the message (the estimate, no epoch line), not a time.
   it('a model that cannot fit fails at once with the estimate, before the data is made (synthetic:1x2000x2000:10:16)', () => {
     for (const model of ['kan-mlp', 'vit-micro']) {
-      const start = performance.now();
       const size = model === 'kan-mlp' ? 2000 : 2002;
       const run = kat('train', '--model', model, '--dataset', `synthetic:1x${size}x${size}:10:16`, '--backend', 'cpu', '--out', join(dir, 'big.safetensors'), '--max-memory', '8GiB');
-      const ms = performance.now() - start;
       assert.equal(run.code, 2, run.stderr);
+      assert.equal(run.stdout, '', 'nothing trained or printed before the refusal');
       assert.match(run.stderr, new RegExp(`^kat: train: training ${model} needs about \\d+(\\.\\d+)? (GiB|TiB) \\(parameters [^)]*\\), over the --max-memory limit of 8\\.00 GiB; ` +
         'use a smaller --batch-size, model or dataset, or raise --max-memory\\n$'));
-      assert.ok(ms < 10_000, `${model}: ${ms.toFixed(0)} ms`);
     }
   });
 

@@ -15,6 +15,7 @@ import { benchInferenceVsOnnxRuntime } from '../src/bench/onnxruntime.js';
 import { decodeImageExact } from '../src/data/image_decode.js';
 import { evalTransform, IMAGENET_DEFAULT_PREPROCESS, type PreprocessConfig } from '../src/data/image_transforms.js';
 import { decodeOnnx, exportOnnx, onnxMetadata } from '../src/io/onnx.js';
+import { decodePytorchCheckpoint } from '../src/io/pytorch/index.js';
 import { encodeCheckpoint } from '../src/models/checkpoint.js';
 import { KanMlp, type KanMlpConfig } from '../src/models/kan_mlp.js';
 import { GroupRational } from '../src/nn/kan.js';
@@ -378,7 +379,17 @@ describe('plot and formula on a timm train.py checkpoint (--heads)', () => {
     const data = ['--dataset', 'synthetic:3x32x32:10', '--images', '8', '--backend', 'cpu'];
     const formula = kat('formula', '--checkpoint', pth, '--heads', '3', ...data, '--activation', 'blocks.0.mlp.act1', '--top', '1', '--json');
     assert.equal(formula.code, 0, formula.stderr);
-    assert.ok(jsonLines(formula.stdout).length >= 8);
+    // The printed coefficients are the checkpoint's own (its state_dict, read here by the PyTorch reader), group by group.
+    const events = jsonLines(formula.stdout).filter((e) => e.event === 'formula') as { group: number; numerator: number[]; denominator: number[] }[];
+    const state = decodePytorchCheckpoint(new Uint8Array(readFileSync(pth)), { source: pth }).tensors;
+    const numerator = state.get('blocks.0.mlp.act1.weight_numerator')!;
+    const denominator = state.get('blocks.0.mlp.act1.weight_denominator')!;
+    assert.equal(events.length, denominator.shape[0], 'one formula per group');
+    for (const e of events) {
+      const g = numerator.shape[0] === 1 ? 0 : e.group;
+      assert.deepEqual(e.numerator, Array.from(numerator.values.subarray(g * 6, g * 6 + 6)), `group ${e.group} numerator`);
+      assert.deepEqual(e.denominator, Array.from(denominator.values.subarray(e.group * 4, e.group * 4 + 4)), `group ${e.group} denominator`);
+    }
     const plot = kat('plot', '--checkpoint', pth, '--heads', '3', ...data, '--out', join(dir, 'a.svg'));
     assert.equal(plot.code, 0, plot.stderr);
     assert.ok(readFileSync(join(dir, 'a.svg'), 'utf8').includes('<svg'));

@@ -3,10 +3,11 @@
 // the model inference path, and `kat predict` on photos through a hub folder
 // and a hub served over HTTP.
 //
-// Fixture fact (found here, see the README of test/fixtures): expected.json's
-// `logits*` were computed with the weights of the train checkpoint's
-// `state_dict` (one optimizer step after kat_small32.pth was written), so the
-// hub folders below carry that checkpoint as their weights.
+// Fixture fact (see the README of test/fixtures): expected.json's `logits`,
+// `logits_ema` and `logits_32` were computed with the weights of the train
+// checkpoint's `state_dict` (one optimizer step after kat_small32.pth was
+// written), so the hub folders below carry that checkpoint as their weights;
+// `logits_pth` are kat_small32.pth's own float64 logits.
 
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
@@ -24,7 +25,7 @@ import { jsonLines, kat, katAsync } from './support/cli.js';
 
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/', import.meta.url));
 const expected = JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8')) as {
-  input: number[]; input_shape: number[]; logits: number[]; logits_ema: number[]; logits_fp16: number[]; logits_bf16: number[];
+  input: number[]; input_shape: number[]; logits: number[]; logits_ema: number[]; logits_fp16: number[]; logits_bf16: number[]; logits_pth: number[];
   logits_32: Record<string, number[]>; label_names: string[];
 };
 const hubConfigText = readFileSync(join(FIXTURES, 'torch', 'hub_kat_small32', 'config.json'), 'utf8');
@@ -61,6 +62,10 @@ describe('pretrained checkpoints through the inferred model', () => {
     ['kat_small32_train_checkpoint.pth.tar', 'ema', 'logits_ema'],
     ['kat_small32_fp16.pth', 'default', 'logits_fp16'],
     ['kat_small32_bf16.pth', 'default', 'logits_bf16'],
+    ['kat_small32.pth', 'default', 'logits_pth'],
+    ['kat_small32_legacy.pth', 'default', 'logits_pth'],
+    ['kat_small32_ddp.pth', 'default', 'logits_pth'],
+    ['hub_kat_small32/pytorch_model.bin', 'default', 'logits_pth'],
   ];
   for (const [file, weights, key] of cases) {
     it(`${file}${weights === 'ema' ? ' --weights ema' : ''} gives ${key}: 1e-5 on cpu, 1e-9 on cpu-float64`, async () => {
@@ -72,14 +77,15 @@ describe('pretrained checkpoints through the inferred model', () => {
     });
   }
 
-  it('the plain, legacy, DDP and hub files hold the same weights (one optimizer step before expected.json\'s)', async () => {
+  it('the plain, legacy, DDP and hub files hold the same weights (one optimizer step before expected.json\'s `logits`)', async () => {
     const reference = await logitsOf('kat_small32.pth', 'cpu-float64');
     for (const file of ['kat_small32_legacy.pth', 'kat_small32_ddp.pth', 'hub_kat_small32/pytorch_model.bin']) {
       assert.deepEqual(await logitsOf(file, 'cpu-float64'), reference, file);
     }
-    // Close to the stepped weights' logits (fp16 storage differs by more than one step does), but not equal.
-    const step = relativeError(reference, expected.logits);
-    assert.ok(step > 1e-3 && step < 1, `${step}`);
+    // PyTorch's own numbers for each side: the step between the two weight sets is exactly what the fixtures say it is.
+    assert.ok(relativeError(reference, expected.logits_pth) <= 1e-9, 'kat_small32.pth gives logits_pth');
+    const step = relativeError(expected.logits_pth, expected.logits);
+    assert.ok(Math.abs(relativeError(reference, expected.logits) - step) <= 1e-9, `the step's size in logits, ${step}`);
   });
 
   it('labels and preprocessing come from config.json', () => {

@@ -19,6 +19,19 @@ import {
 
 const MODES: RationalInitMode[] = ['identity', 'swish', 'gelu', 'tanh', 'sigmoid', 'relu'];
 
+/** Phi(x) = (1 + erf(x / sqrt 2)) / 2 with erf by its Maclaurin series in float64 (|x| <= 3 here: ~1e-12), independent of src's erf. */
+function normalCdfTable(x: number): number {
+  const z = x / Math.SQRT2;
+  let term = z;
+  let total = z;
+  for (let n = 1; n < 300; n++) {
+    term *= (-z * z) / n;
+    total += term / (2 * n + 1);
+    if (Math.abs(term) < 1e-18) break;
+  }
+  return 0.5 * (1 + (2 / Math.sqrt(Math.PI)) * total);
+}
+
 /** max |F - target| over an equally spaced grid of `n + 1` points of [lo, hi]. */
 function maxErrorOn(numerator: ArrayLike<number>, denominator: ArrayLike<number>, target: (x: number) => number, n = 12000, lo = -3, hi = 3): number {
   let worst = 0;
@@ -57,6 +70,41 @@ describe('rational init modes', () => {
       message: "unknown rational init mode 'mish': expected one of identity, swish, gelu, tanh, sigmoid, relu",
     });
     assert.throws(() => rationalCoefficients('toString'), /unknown rational init mode 'toString'/);
+  });
+
+  it('every shipped mode is KAT\'s published init, and reaches the published max error under a formula and targets written here', () => {
+    // KAT's init table (../shared/docs/grkan.md, "Initial coefficients"): a0..a5, b0..b3, max error over [-3, 3].
+    const PUBLISHED: Record<Exclude<RationalInitMode, 'identity'>, [number[], number[], number, (x: number) => number]> = {
+      swish: [[3.054879741161051e-07, 0.5000007853744493, 0.24999783422824703, 0.05326628273219478, 0.005803034571292244, 0.0002751961022402342],
+        [-4.111554955950634e-06, 0.10652899335007572, -1.2690007399796238e-06, 0.0005502331264140556], 1.2e-6, (x) => x / (1 + Math.exp(-x))],
+      gelu: [[-0.0012423594497499122, 0.5080497063245629, 0.41586363182937475, 0.13022718688035761, 0.024355900098993424, 0.00290283948155535],
+        [-0.06675015696494944, 0.17927646217001553, 0.03746682605496631, 1.6561610853276082e-10], 4.1e-3, (x) => x * normalCdfTable(x)],
+      tanh: [[-1.0804622559204184e-08, 1.0003008043819048, -2.5878199375289335e-08, 0.09632129918392647, 3.4775841628196104e-09, 0.0004255709234726337],
+        [-0.0013027181209176277, 0.428349017422072, 1.4524304083061898e-09, 0.010796648111337176], 4.1e-5, Math.tanh],
+      sigmoid: [[0.4999992534599381, 0.25002157564685185, 0.14061924500301096, 0.049420492431596394, 0.00876714851885483, 0.0006442412789159799],
+        [2.1694506382753683e-09, 0.28122766100417684, 1.0123620714203357e-05, 0.017531988049946], 1.9e-5, (x) => 1 / (1 + Math.exp(-x))],
+      relu: [[0.029963801610813613, 0.6168978366891341, 2.37534759733888, 3.0659900472408443, 1.5246831881677423, 0.2528070864040542],
+        [-1.191550121923625, 4.4080487697236626, 0.9110357113686055, 0.34884977946384615], 3.0e-2, (x) => Math.max(x, 0)],
+    };
+    // P(x) / (1 + sum_k |b_k| |x|^(k+1)), straight from the paper's formula (not evaluateRational).
+    const formula = (a: readonly number[], bs: readonly number[], x: number) =>
+      a.reduce((s, c, k) => s + c * x ** k, 0) / (1 + bs.reduce((s, c, k) => s + Math.abs(c) * Math.abs(x) ** (k + 1), 0));
+    for (const [mode, [numerator, denominator, published, target]] of Object.entries(PUBLISHED)) {
+      const shipped = RATIONAL_INIT_MODES[mode as RationalInitMode];
+      assert.deepEqual(shipped.numerator, numerator, `${mode}: numerator`);
+      assert.deepEqual(shipped.denominator, denominator, `${mode}: denominator`);
+      assert.equal(shipped.maxError, published, `${mode}: stated max error`);
+      let err = 0;
+      for (let i = 0; i <= 12000; i++) {
+        const x = -3 + (6 * i) / 12000;
+        const e = Math.abs(formula(shipped.numerator, shipped.denominator, x) - target(x));
+        if (!(e <= err)) err = e;
+      }
+      // The published errors are rounded to two digits.
+      assert.ok(err <= published * 1.05 && err >= published * 0.9, `${mode}: max error ${err}, published ${published}`);
+    }
+    assert.deepEqual(RATIONAL_INIT_MODES.identity.numerator, [0, 1, 0, 0, 0, 0]);
+    assert.deepEqual(RATIONAL_INIT_MODES.identity.denominator, [0, 0, 0, 0]);
   });
 
   it('every shipped mode reaches its stated max error over [-3, 3] under the kernel formula', () => {

@@ -20,7 +20,7 @@ import { noGrad } from '../src/tensor/autograd.js';
 import { Random } from '../src/tensor/random.js';
 import { memory } from '../src/tensor/scope.js';
 import type { Tensor } from '../src/tensor/tensor.js';
-import { startBackend } from './support/backends.js';
+import { skipUnless, startBackend } from './support/backends.js';
 import {
   assertClose, float64Backend, forwardBackward, gradcheck, onBackend, onBackendAsync, randomValues, sizeOf, toFloat32Values,
   type InputSpec,
@@ -65,10 +65,12 @@ describe('attention op', () => {
   });
 });
 
-describe('fused attention on WebGPU', { skip: webgpu ? false : 'webgpu backend could not start' }, () => {
+describe('fused attention on WebGPU', () => {
+  // Each test is skipped on its own (counted in the run's summary, with the reason) where WebGPU cannot start.
+  const skip = skipUnless(webgpu, 'webgpu');
   const gpu = webgpu as Backend;
 
-  it('has the fused kernels', () => {
+  it('has the fused kernels', { skip }, () => {
     assert.equal(typeof gpu.kernels.attention, 'function');
     assert.equal(typeof gpu.kernels.attentionBackward, 'function');
   });
@@ -78,7 +80,7 @@ describe('fused attention on WebGPU', { skip: webgpu ? false : 'webgpu backend c
     [[3, 17, 16], 1], [[2, 197, 64], 1], [[1, 2, 197, 16], 2], [[2, 17, 64], 2], [[1, 65, 20], 1], [[5, 1, 8], 1], [[1, 33, 3], 3],
   ];
   for (const [shape, spread] of shapes) {
-    it(`forward and dq, dk, dv match the float64 composition at ${shape.join('x')}`, async () => {
+    it(`forward and dq, dk, dv match the float64 composition at ${shape.join('x')}`, { skip }, async () => {
       const specs = inputs(shape, spread);
       const d = shape[shape.length - 1]!;
       const expected = await onBackendAsync(float64Backend, () => forwardBackward(composed(1 / Math.sqrt(d)), specs, projection));
@@ -99,7 +101,7 @@ describe('fused attention on WebGPU', { skip: webgpu ? false : 'webgpu backend c
     });
   }
 
-  it('keeps nothing but its output without gradients', async () => {
+  it('keeps nothing but its output without gradients', { skip }, async () => {
     await onBackendAsync(gpu, async () => {
       const [q, k, v] = inputs([2, 9, 8]).map((s) => tensor(Float32Array.from(s.values), s.shape));
       const before = memory();
@@ -114,7 +116,7 @@ describe('fused attention on WebGPU', { skip: webgpu ? false : 'webgpu backend c
     });
   });
 
-  it('gives the same bits on every run of the backward', async () => {
+  it('gives the same bits on every run of the backward', { skip }, async () => {
     const specs = inputs([4, 70, 32], 2);
     const run = () => onBackendAsync(gpu, () => forwardBackward(([q, k, v]) => attention(q!, k!, v!, { scale: 0.3 }), specs, projection));
     const first = await run();
@@ -123,7 +125,7 @@ describe('fused attention on WebGPU', { skip: webgpu ? false : 'webgpu backend c
     first.grads.forEach((g, i) => assert.deepEqual(Array.from(second.grads[i]!), Array.from(g!), `gradient ${i}`));
   });
 
-  it('vit-micro forward and backward on WebGPU (fused) agree with the CPU backend', async () => {
+  it('vit-micro forward and backward on WebGPU (fused) agree with the CPU backend', { skip }, async () => {
     const spec = modelSpec('vit-micro');
     const images = toFloat32Values(randomValues(new Random(3), 4 * 28 * 28));
     const labels = Float32Array.from([1, 7, 3, 0]);

@@ -21,7 +21,7 @@ import {
 } from '../src/backends/webgpu/tune_store.js';
 import { Tuner, autotuneFromEnv, sizeClass } from '../src/backends/webgpu/tuner.js';
 import { Random } from '../src/tensor/random.js';
-import { startBackend } from './support/backends.js';
+import { backendOrSkip } from './support/backends.js';
 import { randomValues, toFloat32Values } from './support/harness.js';
 
 const dirs: string[] = [];
@@ -163,13 +163,15 @@ describe('tuner', () => {
 });
 
 describe('autotuning on the WebGPU device', async () => {
-  const backend = (await startBackend('webgpu')) as WebGpuBackend | null;
-  if (!backend) return;
-  const ctx = backend.ctx;
-  after(() => backend.sync());
-  it('is off by default on a software adapter (SwiftShader), unless KATJS_WEBGPU_AUTOTUNE says otherwise', () => {
-    if (backend.isSoftware && autotuneFromEnv(process.env) === undefined) assert.equal(ctx.tuner.enabled, false);
-    if (autotuneFromEnv(process.env) === false) assert.equal(ctx.tuner.enabled, false);
+  const [gpu, skip] = await backendOrSkip<WebGpuBackend>('webgpu');
+  const backend = gpu!; // null only where every test below is skipped
+  const ctx = gpu?.ctx as WebGpuBackend['ctx'];
+  after(() => gpu?.sync());
+  it('is off by default on a software adapter (SwiftShader), unless KATJS_WEBGPU_AUTOTUNE says otherwise', { skip }, () => {
+    // Every case asserts: the environment's choice where it makes one, else on exactly for hardware adapters.
+    const fromEnv = autotuneFromEnv(process.env);
+    assert.equal(ctx.tuner.enabled, fromEnv ?? !backend.isSoftware,
+      `adapter ${backend.isSoftware ? 'software' : 'hardware'}, KATJS_WEBGPU_AUTOTUNE=${process.env.KATJS_WEBGPU_AUTOTUNE ?? '(unset)'}`);
   });
 
   /** Runs `fn` with a fresh enabled tuner on `file` (timestamps on or off), restoring the backend's own after. */
@@ -196,7 +198,7 @@ describe('autotuning on the WebGPU device', async () => {
     return values;
   }
 
-  it('every matmul tile gives the bits of the default choice (the same FMA chain over k)', async () => {
+  it('every matmul tile gives the bits of the default choice (the same FMA chain over k)', { skip }, async () => {
     const tiles = (Object.keys(MATMUL_TILES) as MatmulTile[]).filter((t) => matmulTileFits(ctx.device.limits, t));
     for (const [m, k, n] of [[37, 29, 70], [130, 17, 65], [5, 131, 3]] as const) {
       const expected = await matmulOnce(backend.kernels.matmul, new Random(m), m, k, n);
@@ -207,8 +209,8 @@ describe('autotuning on the WebGPU device', async () => {
     }
   });
 
-  for (const timestamps of ctx.timestamps ? [true, false] : [false]) {
-    it(`tunes matmul and GR-KAN shapes once (${timestamps ? 'timestamp queries' : 'queue-completion timing'}), then reuses the winners`, async () => {
+  for (const timestamps of !gpu || ctx.timestamps ? [true, false] : [false]) {
+    it(`tunes matmul and GR-KAN shapes once (${timestamps ? 'timestamp queries' : 'queue-completion timing'}), then reuses the winners`, { skip }, async () => {
       const file = join(tempDir(), TUNING_FILE_NAME);
       const reference = await matmulOnce(backend.kernels.matmul, new Random(3), 45, 33, 70);
       const tileCount = (Object.keys(MATMUL_TILES) as MatmulTile[]).filter((t) => matmulTileFits(ctx.device.limits, t)).length;

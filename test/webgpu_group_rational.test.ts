@@ -13,7 +13,7 @@ import type { GpuBuffer } from '../src/backends/webgpu/context.js';
 import type { WebGpuBackend } from '../src/backends/webgpu/index.js';
 import { Random } from '../src/tensor/random.js';
 import { GROUP_RATIONAL_SHAPES, makeGroupRationalKernels, type GroupRationalShapeName } from '../src/backends/webgpu/kernels/group_rational.js';
-import { startBackend } from './support/backends.js';
+import { backendOrSkip } from './support/backends.js';
 import { randomValues, toFloat32Values } from './support/harness.js';
 
 const sgn = (v: number) => (v < 0 ? -1 : 1); // sign(0) = +1
@@ -165,13 +165,13 @@ function inputs(c: Case) {
 }
 
 describe('webgpu groupRational: every autotuner layout matches the float64 reference', async () => {
-  const backend = (await startBackend('webgpu')) as WebGpuBackend | null;
-  if (!backend) return;
-  after(() => backend.sync());
+  const [gpu, skip] = await backendOrSkip<WebGpuBackend>('webgpu');
+  const backend = gpu!; // null only where every test below is skipped
+  after(() => gpu?.sync());
   // Ragged and vector shapes, shared and per-group numerators, one and many groups, a split group.
   const picked = [cases[0]!, cases[2]!, cases[3]!, cases[5]!, cases[6]!, cases[8]!];
   for (const shape of Object.keys(GROUP_RATIONAL_SHAPES) as GroupRationalShapeName[]) {
-    it(`layout '${shape}' (${JSON.stringify(GROUP_RATIONAL_SHAPES[shape])})`, async () => {
+    it(`layout '${shape}' (${JSON.stringify(GROUP_RATIONAL_SHAPES[shape])})`, { skip }, async () => {
       const kernels = makeGroupRationalKernels(backend.ctx, { shape });
       for (const c of picked) {
         const { x, a, b, gy } = inputs(c);
@@ -192,13 +192,13 @@ describe('webgpu groupRational: every autotuner layout matches the float64 refer
 });
 
 describe('webgpu groupRational matches a float64 reference', async () => {
-  const backend = (await startBackend('webgpu')) as WebGpuBackend | null;
-  if (!backend) return;
-  after(() => backend.sync());
-  const reductions = backend.ctx.subgroups ? ['subgroups', 'workgroup memory'] : ['workgroup memory'];
+  const [gpu, skip] = await backendOrSkip<WebGpuBackend>('webgpu');
+  const backend = gpu!; // null only where every test below is skipped
+  after(() => gpu?.sync());
+  const reductions = gpu?.ctx.subgroups ? ['subgroups', 'workgroup memory'] : ['workgroup memory'];
 
   for (const c of cases) {
-    it(c.name, async () => {
+    it(c.name, { skip }, async () => {
       const rng = new Random(c.rows * 7919 + c.channels * 31 + c.groups);
       const size = c.rows * c.channels;
       const x = toFloat32Values(randomValues(rng, size, { scale: 1.5 }));
@@ -232,7 +232,7 @@ describe('webgpu groupRational matches a float64 reference', async () => {
     });
   }
 
-  it('frees its temporary buffers', async () => {
+  it('frees its temporary buffers', { skip }, async () => {
     const c = cases[0]!;
     const zeros = new Float64Array(c.rows * c.channels);
     await run(backend, c, zeros, new Float64Array(6), new Float64Array(c.groups * 4), zeros);
@@ -243,9 +243,9 @@ describe('webgpu groupRational matches a float64 reference', async () => {
 });
 
 describe('webgpu gather with indices out of range', async () => {
-  const backend = (await startBackend('webgpu')) as WebGpuBackend | null;
-  if (!backend) return;
-  it('writes 0 for them, and its backward ignores them', async () => {
+  const [gpu, skip] = await backendOrSkip<WebGpuBackend>('webgpu');
+  const backend = gpu!; // null only where every test below is skipped
+  it('writes 0 for them, and its backward ignores them', { skip }, async () => {
     // x [2, 3, 2]; indices: valid 2, 0, 2 and invalid -1, 1.5, 3.
     const x = backend.upload(Float32Array.from({ length: 12 }, (_, i) => i + 1));
     const indices = backend.upload([2, -1, 0, 1.5, 3, 2]);

@@ -4,7 +4,7 @@
 // pinned (every candidate of the autotuner) as well as the automatic choice. Skipped when WebGPU cannot start.
 
 import { describe, it } from 'node:test';
-import { startBackend } from './support/backends.js';
+import { backendOrSkip } from './support/backends.js';
 import { assertClose, float64Backend, randomValues, toFloat32Values } from './support/harness.js';
 import { Random } from '../src/tensor/random.js';
 import type { WebGpuBackend } from '../src/backends/webgpu/index.js';
@@ -42,13 +42,15 @@ const LAYOUTS: BatchLayout[] = [
 const strideOf = (pad: number | null, packed: number) => (pad === null ? packed : pad === 0 ? 0 : packed + pad);
 
 describe('webgpu matmul vs float64 reference', async () => {
-  const backend = (await startBackend('webgpu')) as WebGpuBackend | null;
-  if (!backend) return;
-  const kernels: [string, ReturnType<typeof makeMatmulKernel>][] = [
+  const [gpu, skip] = await backendOrSkip<WebGpuBackend>('webgpu');
+  const backend = gpu!; // every test below is skipped where it is null
+  // Without a device the tile tests are still declared (every tile, skipped), so the skipped count is honest.
+  const unavailable = (() => { throw new Error('no webgpu'); }) as unknown as ReturnType<typeof makeMatmulKernel>;
+  const kernels: [string, ReturnType<typeof makeMatmulKernel>][] = gpu ? [
     ['auto', backend.kernels.matmul],
     // Every tile the autotuner may pick on this device (a tile past the device's workgroup limits is never a candidate).
     ...(Object.keys(MATMUL_TILES) as MatmulTile[]).filter((tile) => matmulTileFits(backend.ctx.device.limits, tile)).map((tile) => [tile, makeMatmulKernel(backend.ctx, { tile })] as [string, ReturnType<typeof makeMatmulKernel>]),
-  ];
+  ] : [['auto', unavailable], ...(Object.keys(MATMUL_TILES) as MatmulTile[]).map((tile) => [tile, unavailable] as [string, ReturnType<typeof makeMatmulKernel>])];
 
   async function check(kernel: ReturnType<typeof makeMatmulKernel>, what: string, rng: Random, batch: number, m: number, k: number, n: number,
     transA: boolean, transB: boolean, aStride: number, bStride: number): Promise<void> {
@@ -66,7 +68,7 @@ describe('webgpu matmul vs float64 reference', async () => {
   }
 
   for (const [tile, kernel] of kernels) {
-    it(`${tile} tiles: ${SHAPES.length} shapes x 4 transposes x batch layouts`, async () => {
+    it(`${tile} tiles: ${SHAPES.length} shapes x 4 transposes x batch layouts`, { skip }, async () => {
       const rng = new Random(17);
       let layoutIndex = 0;
       for (const [m, k, n] of SHAPES) {
@@ -84,7 +86,7 @@ describe('webgpu matmul vs float64 reference', async () => {
     });
   }
 
-  it('k = 0 gives zeros; an empty output dispatches nothing', async () => {
+  it('k = 0 gives zeros; an empty output dispatches nothing', { skip }, async () => {
     const a = backend.upload([1]);
     const out = backend.kernels.matmul(a, a, 2, 3, 0, 4, false, false, 0, 0);
     const values = await backend.read(out);
@@ -95,14 +97,14 @@ describe('webgpu matmul vs float64 reference', async () => {
   });
 
   // SwiftShader needs about 0.75 ms per workgroup here: a minute for this one test, so only on request there.
-  const slow = /swiftshader/i.test(backend.description) && !process.env.KATJS_TEST_SLOW;
-  it('more than 65535 workgroups fold into a 2-D grid', { skip: slow && 'slow on SwiftShader (set KATJS_TEST_SLOW=1)' }, async () => {
+  const slow = gpu !== null && /swiftshader/i.test(backend.description) && !process.env.KATJS_TEST_SLOW;
+  it('more than 65535 workgroups fold into a 2-D grid', { skip: skip || (slow && 'slow on SwiftShader (set KATJS_TEST_SLOW=1)') }, async () => {
     // 4 tiles of 32 x 32 per matrix: the tile within a matrix is decoded from the folded index too.
     await check(makeMatmulKernel(backend.ctx, { tile: 'small' }), 'batch 16500 of [33, 3]^T x [3, 33], small tiles', new Random(6),
       16500, 33, 3, 33, true, false, 0, 99);
   });
 
-  it('a big batched product (the automatic choice takes 128 x 128 tiles)', async () => {
+  it('a big batched product (the automatic choice takes 128 x 128 tiles)', { skip }, async () => {
     await check(backend.kernels.matmul, 'batch 16 of [256, 40] x [1024, 40]^T', new Random(8), 16, 256, 40, 1024,
       false, true, 256 * 40, 0);
   });

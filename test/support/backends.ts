@@ -25,6 +25,7 @@ export function useSwiftShaderIfNoDriver(): void {
 }
 
 const started = new Map<string, Promise<Backend | null>>();
+const failures = new Map<string, string>();
 
 /** The backend, or null (with a warning) when it cannot start outside CI. */
 export function startBackend(name: string): Promise<Backend | null> {
@@ -38,12 +39,29 @@ export function startBackend(name: string): Promise<Backend | null> {
     }, (error: unknown) => {
       const message = `backend '${name}' could not start: ${(error as Error).message}`;
       if (process.env.CI) throw new Error(`${message} (under CI every backend must start)`);
+      failures.set(name, message);
       console.warn(`\n*** SKIPPING ${message} ***\n`);
       return null;
     });
     started.set(name, pending);
   }
   return pending;
+}
+
+/**
+ * The `skip` option for a test on backend `name`: false where it started, else the reason (so the
+ * test shows in the run's skipped count; under CI startBackend has already thrown). Use it on every
+ * test instead of returning early, which would pass silently.
+ */
+export function skipUnless(backend: Backend | null | undefined, name: string): string | false {
+  if (backend) return false;
+  return failures.get(name) ?? `backend '${name}' could not start`;
+}
+
+/** Starts `name` and gives its `skip` option with it: `const [gpu, skip] = await backendOrSkip('webgpu')`. */
+export async function backendOrSkip<B extends Backend = Backend>(name: string): Promise<[B | null, string | false]> {
+  const backend = (await startBackend(name)) as B | null;
+  return [backend, skipUnless(backend, name)];
 }
 
 /** Every backend checked against the float64 reference (KATJS_PARITY_BACKENDS=webgpu,cpu: only those, e.g. on a GPU machine). */
