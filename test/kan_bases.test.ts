@@ -765,7 +765,7 @@ describe('kat train --basis, eval and info', () => {
   it('an unknown basis, or a basis for a transformer: one kat: line, exit 2', () => {
     const unknown = kat('train', '--model', 'kan-mlp', '--basis', 'wavelet', '--dataset', data);
     assert.equal(unknown.code, 2);
-    assert.equal(unknown.stderr, "kat: train: unknown basis 'wavelet': expected one of rational, bspline, rbf, af, relu, cheby, mlp\n");
+    assert.equal(unknown.stderr, "kat: train: unknown basis 'wavelet': expected one of rational, bspline, rbf, af, relu, cheby, mlp, or select:SPACE,SPACE,... (S-KAN)\n");
     const transformer = kat('train', '--model', 'kat-micro', '--basis', 'rbf', '--dataset', data);
     assert.equal(transformer.code, 2);
     assert.match(transformer.stderr, /^kat: train: --basis applies to --model kan-mlp only \(kat-micro has GR-KAN rational layers\)\n$/);
