@@ -9,7 +9,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseCompareEntries, summariseRuns } from '../dist/train/compare.js';
+import { formatMetricValue, parseCompareEntries, summariseRuns } from '../dist/train/compare.js';
 
 const { positionals, values } = parseArgs({ allowPositionals: true, options: { published: { type: 'string', multiple: true, default: [] } } });
 const [dir, list] = positionals;
@@ -19,14 +19,17 @@ if (!dir || !list) {
 }
 const entries = parseCompareEntries(list);
 const runs = readdirSync(dir).filter((name) => existsSync(join(dir, name, 'run.json')))
-  .map((name) => JSON.parse(readFileSync(join(dir, name, 'run.json'), 'utf8')));
+  .map((name) => JSON.parse(readFileSync(join(dir, name, 'run.json'), 'utf8')))
+  .map((run) => ({ ...run, testAccuracy: run.testAccuracy ?? Number.NaN }));
 const published = new Map(values.published.map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]));
 const rows = summariseRuns(entries, runs);
 const withPublished = published.size > 0;
-console.log(`| model | params | seeds | test acc % (final, mean ± std) | best % @ epoch | img/s | train s |${withPublished ? ' published |' : ''}`);
+const metric = rows[0]?.metric ?? 'accuracy';
+const name = metric === 'accuracy' ? 'test acc %' : 'test RMSE';
+console.log(`| model | params | seeds | ${name} (final, mean ± std) | best @ epoch | ${metric === 'accuracy' ? 'img/s' : 'rows/s'} | train s |${withPublished ? ' published |' : ''}`);
 console.log(`|---|---:|---:|---:|---:|---:|---:|${withPublished ? '---|' : ''}`);
 for (const r of rows) {
-  const best = `${(r.meanBestAccuracy * 100).toFixed(2)} @ ${Number.isInteger(r.bestEpoch) ? r.bestEpoch : r.bestEpoch.toFixed(1)}`;
-  console.log(`| ${r.label} | ${r.params.toLocaleString('en-US')} | ${r.runs} | ${(r.meanAccuracy * 100).toFixed(2)} ± ${(r.stdAccuracy * 100).toFixed(2)} | ` +
+  const best = `${formatMetricValue(r.metric, r.meanBest)} @ ${Number.isInteger(r.bestEpoch) ? r.bestEpoch : r.bestEpoch.toFixed(1)}`;
+  console.log(`| ${r.label} | ${r.params.toLocaleString('en-US')} | ${r.runs} | ${formatMetricValue(r.metric, r.mean)} ± ${formatMetricValue(r.metric, r.std)} | ` +
     `${best} | ${r.imagesPerSecond.toFixed(0)} | ${r.trainSeconds.toFixed(0)} |${withPublished ? ` ${published.get(r.label) ?? ''} |` : ''}`);
 }

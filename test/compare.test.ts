@@ -47,9 +47,10 @@ describe('compare: entries, seeds and the summary', () => {
     const [row] = summariseRuns([{ label: 'a', model: 'kat-micro' }, { label: 'b', model: 'vit-micro' }],
       [run(0, [0.5, 0.8, 0.7], 100), run(1, [0.6, 0.7, 0.9], 200), run(2, [0.4, 0.9, 0.8], 300)]);
     assert.equal(row!.runs, 3);
-    assert.ok(Math.abs(row!.meanAccuracy - 0.8) < 1e-12);
-    assert.ok(Math.abs(row!.stdAccuracy - 0.1) < 1e-12); // finals 0.7, 0.9, 0.8: sample std 0.1
-    assert.ok(Math.abs(row!.meanBestAccuracy - (0.8 + 0.9 + 0.9) / 3) < 1e-12);
+    assert.equal(row!.metric, 'accuracy');
+    assert.ok(Math.abs(row!.mean - 0.8) < 1e-12);
+    assert.ok(Math.abs(row!.std - 0.1) < 1e-12); // finals 0.7, 0.9, 0.8: sample std 0.1
+    assert.ok(Math.abs(row!.meanBest - (0.8 + 0.9 + 0.9) / 3) < 1e-12);
     assert.equal(row!.bestEpoch, 2); // best epochs 2, 3, 2
     assert.equal(row!.imagesPerSecond, 200);
     assert.deepEqual(row!.curve.epochs, [1, 2, 3]);
@@ -95,10 +96,10 @@ describe('kat compare end to end', () => {
       assert.equal(mine.testAccuracy, done.test_acc);
       assert.equal(mine.params, done.params);
     }
-    const summary = events.find((e) => e.event === 'summary') as { rows: { label: string; runs: number; meanAccuracy: number }[] };
+    const summary = events.find((e) => e.event === 'summary') as { rows: { label: string; runs: number; mean: number }[] };
     assert.deepEqual(summary.rows.map((r) => [r.label, r.runs]), [['kan-mlp:mlp@16', 2], ['kan-mlp:rational@16', 2]]);
     const accs = runs.filter((r) => r.entry === 'kan-mlp:mlp@16').map((r) => r.testAccuracy as number);
-    assert.ok(Math.abs(summary.rows[0]!.meanAccuracy - (accs[0]! + accs[1]!) / 2) < 1e-12);
+    assert.ok(Math.abs(summary.rows[0]!.mean - (accs[0]! + accs[1]!) / 2) < 1e-12);
     for (const folder of ['kan-mlp_mlp_16.seed0', 'kan-mlp_rational_16.seed3']) {
       const record = JSON.parse(readFileSync(join(out, folder, 'run.json'), 'utf8')) as CompareRun;
       assert.equal(record.epochs.length, 2);
@@ -197,9 +198,48 @@ describe('kat compare on 1,000 real Fashion-MNIST images', { skip: realSkip }, (
     const run = kat('compare', '--models', 'kan-mlp:mlp@64,kan-mlp:rational@64', '--seeds', '2', '--dataset', `fashion-mnist:${dir}`,
       '--epochs', '3', '--lr', '0.002', '--out', out, '--json');
     assert.equal(run.code, 0, run.stderr);
-    const summary = jsonLines(run.stdout).find((e) => e.event === 'summary') as { rows: { label: string; params: number; meanAccuracy: number }[] };
+    const summary = jsonLines(run.stdout).find((e) => e.event === 'summary') as { rows: { label: string; params: number; mean: number }[] };
     assert.deepEqual(summary.rows.map((r) => r.params), [50_890, 50_966]);
-    for (const row of summary.rows) assert.ok(row.meanAccuracy > 0.6, `${row.label}: ${row.meanAccuracy}`);
+    for (const row of summary.rows) assert.ok(row.mean > 0.6, `${row.label}: ${row.mean}`);
     assert.ok(statSync(join(out, 'accuracy.png')).size > 1000);
+  });
+});
+
+describe('function-fitting data and kat compare on regression', () => {
+  it('J0 by its integral matches published values; tables are fixed draws of the named function', async () => {
+    const { besselJ0, functionTable, FITTING_FUNCTIONS, parseDatasetSpec } = await import('../src/data/index.js');
+    // Abramowitz & Stegun, table 9.1; the first zero j_{0,1}.
+    assert.ok(Math.abs(besselJ0(1) - 0.7651976865579666) < 1e-12);
+    assert.ok(Math.abs(besselJ0(10) - -0.2459357644513483) < 1e-12);
+    assert.ok(Math.abs(besselJ0(2.404825557695773)) < 1e-12);
+    assert.ok(Math.abs(besselJ0(20) - 0.1670246643405831) < 1e-12);
+    const a = functionTable('exp-sin', 50);
+    assert.deepEqual(a, functionTable('exp-sin', 50));
+    assert.deepEqual(a.columns, ['x1', 'x2', 'y']);
+    for (const row of a.rows) {
+      const [x, y, f] = row.map(Number) as [number, number, number];
+      assert.ok(x >= -1 && x <= 1 && y >= -1 && y <= 1);
+      assert.equal(f, Math.exp(Math.sin(Math.PI * x) + y * y));
+    }
+    assert.equal(Object.keys(FITTING_FUNCTIONS).length, 7);
+    assert.deepEqual(parseDatasetSpec('function:xy:500'), { kind: 'function', name: 'xy', count: 500 });
+    assert.throws(() => parseDatasetSpec('function:wave'), /unknown function 'wave': expected function:NAME\[:count\] with NAME one of bessel, exp-sin/);
+    assert.throws(() => functionTable('xy', 5), /count 5 must be an integer in \[10,/);
+  });
+
+  it('reports test RMSE (lower is better) for regression runs, equal to kat train\'s', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'kat-compare-fit-')), 'fit');
+    const common = ['--dataset', 'function:xy:400', '--epochs', '3', '--lr', '0.01'];
+    const run = kat('compare', '--models', 'kan-mlp:mlp@8,kan-mlp:cheby@4', '--seeds', '1', ...common, '--out', out, '--json');
+    assert.equal(run.code, 0, run.stderr);
+    const summary = jsonLines(run.stdout).find((e) => e.event === 'summary') as { rows: { label: string; metric: string; mean: number; meanBest: number }[] };
+    assert.deepEqual(summary.rows.map((r) => r.metric), ['rmse', 'rmse']);
+    const alone = kat('train', '--model', 'kan-mlp', '--basis', 'cheby', '--hidden', '4', ...common, '--seed', '0', '--out', join(out, 'alone.safetensors'), '--json');
+    const done = jsonLines(alone.stdout).find((e) => e.event === 'done')!;
+    assert.equal(summary.rows[1]!.mean, done.test_rmse);
+    assert.ok(summary.rows[1]!.meanBest <= summary.rows[1]!.mean);
+    const table = kat('compare', '--models', 'kan-mlp:mlp@8,kan-mlp:cheby@4', '--seeds', '1', ...common, '--out', out);
+    assert.match(table.stdout, /test RMSE \(final\)/);
+    assert.match(readFileSync(join(out, 'accuracy.svg'), 'utf8'), /test RMSE \(mean; band/);
   });
 });

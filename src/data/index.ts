@@ -6,6 +6,7 @@ import { loadCifar10 } from './cifar10.js';
 import { decodeCsvBytes, MAX_CSV_BYTES, parseCsv, tabularSplit, type TabularOptions, type TabularSplit } from './csv.js';
 import type { DataSplit } from './dataset.js';
 import { FASHION_MNIST, FASHION_MNIST_DEFAULT_DIR, loadIdxDataset, MNIST_IDX } from './idx.js';
+import { FUNCTION_DEFAULT_COUNT, functionSplit, FITTING_FUNCTIONS } from './functions.js';
 import { loadMnist } from './mnist.js';
 import { syntheticSplit } from './synthetic.js';
 
@@ -15,8 +16,9 @@ export * from './cifar10.js';
 export * from './synthetic.js';
 export * from './csv.js';
 export * from './idx.js';
+export * from './functions.js';
 
-export const DATASET_SPEC_HELP = 'mnist, mnist:DIR, fashion-mnist[:DIR], cifar10:DIR, folder:DIR, synthetic:CxHxW[:classes[:count]] or csv:FILE';
+export const DATASET_SPEC_HELP = 'mnist, mnist:DIR, fashion-mnist[:DIR], cifar10:DIR, folder:DIR, synthetic:CxHxW[:classes[:count]], csv:FILE or function:NAME[:count]';
 export const SYNTHETIC_DEFAULT_CLASSES = 10;
 export const SYNTHETIC_DEFAULT_COUNT = 512;
 
@@ -27,6 +29,8 @@ export type DatasetSpec =
   | { kind: 'cifar10'; dir: string }
   | { kind: 'synthetic'; channels: number; height: number; width: number; classes: number; count: number }
   | { kind: 'csv'; path: string }
+  /** A function-fitting regression set (data/functions.ts): `count` points of a named function. */
+  | { kind: 'function'; name: string; count: number }
   | { kind: 'folder'; dir: string };
 
 export interface LoadDatasetOptions {
@@ -77,6 +81,15 @@ export function parseDatasetSpec(spec: string): DatasetSpec {
     if (rest === '') throw new Error(`dataset '${spec}': folder needs a directory: folder:DIR (DIR/<class>/<images>, or DIR/train and DIR/val)`);
     return { kind: 'folder', dir: rest };
   }
+  if (head === 'function') {
+    const [name = '', countText] = rest.split(':');
+    if (!Object.hasOwn(FITTING_FUNCTIONS, name)) {
+      throw new Error(`dataset '${spec}': unknown function '${name}': expected function:NAME[:count] with NAME one of ${Object.keys(FITTING_FUNCTIONS).join(', ')}`);
+    }
+    const count = countText === undefined ? FUNCTION_DEFAULT_COUNT : Number(countText);
+    if (!/^\d+$/.test(countText ?? '0') || !Number.isSafeInteger(count)) throw new Error(`dataset '${spec}': count '${countText}' is not a positive integer`);
+    return { kind: 'function', name, count };
+  }
   if (head === 'csv') {
     if (rest === '') throw new Error(`dataset '${spec}': csv needs a file: csv:FILE (a CSV file with a header row)`);
     return { kind: 'csv', path: rest };
@@ -116,6 +129,8 @@ export async function loadDataset(spec = 'mnist', options: LoadDatasetOptions = 
       return loadIdxDataset(parsed.dir, parsed.dataset === 'mnist' ? MNIST_IDX : FASHION_MNIST);
     case 'cifar10':
       return loadCifar10(parsed.dir);
+    case 'function':
+      return functionSplit(parsed.name, parsed.count);
     case 'csv':
       return loadCsvDataset(parsed.path, { ...options.csv, seed: options.seed });
     case 'folder':

@@ -94,7 +94,10 @@ export interface CompareRun {
   /** The `kat train` flags the run was made with (what a rerun must match to skip it). */
   args: string[];
   params: number;
+  /** Final test accuracy (classification; NaN for regression). */
   testAccuracy: number;
+  /** Final test RMSE in target units (regression only). */
+  testRmse?: number;
   trainSeconds: number;
   imagesPerSecond: number;
   epochs: EpochEvent[];
@@ -106,15 +109,17 @@ export interface CompareRow {
   params: number;
   runs: number;
   seeds: number[];
-  /** Final-epoch test accuracy over seeds (fractions); std is the sample std (0 for one run). */
-  meanAccuracy: number;
-  stdAccuracy: number;
-  /** Each run's best epoch accuracy, averaged; and the median epoch it came at. */
-  meanBestAccuracy: number;
+  /** What the numbers are: test accuracy (a fraction, higher is better) or test RMSE (regression, lower is better). */
+  metric: 'accuracy' | 'rmse';
+  /** The final epoch's metric over seeds; std is the sample std (0 for one run). */
+  mean: number;
+  std: number;
+  /** Each run's best epoch value, averaged; and the median epoch it came at. */
+  meanBest: number;
   bestEpoch: number;
   imagesPerSecond: number;
   trainSeconds: number;
-  /** Test accuracy per epoch: mean, min and max over seeds (epochs every run reached). */
+  /** The metric per epoch: mean, min and max over seeds (epochs every run reached). */
   curve: { epochs: number[]; mean: number[]; min: number[]; max: number[] };
 }
 
@@ -141,21 +146,24 @@ export function summariseRuns(entries: readonly CompareEntry[], runs: readonly C
   for (const entry of entries) {
     const own = runs.filter((r) => r.entry === entry.label).sort((a, b) => a.seed - b.seed);
     if (own.length === 0) continue;
-    const best = own.map((r) => r.epochs.reduce((b, e) => (e.test_acc > b.test_acc ? e : b), r.epochs[0]!));
+    const metric = own.every((r) => r.testRmse !== undefined) ? 'rmse' : 'accuracy';
+    const value = (e: EpochEvent) => (metric === 'rmse' ? e.test_rmse! : e.test_acc);
+    const better = (a: number, b: number) => (metric === 'rmse' ? a < b : a > b);
+    const best = own.map((r) => r.epochs.reduce((b, e) => (better(value(e), value(b)) ? e : b), r.epochs[0]!));
     const reached = Math.min(...own.map((r) => r.epochs.length));
     const curve = { epochs: [] as number[], mean: [] as number[], min: [] as number[], max: [] as number[] };
     for (let k = 0; k < reached; k++) {
-      const accs = own.map((r) => r.epochs[k]!.test_acc);
+      const values = own.map((r) => value(r.epochs[k]!));
       curve.epochs.push(own[0]!.epochs[k]!.epoch);
-      curve.mean.push(mean(accs));
-      curve.min.push(Math.min(...accs));
-      curve.max.push(Math.max(...accs));
+      curve.mean.push(mean(values));
+      curve.min.push(Math.min(...values));
+      curve.max.push(Math.max(...values));
     }
-    const finals = own.map((r) => r.testAccuracy);
+    const finals = own.map((r) => (metric === 'rmse' ? r.testRmse! : r.testAccuracy));
     rows.push({
-      label: entry.label, params: own[0]!.params, runs: own.length, seeds: own.map((r) => r.seed),
-      meanAccuracy: mean(finals), stdAccuracy: sampleStd(finals),
-      meanBestAccuracy: mean(best.map((e) => e.test_acc)), bestEpoch: median(best.map((e) => e.epoch)),
+      label: entry.label, params: own[0]!.params, runs: own.length, seeds: own.map((r) => r.seed), metric,
+      mean: mean(finals), std: sampleStd(finals),
+      meanBest: mean(best.map(value)), bestEpoch: median(best.map((e) => e.epoch)),
       imagesPerSecond: mean(own.map((r) => r.imagesPerSecond)), trainSeconds: mean(own.map((r) => r.trainSeconds)), curve,
     });
   }
@@ -167,13 +175,20 @@ function pad(cells: string[][]): string {
   return cells.map((row) => row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ')).join('\n');
 }
 
-/** The summary as a text table: params, accuracy mean +- std (final epoch), best epoch, speed and time. */
+/** A metric value as tables show it: accuracy in percent with 2 decimals, RMSE to 4 significant digits. */
+export function formatMetricValue(metric: CompareRow['metric'], value: number): string {
+  return metric === 'accuracy' ? (value * 100).toFixed(2) : Number(value.toPrecision(4)).toString();
+}
+
+/** The summary as a text table: params, the metric's mean +- std (final epoch), best epoch, speed and time. */
 export function formatCompareTable(rows: readonly CompareRow[]): string {
-  const header = ['model', 'params', 'runs', 'test acc % (final)', 'best acc % @ epoch', 'img/s', 'train s'];
+  const metric = rows[0]?.metric ?? 'accuracy';
+  const name = metric === 'accuracy' ? 'test acc %' : 'test RMSE';
+  const header = ['model', 'params', 'runs', `${name} (final)`, `best ${metric === 'accuracy' ? 'acc %' : 'RMSE'} @ epoch`, metric === 'accuracy' ? 'img/s' : 'rows/s', 'train s'];
   const body = rows.map((r) => [
     r.label, r.params.toLocaleString('en-US'), String(r.runs),
-    `${(r.meanAccuracy * 100).toFixed(2)} ± ${(r.stdAccuracy * 100).toFixed(2)}`,
-    `${(r.meanBestAccuracy * 100).toFixed(2)} @ ${Number.isInteger(r.bestEpoch) ? r.bestEpoch : r.bestEpoch.toFixed(1)}`,
+    `${formatMetricValue(r.metric, r.mean)} ± ${formatMetricValue(r.metric, r.std)}`,
+    `${formatMetricValue(r.metric, r.meanBest)} @ ${Number.isInteger(r.bestEpoch) ? r.bestEpoch : r.bestEpoch.toFixed(1)}`,
     r.imagesPerSecond.toFixed(0), r.trainSeconds.toFixed(0),
   ]);
   return `${pad([header, ...body])}\n`;

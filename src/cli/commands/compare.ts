@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../../io/files.js';
 import {
-  entryTrainArgs, formatCompareTable, parseCompareEntries, parseSeeds, runFolderName, summariseRuns, type CompareEntry, type CompareRow,
+  entryTrainArgs, formatCompareTable, formatMetricValue, parseCompareEntries, parseSeeds, runFolderName, summariseRuns, type CompareEntry, type CompareRow,
   type CompareRun,
 } from '../../train/compare.js';
 import type { EpochEvent } from '../../train/trainer.js';
@@ -85,7 +85,11 @@ async function readRun(dir: string): Promise<CompareRun | undefined> {
   if (!existsSync(path)) return undefined;
   try {
     const run = JSON.parse(await readFile(path, 'utf8')) as CompareRun;
-    if (!Array.isArray(run.args) || !Array.isArray(run.epochs) || typeof run.testAccuracy !== 'number') throw new Error('fields missing');
+    // A regression run's accuracy is NaN, which JSON writes as null.
+    if (run.testAccuracy === null) run.testAccuracy = Number.NaN;
+    if (!Array.isArray(run.args) || !Array.isArray(run.epochs) || (typeof run.testAccuracy !== 'number' && typeof run.testRmse !== 'number')) {
+      throw new Error('fields missing');
+    }
     return run;
   } catch (error) {
     throw new CliError(`compare: '${path}' is not a finished run's record (${(error as Error).message}); remove the folder '${dir}' to rerun it`);
@@ -175,12 +179,14 @@ function stopChildOnSignal(): () => void {
   };
 }
 
-/** The accuracy-per-epoch plot of the rows, as SVG. */
+/** The metric-per-epoch plot of the rows (accuracy in %, or RMSE), as SVG. */
 export function comparePlot(rows: readonly CompareRow[], title: string): string {
+  const percent = rows[0]?.metric !== 'rmse';
+  const scale = percent ? 100 : 1;
   return renderLinePlot(rows.map((r) => ({
-    label: `${r.label} (${(r.meanAccuracy * 100).toFixed(2)}%)`, xs: r.curve.epochs, ys: r.curve.mean.map((v) => v * 100),
-    band: r.runs > 1 ? r.curve.min.map((lo, k) => [lo * 100, r.curve.max[k]! * 100] as [number, number]) : undefined,
-  })), { title, xLabel: 'epoch', yLabel: 'test accuracy % (mean; band: min-max over seeds)' });
+    label: `${r.label} (${formatMetricValue(r.metric, r.mean)}${percent ? '%' : ''})`, xs: r.curve.epochs, ys: r.curve.mean.map((v) => v * scale),
+    band: r.runs > 1 ? r.curve.min.map((lo, k) => [lo * scale, r.curve.max[k]! * scale] as [number, number]) : undefined,
+  })), { title, xLabel: 'epoch', yLabel: `test ${percent ? 'accuracy %' : 'RMSE'} (mean; band: min-max over seeds)` });
 }
 
 export async function runCompare(flags: FlagValues): Promise<void> {
@@ -225,12 +231,15 @@ export async function runCompare(flags: FlagValues): Promise<void> {
       const prefix = `[${finished.length + 1}/${plans.length}] ${plan.entry.label} seed ${plan.seed}`;
       log(`${prefix}: kat train ${plan.args.join(' ')}\n`);
       const done = await trainChild(plan, flags.backend as string | undefined, (e) => {
-        log(`${prefix}: epoch ${e.epoch}/${e.epochs} test acc ${(e.test_acc * 100).toFixed(2)}%  ${e.images_per_s.toFixed(0)} img/s\n`);
+        const score = e.test_rmse === undefined ? `test acc ${(e.test_acc * 100).toFixed(2)}%` : `test RMSE ${formatMetricValue('rmse', e.test_rmse)}`;
+        log(`${prefix}: epoch ${e.epoch}/${e.epochs} ${score}  ${e.images_per_s.toFixed(0)}/s\n`);
       });
       const epochs = await readEpochs(plan.dir);
       if (epochs.length === 0) throw new CliError(`compare: ${plan.entry.label} seed ${plan.seed} finished without epoch records in ${join(plan.dir, EVENTS_FILE)}`);
       const run: CompareRun = {
-        entry: plan.entry.label, seed: plan.seed, args: plan.args, params: Number(done.params), testAccuracy: Number(done.test_acc),
+        entry: plan.entry.label, seed: plan.seed, args: plan.args, params: Number(done.params),
+        testAccuracy: done.test_acc === undefined ? Number.NaN : Number(done.test_acc),
+        ...(done.test_rmse === undefined ? {} : { testRmse: Number(done.test_rmse) }),
         trainSeconds: Number(done.train_seconds), imagesPerSecond: Number(done.images_per_s), epochs, checkpoint: join(plan.dir, 'model.safetensors'),
       };
       await writeFileAtomic(join(plan.dir, RUN_FILE), new TextEncoder().encode(`${JSON.stringify(run, null, 1)}\n`));
@@ -238,13 +247,15 @@ export async function runCompare(flags: FlagValues): Promise<void> {
       await rm(join(plan.dir, 'model.resume.safetensors'), { force: true });
       finished.push(run);
       if (json) process.stdout.write(`${JSON.stringify({ event: 'run', ...run, epochs: undefined })}\n`);
-      log(`${prefix}: test accuracy ${(run.testAccuracy * 100).toFixed(2)}% in ${run.trainSeconds.toFixed(0)} s (${todo.length - index - 1} to go)\n`);
+      const score = run.testRmse === undefined ? `test accuracy ${(run.testAccuracy * 100).toFixed(2)}%` : `test RMSE ${formatMetricValue('rmse', run.testRmse)}`;
+      log(`${prefix}: ${score} in ${run.trainSeconds.toFixed(0)} s (${todo.length - index - 1} to go)\n`);
     }
   } finally {
     release();
   }
   const rows = summariseRuns(entries, finished);
-  const title = (flags.title as string | undefined) ?? `${dataset}: test accuracy per epoch (${seeds.length} seed${seeds.length === 1 ? '' : 's'})`;
+  const title = (flags.title as string | undefined) ??
+    `${dataset}: test ${rows[0]?.metric === 'rmse' ? 'RMSE' : 'accuracy'} per epoch (${seeds.length} seed${seeds.length === 1 ? '' : 's'})`;
   const svg = comparePlot(rows, title);
   await writeFileAtomic(join(outDir, 'accuracy.svg'), new TextEncoder().encode(svg));
   await writeFileAtomic(join(outDir, 'accuracy.png'), (await svgToPng(svg)).png);

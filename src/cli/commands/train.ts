@@ -144,7 +144,8 @@ export async function runTrain(givenFlags: FlagValues): Promise<void> {
   } catch (error) {
     throw new CliError(`train: ${(error as Error).message}`);
   }
-  const tabular = parsedDataset.kind === 'csv';
+  // CSV tables and function-fitting sets are rows of features; only the KAN-MLP takes them.
+  const tabular = parsedDataset.kind === 'csv' || parsedDataset.kind === 'function';
   // Only the KAN-MLP takes a row of features; the transformers need images.
   const modelName = (flags.model as string | undefined) ?? (tabular ? 'kan-mlp' : DEFAULT_MODEL);
   if (tabular && modelName !== 'kan-mlp') {
@@ -201,7 +202,7 @@ export async function runTrain(givenFlags: FlagValues): Promise<void> {
       `${basis === undefined ? ', no --basis' : ` --basis ${basis}`})`);
   }
   for (const flag of ['target', 'task', 'test-fraction']) {
-    if (!tabular && flags[flag] !== undefined) throw new CliError(`train: --${flag} applies to tabular data (--dataset csv:FILE) only`);
+    if (parsedDataset.kind !== 'csv' && flags[flag] !== undefined) throw new CliError(`train: --${flag} applies to tabular data (--dataset csv:FILE) only`);
   }
   for (const flag of ['shift', 'flip', 'rotate', 'scale']) {
     if (tabular && flags[flag] !== undefined) throw new CliError(`train: --${flag} augments images; it does not apply to tabular data (${datasetSpec})`);
