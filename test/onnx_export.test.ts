@@ -21,6 +21,7 @@ import { KanMlp, type KanMlpConfig } from '../src/models/kan_mlp.js';
 import { GroupRational } from '../src/nn/kan.js';
 import type { RationalKanLayer } from '../src/nn/kan_bases.js';
 import { loadPretrained } from '../src/models/pretrained.js';
+import { pruneSelectModel } from '../src/train/select_phases.js';
 import { buildModel, modelSpec, type Model, type ModelOptions, type ModelSpec } from '../src/models/registry.js';
 import { tensor } from '../src/ops/creation.js';
 import { noGrad } from '../src/tensor/autograd.js';
@@ -166,6 +167,33 @@ describe('ONNX export runs in ONNX Runtime with katjs\'s logits', async () => {
         }
         const bytes = await checkParity(label, model, spec, [1, 28, 28], rng);
         assertStandardGraph(bytes, name === 'kan-mlp' ? [1, 28, 28] : [1, 28, 28], 10);
+      } finally {
+        model.dispose();
+      }
+    });
+  }
+
+  // S-KAN: all six spaces unpruned (alpha folded at export), then chosen and pruned (kept inputs gathered; spaces no input kept dropped).
+  for (const [label, keep] of [['phase 1', 0], ['pruned, top 1', 1], ['pruned, top 2', 2]] as const) {
+    it(`kan-mlp select, ${label} (784-12-10): parity within 1e-5, standard ops only`, async () => {
+      const rng = new Random(label.length * 11 + 7);
+      const spec = modelSpec('kan-mlp', { basis: 'select', hidden: [12] });
+      let model = buildModel(spec, 5) as KanMlp;
+      let exported = spec;
+      try {
+        await perturb(model, rng);
+        for (const [name, p] of model.namedParameters()) {
+          if (name.endsWith('selection')) p.assignValues(randomInput(rng, p.size).map((v) => 3 * v));
+        }
+        if (keep > 0) {
+          await model.chooseSpaces({ keep });
+          const pruned = await pruneSelectModel(model, spec);
+          model.dispose();
+          model = pruned.model;
+          exported = pruned.spec;
+          assert.ok((exported.config as KanMlpConfig).select!.inputs![0]!.some((list) => list.length < 784), 'some inputs were pruned');
+        }
+        assertStandardGraph(await checkParity(`kan-mlp select ${label}`, model, exported, [1, 28, 28], rng), [1, 28, 28], 10);
       } finally {
         model.dispose();
       }

@@ -29,6 +29,7 @@ import { GroupRational, KatMlp } from '../nn/kan.js';
 import {
   AfKanLayer, BSplineKanLayer, ChebyKanLayer, KAN_BASES, MlpLayer, RationalKanLayer, RbfKanLayer, ReluKanLayer, type AfActivation, type AfCombination,
 } from '../nn/kan_bases.js';
+import { SELECT_SPACE_SETTINGS, SelectKanLayer } from '../nn/select_kan.js';
 import { LayerNorm, Linear } from '../nn/layers.js';
 import { GeluMlp, type Attention, type Block } from '../nn/transformer.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -264,11 +265,20 @@ class Lowering {
   async bspline(x: string, layer: BSplineKanLayer, name: string): Promise<string> {
     const { g } = this;
     const c = layer.inFeatures;
-    const order = layer.order;
-    const knots = await floatsOf(layer.grid);
-    const m = knots.length / c;
     const base = g.one('MatMul', [this.silu(x, name), g.floats(`${name}.base_weight.T`,
       transposed(await floatsOf(layer.baseWeight), layer.outFeatures, c), [c, layer.outFeatures])], `${name}.base`);
+    const basis = this.bsplineBases(x, await floatsOf(layer.grid), c, layer.order, name);
+    const k = layer.bases;
+    const flat = g.one('Reshape', [basis, g.ints(`${name}.bases_shape`, [0, c * k])], `${name}.bases`);
+    const spline = g.one('MatMul', [flat, g.floats(`${name}.spline_weight.T`,
+      transposed(await floatsOf(layer.splineWeight), layer.outFeatures, c * k), [c * k, layer.outFeatures])], `${name}.spline`);
+    return g.one('Add', [base, spline], name);
+  }
+
+  /** The order-`order` B-spline bases [B, C, K] of x [B, C] on per-channel knots (`knots`: C rows), by Cox-de Boor. */
+  bsplineBases(x: string, knots: ArrayLike<number>, c: number, order: number, name: string): string {
+    const { g } = this;
+    const m = knots.length / c;
     const xe = g.one('Unsqueeze', [x, g.ints(`${name}.axis2`, [2])], `${name}.x3`); // [B, C, 1]
     // An initializer [C, n] of per-channel knot values.
     const column = (label: string, n: number, map: (j: number, row: number) => number) => {
@@ -298,11 +308,7 @@ class Lowering {
       const right = g.one('Mul', [g.one('Mul', [g.one('Sub', [tEnd, xe], `${name}.b${d}_dr`), invRight], `${name}.b${d}_wr`), tail], `${name}.b${d}_r`);
       basis = g.one('Add', [left, right], `${name}.b${d}`);
     }
-    const k = layer.bases;
-    const flat = g.one('Reshape', [basis, g.ints(`${name}.bases_shape`, [0, c * k])], `${name}.bases`);
-    const spline = g.one('MatMul', [flat, g.floats(`${name}.spline_weight.T`,
-      transposed(await floatsOf(layer.splineWeight), layer.outFeatures, c * k), [c * k, layer.outFeatures])], `${name}.spline`);
-    return g.one('Add', [base, spline], name);
+    return basis;
   }
 
   /** FastKAN's layer on x [B, C]: spline_linear(rbf(layernorm(x))) + base_linear(silu(x)). */
@@ -387,6 +393,14 @@ class Lowering {
   async chebyKan(x: string, layer: ChebyKanLayer, name: string): Promise<string> {
     const { g } = this;
     const [c, degree] = [layer.inFeatures, layer.degree];
+    const basis = this.chebyshevBases(x, degree, name);
+    const flat = g.one('Reshape', [basis, g.ints(`${name}.bases_shape`, [0, c * (degree + 1)])], `${name}.bases`);
+    return this.linear(flat, layer.chebyLinear, `${name}.cheby_linear`);
+  }
+
+  /** T_0..T_degree(tanh x) [B, C, degree + 1] of x [B, C], the Chebyshev recurrence unrolled. */
+  chebyshevBases(x: string, degree: number, name: string): string {
+    const { g } = this;
     const t = g.one('Unsqueeze', [g.one('Tanh', [x], `${name}.tanh`), g.ints(`${name}.axis2`, [2])], `${name}.t3`); // [B, C, 1]
     const terms = [g.one('Add', [g.one('Mul', [t, g.scalar(`${name}.zero`, 0)], `${name}.t0_zero`), g.scalar(`${name}.one`, 1)], `${name}.T0`)];
     if (degree >= 1) terms.push(t);
@@ -394,9 +408,74 @@ class Lowering {
     for (let k = 2; k <= degree; k++) {
       terms.push(g.one('Sub', [g.one('Mul', [twoT, terms[k - 1]!], `${name}.T${k}_product`), terms[k - 2]!], `${name}.T${k}`));
     }
-    const basis = terms.length > 1 ? g.one('Concat', terms, `${name}.bases3`, { axis: 2 }) : terms[0]!; // [B, C, degree + 1]
-    const flat = g.one('Reshape', [basis, g.ints(`${name}.bases_shape`, [0, c * (degree + 1)])], `${name}.bases`);
-    return this.linear(flat, layer.chebyLinear, `${name}.cheby_linear`);
+    return terms.length > 1 ? g.one('Concat', terms, `${name}.bases3`, { axis: 2 }) : terms[0]!; // [B, C, degree + 1]
+  }
+
+  /**
+   * An S-KAN layer on x [B, C]: bias + sum over spaces of MatMul(features of
+   * the space's inputs, W_s^T). A pruned layer gathers its kept inputs; an
+   * unpruned one folds its (constant) selection weights into W.
+   */
+  async selectLayer(x: string, layer: SelectKanLayer, name: string): Promise<string> {
+    const { g } = this;
+    const S = layer.spaces.length;
+    const alpha = layer.inputs ? null : await layer.alpha().data();
+    const s = SELECT_SPACE_SETTINGS;
+    let y = g.floats(`${name}.bias`, await floatsOf(layer.bias), [layer.outFeatures]);
+    for (const [index, member] of layer.members.entries()) {
+      if (!member) continue;
+      const space = member.space;
+      const at = `${name}.${space}`;
+      const n = member.inputs;
+      const K = member.features;
+      const kept = layer.inputs?.[index];
+      const xs = kept && kept.length < layer.inFeatures ? g.one('Gather', [x, g.ints(`${at}.inputs`, [...kept])], `${at}.x`, { axis: 1 }) : x;
+      const column = () => g.one('Unsqueeze', [xs, g.ints(`${at}.axis2`, [2])], `${at}.x3`);
+      let features: string;
+      if (space === 'rational') {
+        const act = { groups: 1, channels: n, numerator: member.numerator!, denominator: member.denominator! } as unknown as GroupRational;
+        features = g.one('Unsqueeze', [await this.rational(xs, act, 2, `${at}.act`), g.ints(`${at}.axis2r`, [2])], `${at}.f`);
+      } else if (space === 'bspline') {
+        const silu = g.one('Unsqueeze', [this.silu(xs, at), g.ints(`${at}.axis2s`, [2])], `${at}.silu3`);
+        features = g.one('Concat', [silu, this.bsplineBases(xs, await floatsOf(member.grid!), n, s.bspline.order, `${at}.b`)], `${at}.f`, { axis: 2 });
+      } else if (space === 'rbf') {
+        const spacing = (s.rbf.high - s.rbf.low) / (s.rbf.centers - 1);
+        const centers = g.floats(`${at}.centers`, Float64Array.from({ length: s.rbf.centers }, (_, c) => s.rbf.low + c * spacing), [s.rbf.centers]);
+        const z = g.one('Div', [g.one('Sub', [column(), centers], `${at}.dx`), g.scalar(`${at}.width`, spacing)], `${at}.z`);
+        const phi = g.one('Exp', [g.one('Neg', [g.one('Mul', [z, z], `${at}.z2`)], `${at}.nz2`)], `${at}.phi`);
+        const silu = g.one('Unsqueeze', [this.silu(xs, at), g.ints(`${at}.axis2s`, [2])], `${at}.silu3`);
+        features = g.one('Concat', [silu, phi], `${at}.f`, { axis: 2 });
+      } else if (space === 'cheby') {
+        features = this.chebyshevBases(xs, s.cheby.degree, at);
+      } else if (space === 'relu') {
+        const u = column();
+        const start = g.floats(`${at}.grid_start`, await floatsOf(member.gridStart!), [n, K]);
+        const end = g.floats(`${at}.grid_end`, await floatsOf(member.gridEnd!), [n, K]);
+        const r = (4 * s.relu.gridSize ** 2) / (s.relu.order + 1) ** 2;
+        const product = g.one('Mul', [g.one('Relu', [g.one('Sub', [end, u], `${at}.e_u`)], `${at}.right`),
+          g.one('Relu', [g.one('Sub', [u, start], `${at}.u_s`)], `${at}.left`)], `${at}.product`);
+        const bump = g.one('Mul', [product, g.scalar(`${at}.r`, r)], `${at}.bump`);
+        features = g.one('Mul', [bump, bump], `${at}.f`);
+      } else {
+        const u = column();
+        const start = g.floats(`${at}.grid_start`, await floatsOf(member.gridStart!), [K]);
+        const end = g.floats(`${at}.grid_end`, await floatsOf(member.gridEnd!), [K]);
+        const a = this.activation(g.one('Sub', [u, start], `${at}.x_s`), s.af.activation, `${at}.a`);
+        const c = this.activation(g.one('Sub', [end, u], `${at}.e_x`), s.af.activation, `${at}.c`);
+        features = this.combination(a, c, s.af.combination, `${at}.f`);
+      }
+      const weight = await floatsOf(member.weight);
+      if (alpha) {
+        // The node's share of this space folded into its block of W (constant at inference).
+        for (let j = 0; j < layer.outFeatures; j++) {
+          for (let i = 0; i < n; i++) for (let k = 0; k < K; k++) weight[(j * n + i) * K + k] = Math.fround(weight[(j * n + i) * K + k]! * alpha[i * S + index]!);
+        }
+      }
+      const flat = g.one('Reshape', [features, g.ints(`${at}.flat_shape`, [0, n * K])], `${at}.flat`);
+      const term = g.one('MatMul', [flat, g.floats(`${at}.weight.T`, transposed(weight, layer.outFeatures, n * K), [n * K, layer.outFeatures])], `${at}.term`);
+      y = g.one('Add', [term, y], `${at}.sum`);
+    }
+    return y;
   }
 
   async kanMlp(x: string, model: KanMlp): Promise<string> {
@@ -409,6 +488,7 @@ class Lowering {
       else if (layer instanceof AfKanLayer) h = await this.af(h, layer, name);
       else if (layer instanceof ReluKanLayer) h = await this.reluKan(h, layer, name);
       else if (layer instanceof ChebyKanLayer) h = await this.chebyKan(h, layer, name);
+      else if (layer instanceof SelectKanLayer) h = await this.selectLayer(h, layer, name);
       else if (layer instanceof MlpLayer) h = await this.linear(layer.activateInput ? this.activation(h, layer.activation, name) : h, layer.fc, `${name}.fc`);
       else throw new Error(`exportOnnx: ${name} has basis '${model.basis}', which ONNX export does not support (it covers ${KAN_BASES.join(', ')})`);
     }

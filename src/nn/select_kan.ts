@@ -152,14 +152,17 @@ function silu(x: Tensor): Tensor {
 }
 
 /** One space of a selectable layer: features [rows, n, K] of its n inputs, and its weight [out, n K]. */
-class SelectSpaceModule extends Module implements HasBuffers {
+export class SelectSpaceModule extends Module implements HasBuffers {
   readonly weight: Tensor;
   readonly features: number;
-  private readonly numerator?: Tensor;
-  private readonly denominator?: Tensor;
-  private readonly gridStart?: Tensor;
-  private readonly gridEnd?: Tensor;
-  private readonly grid?: Tensor;
+  /** rational: P's and Q's coefficients [1, 6], [1, 4]. */
+  readonly numerator?: Tensor;
+  readonly denominator?: Tensor;
+  /** relu: [n, K]; af: [K]. */
+  readonly gridStart?: Tensor;
+  readonly gridEnd?: Tensor;
+  /** bspline: knots per input [n, gridSize + 2 order + 1]. */
+  readonly grid?: Tensor;
 
   constructor(readonly space: SelectSpace, readonly inputs: number, outFeatures: number, rng: Random, std: number, rationalMode: string) {
     super();
@@ -245,7 +248,8 @@ export class SelectKanLayer extends Module implements HasBuffers {
   readonly bias: Tensor;
   /** [in, S]: 1 where a space is kept (all 1 until `choose`). */
   readonly kept: Tensor | null;
-  private readonly members: (SelectSpaceModule | null)[];
+  /** Each space's module (null: a pruned space no input kept), aligned with `spaces`. */
+  readonly members: (SelectSpaceModule | null)[];
   private readonly indexTensors: (Tensor | null)[];
 
   constructor(readonly inFeatures: number, readonly outFeatures: number, rng: Random, options: SelectKanOptions) {
