@@ -96,6 +96,52 @@ describe('docs: library examples', () => {
   }
 });
 
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens. */
+function anchor(heading: string): string {
+  return heading.trim().toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replace(/ /g, '-');
+}
+
+/** The anchors of a markdown file's headings (outside code blocks). */
+function anchors(text: string): Set<string> {
+  const found = new Set<string>();
+  let fenced = false;
+  for (const line of text.split('\n')) {
+    if (/^```/.test(line)) fenced = !fenced;
+    const heading = fenced ? null : /^#{1,6} (.*)$/.exec(line);
+    if (heading) found.add(anchor(heading[1]!));
+  }
+  return found;
+}
+
+describe('docs: links', () => {
+  it('every relative link in README.md, docs/*.md, FEATURES.md and BENCHMARKS.md reaches a file (and heading)', () => {
+    const problems: string[] = [];
+    const files = [...docs(), ...['FEATURES.md', 'BENCHMARKS.md'].map((path) => ({ path, text: readFileSync(join(ROOT, path), 'utf8') }))];
+    let links = 0;
+    for (const doc of files) {
+      for (const match of doc.text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        const target = match[1]!;
+        if (/^[a-z]+:/.test(target)) continue; // https:, mailto:
+        links++;
+        const [file, hash] = target.split('#', 2) as [string, string | undefined];
+        const path = file === '' ? doc.path : join(doc.path, '..', file);
+        if (!existsSync(join(ROOT, path))) {
+          problems.push(`${doc.path}: ${target}: no such file`);
+        } else if (hash !== undefined && !anchors(readFileSync(join(ROOT, path), 'utf8')).has(hash)) {
+          problems.push(`${doc.path}: ${target}: no such heading`);
+        }
+      }
+    }
+    assert.deepEqual(problems, []);
+    assert.ok(links >= 20, `only ${links} links`);
+  });
+
+  it('README.md stays short: at most 250 lines', () => {
+    const lines = readFileSync(join(ROOT, 'README.md'), 'utf8').split('\n').length;
+    assert.ok(lines <= 251, `README.md has ${lines} lines: move detail to docs/`);
+  });
+});
+
 /** Splits a shell line into words: single and double quotes, backslash escapes; no expansion. */
 function shellWords(line: string): string[] {
   const words: string[] = [];
