@@ -54,6 +54,7 @@ export function prunableLayers(model: Model): PrunableLayer[] {
   return layers;
 }
 
+/** One prunable layer's channel and group scores. */
 export interface LayerScores {
   layer: string;
   /** One score per hidden channel. */
@@ -115,6 +116,7 @@ export function selectChannels(scores: Float64Array, groups: number, perGroup: n
   return kept;
 }
 
+/** What pruneChannels() returns: the smaller model, its spec, and the channels each layer kept. */
 export interface PruneResult {
   model: Model;
   spec: ModelSpec;

@@ -2,12 +2,15 @@
 // float values it allocates, fills, reads back and frees) and a table of kernels
 // named after the ops. Everything above this file speaks only this interface.
 
+/** The element-wise unary kernels every backend implements. */
 export type UnaryOp =
   | 'neg' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'abs' | 'sign' | 'square' | 'reciprocal'
   | 'tanh' | 'sigmoid' | 'relu' | 'gelu' | 'sin' | 'cos';
 
+/** The element-wise binary kernels every backend implements (broadcasting is resolved by the op before the kernel runs). */
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'equal' | 'greater';
 
+/** The reductions every backend implements over chosen axes. */
 export type ReduceOp = 'sum' | 'max' | 'min';
 
 /** Host-side values: the CPU backend may run in float64 (the gradient-check reference). */
@@ -133,6 +136,7 @@ export interface Kernels<B> {
   adamw(param: B, grad: B, m: B, v: B, size: number, hyper: AdamWHyper): [param: B, m: B, v: B];
 }
 
+/** The name of one kernel in a backend's kernel table. */
 export type KernelName = keyof Kernels<unknown>;
 
 /** Hyper-parameters of one AdamW step; `step` counts from 1 (bias correction). */
@@ -145,6 +149,7 @@ export interface AdamWHyper {
   step: number;
 }
 
+/** What a backend holds: live buffers and their bytes (see memory()). */
 export interface MemoryInfo {
   /** Buffers currently allocated and not freed. */
   buffers: number;
@@ -152,6 +157,7 @@ export interface MemoryInfo {
   bytes: number;
 }
 
+/** A compute backend: device memory for tensors plus a table of named kernels that the ops dispatch to (cpu, webgpu, or your own via registerBackend). */
 export interface Backend<B = unknown> {
   readonly name: string;
   /** A human-readable description of the device (e.g. the adapter's name). */
@@ -182,6 +188,7 @@ export function registerBackend(name: string, factory: BackendFactory): void {
   factories.set(name, factory);
 }
 
+/** The names setBackend accepts: the built-in backends and those added with registerBackend. */
 export function registeredBackends(): string[] {
   return [...factories.keys()];
 }

@@ -17,6 +17,7 @@ import type { DataSplit, ImageDataset } from './dataset.js';
 
 // ---------------------------------------------------------------- parsing
 
+/** A parsed CSV file: header and rows of strings. */
 export interface CsvTable {
   /** Header names, trimmed (an empty name becomes `columnN`, N counted from 1). */
   columns: string[];
@@ -28,6 +29,7 @@ export interface CsvTable {
   delimiter: string;
 }
 
+/** Options of parseCsv(). */
 export interface CsvParseOptions {
   /** One character, or 'auto' (the default): the first of , ; TAB | that splits the first rows consistently. */
   delimiter?: string;
@@ -334,8 +336,10 @@ function numericColumn(table: CsvTable, column: number, source: string): Float64
 
 // ---------------------------------------------------------------- datasets
 
+/** Classification or regression. */
 export type TabularTask = 'classification' | 'regression';
 
+/** How one column becomes inputs: standardised number, or one-hot categories. */
 export type TabularFeature =
   | { name: string; kind: 'numeric'; mean: number; std: number }
   | { name: string; kind: 'categorical'; categories: string[] };
@@ -366,12 +370,14 @@ export interface TabularDataset extends ImageDataset {
   rows: Int32Array;
 }
 
+/** A table split into training and test sets, with the preprocessing fitted on the training rows. */
 export interface TabularSplit extends DataSplit {
   train: TabularDataset;
   test: TabularDataset;
   preprocessing: TabularPreprocessing;
 }
 
+/** Options of tabularSplit(): target, task, the seeded split, and a stored preprocessing to reuse. */
 export interface TabularOptions {
   /** The target column's name (required unless `preprocessing` is given). */
   target?: string;
@@ -733,6 +739,7 @@ export function isTabularDataset(dataset: ImageDataset): dataset is TabularDatas
 /** The checkpoint metadata key that holds a TabularPreprocessing as JSON. */
 export const TABULAR_METADATA_KEY = 'tabular';
 
+/** The preprocessing of a table as JSON, for a checkpoint's metadata (decodeTabularPreprocessing reads it back). */
 export function encodeTabularPreprocessing(p: TabularPreprocessing): string {
   return JSON.stringify(p);
 }

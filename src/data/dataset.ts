@@ -23,6 +23,7 @@ export interface LabelledImages {
   classNames?: string[];
 }
 
+/** Images held in memory, normalised, with their labels. */
 export interface ImageDataset extends LabelledImages {
   /**
    * [count, channels, height, width], row-major, normalised. A byte dataset
@@ -90,6 +91,7 @@ export function copyImages(dataset: ImageDataset, start: number, count: number, 
   return target;
 }
 
+/** A data set's training and test parts. */
 export interface DataSplit {
   train: ImageDataset;
   test: ImageDataset;
@@ -109,6 +111,7 @@ export interface BatchOptions {
   dropLast?: boolean;
 }
 
+/** One batch of images and labels as batches() yields it. */
 export interface Batch {
   /** [size, channels, height, width]: a copy when shuffling, else a subarray of the dataset (do not modify). */
   images: Float32Array;
@@ -275,8 +278,10 @@ export interface StreamingImageDataset extends LabelledImages {
   streamBatches(batchSize: number, options: BatchOptions & { augment?: boolean }): AsyncIterable<Batch>;
 }
 
+/** A data set held in memory or streamed: what trainModel and evaluate take. */
 export type AnyImageDataset = ImageDataset | StreamingImageDataset;
 
+/** Whether a data set streams its images (an image folder) rather than holding them. */
 export function isStreamingDataset(dataset: AnyImageDataset): dataset is StreamingImageDataset {
   return typeof (dataset as StreamingImageDataset).streamBatches === 'function';
 }

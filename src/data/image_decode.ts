@@ -66,10 +66,12 @@ export interface RgbImage {
   data: Uint8Array;
 }
 
+/** A photo that cannot be decoded: unsupported, corrupt or over the size limits. */
 export class ImageDecodeError extends Error {
   override name = 'ImageDecodeError';
 }
 
+/** An image format recognised from a file's first bytes. */
 export type ImageFormat = 'jpeg' | 'png' | 'webp' | 'gif' | 'bmp';
 
 /** Caps so that a hostile header cannot make the decoder allocate gigabytes. */

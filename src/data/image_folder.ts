@@ -27,6 +27,7 @@ export interface ImageFolderScan {
   split: string;
 }
 
+/** Options of loadImageFolder(): the seeded split (when the folder has no train/ and val/) and a fixed class order. */
 export interface ImageFolderOptions {
   /** Seed of the stratified split (default 0). */
   seed?: number;
@@ -229,6 +230,7 @@ export class ImageFolderDataset implements StreamingImageDataset {
   }
 }
 
+/** An image folder's streamed training and test sets, with the scan they came from. */
 export interface ImageFolderSplit {
   train: ImageFolderDataset;
   test: ImageFolderDataset;

@@ -13,6 +13,7 @@ interface Pending {
   worker: number;
 }
 
+/** Worker threads that decode and preprocess photos ahead of training. */
 export class ImageDecodePool {
   private readonly workers: Worker[] = [];
   private readonly busy: number[] = [];

@@ -8,9 +8,12 @@ import type { RgbImage } from './image_decode.js';
 
 export const INTERPOLATIONS = ['bicubic', 'bilinear', 'nearest'] as const;
 export const CROP_MODES = ['center', 'squash', 'border'] as const;
+/** The resampling filter of a resize (PIL's). */
 export type Interpolation = (typeof INTERPOLATIONS)[number];
+/** timm's crop_mode: center, squash or border. */
 export type CropMode = (typeof CROP_MODES)[number];
 
+/** timm's eval preprocessing: input size, crop, interpolation, mean and std. */
 export interface PreprocessConfig {
   /** [channels, height, width]. */
   inputSize: [number, number, number];

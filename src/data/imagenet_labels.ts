@@ -2,6 +2,7 @@
 // short forms used by torchvision and PyTorch Hub (pytorch/hub
 // imagenet_classes.txt). Two names repeat (crane 134/517, maillot 638/639)
 // because the WordNet synsets differ but share a first lemma.
+/** The 1,000 ImageNet-1k class names in class-id order, for pretrained models without labels. */
 export const IMAGENET_1K_LABELS: readonly string[] = Object.freeze([
   'tench', 'goldfish', 'great white shark', 'tiger shark', 'hammerhead', // 0
   'electric ray', 'stingray', 'cock', 'hen', 'ostrich', // 5

@@ -13,7 +13,9 @@
 import { Random } from '../tensor/random.js';
 import type { DataSplit, ImageDataset } from './dataset.js';
 
+/** The MNIST pixel mean used to normalise digits (torchvision's). */
 export const MNIST_MEAN = 0.1307;
+/** The MNIST pixel standard deviation used to normalise digits (torchvision's). */
 export const MNIST_STD = 0.3081;
 /** The fixed seed of the train/test split (changing it changes the split). */
 export const MNIST_SPLIT_SEED = 1307;

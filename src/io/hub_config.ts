@@ -6,6 +6,7 @@
 import { IMAGENET_1K_LABELS } from '../data/imagenet_labels.js';
 import { CROP_MODES, IMAGENET_DEFAULT_PREPROCESS, INTERPOLATIONS, type PreprocessConfig } from '../data/image_transforms.js';
 
+/** What katjs reads from a timm / Hugging Face config.json: architecture, classes, labels, preprocessing. */
 export interface HubModelConfig {
   architecture?: string;
   numClasses?: number;

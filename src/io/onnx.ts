@@ -38,13 +38,16 @@ import type { Model, ModelSpec } from '../models/registry.js';
 import { VisionTransformer } from '../models/vit.js';
 import { ONNX_PROTO } from './onnx_schema.js';
 
+/** The input name of exported ONNX models ([batch, C, H, W] pixels). */
 export const ONNX_INPUT = 'pixel_values';
+/** The output name of exported ONNX models ([batch, classes] logits). */
 export const ONNX_OUTPUT = 'logits';
 /** Opset 17: the first with LayerNormalization; ONNX Runtime (node and web) runs it. */
 export const DEFAULT_OPSET = 17;
 /** The IR version each opset came with (onnx/helper.py's VERSION_TABLE). */
 const IR_VERSIONS: Record<number, number> = { 17: 8, 18: 8, 19: 9, 20: 9, 21: 10 };
 
+/** Options of exportOnnx(): labels, preprocessing and opset to record. */
 export interface ExportOnnxOptions {
   /** Class names, stored as metadata 'labels' (JSON). */
   labels?: string[];

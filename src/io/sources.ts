@@ -6,6 +6,7 @@
  */
 import type { HubModelConfig } from './hub_config.js';
 
+/** Where a checkpoint comes from: a file, a URL, or a Hugging Face hub repo. */
 export type CheckpointSource =
   | { kind: 'file'; path: string }
   | { kind: 'url'; url: string }
@@ -25,6 +26,7 @@ export const MAX_CONFIG_BYTES = 16 * 1024 ** 2;
 /** A download with no data for this long is abandoned. */
 export const DEFAULT_TIMEOUT_MS = 60_000;
 
+/** A checkpoint's bytes, with the hub config.json that came with it, if any. */
 export interface ResolvedCheckpoint {
   bytes: Uint8Array;
   /** For messages: the path, URL or hf:repo@rev/file. */

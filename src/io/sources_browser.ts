@@ -178,6 +178,7 @@ export async function downloadBytes(url: string, options: DownloadOptions): Prom
   return out;
 }
 
+/** Options of resolveCheckpointBrowser(): hub endpoint, token, progress. */
 export interface BrowserFetchOptions {
   /** Hub endpoint; defaults to https://huggingface.co. */
   endpoint?: string;

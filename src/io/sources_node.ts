@@ -34,6 +34,7 @@ import {
 } from './sources.js';
 import { downloadBytes, streamDownload, type DownloadOptions } from './sources_browser.js';
 
+/** Options of resolveCheckpoint(): cache, environment, progress, offline mode and download limits. */
 export interface FetchOptions {
   /** Cache root; defaults to defaultCacheDir(env). */
   cacheDir?: string;

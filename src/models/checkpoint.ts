@@ -26,6 +26,7 @@ export const TRAINING_STATE_PREFIX = '__train__.';
 /** Anything worth keeping beside the weights (accuracy, epochs, ...), as strings. */
 export type CheckpointInfo = Record<string, string>;
 
+/** A model as safetensors bytes with timm's tensor names and the spec in the metadata (what kat train writes). */
 export async function encodeCheckpoint(model: Model, spec: ModelSpec, info: CheckpointInfo = {}): Promise<Uint8Array> {
   const tensors: Record<string, { shape: number[]; values: Float32Array }> = {};
   for (const [name, values] of await model.stateDict()) tensors[name] = { shape: [...values.shape], values: values.values };
@@ -33,6 +34,7 @@ export async function encodeCheckpoint(model: Model, spec: ModelSpec, info: Chec
   return encodeSafetensors(tensors, { ...info, format: CHECKPOINT_FORMAT, model: spec.name, config: JSON.stringify(spec.config) });
 }
 
+/** A decoded checkpoint: the rebuilt model with its weights, its spec and metadata. */
 export interface LoadedCheckpoint {
   spec: ModelSpec;
   model: Model;
@@ -41,6 +43,7 @@ export interface LoadedCheckpoint {
   notes: string[];
 }
 
+/** Options of decodeCheckpoint: which weights of a training checkpoint (ema), attention heads where the file does not say, a memory cap. */
 export interface DecodeCheckpointOptions {
   /** A training checkpoint's weights: 'default' (state_dict / model) or 'ema' (state_dict_ema). */
   weights?: 'default' | 'ema';

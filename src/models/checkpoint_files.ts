@@ -10,6 +10,7 @@ import { decodeCheckpoint, encodeCheckpoint, type CheckpointInfo, type DecodeChe
 import { loadPretrained } from './pretrained.js';
 import type { Model, ModelSpec } from './registry.js';
 
+/** A checkpoint file (regular files only, size-capped) decoded into a model. */
 export async function readCheckpointFile(path: string, options: DecodeCheckpointOptions = {}): Promise<LoadedCheckpoint> {
   // Regular files only, size-capped: /dev/zero would grow without end and a FIFO would block forever.
   return decodeCheckpoint(await readRegularFile(path, DEFAULT_MAX_BYTES, 'checkpoint'), `checkpoint '${path}'`, options);

@@ -17,6 +17,7 @@ import { Module, type NamedValues } from '../nn/module.js';
 import { SelectKanLayer, type NodeChoice, type SelectSpace } from '../nn/select_kan.js';
 import { checkKanMlpConfig } from './config_check.js';
 
+/** kan-mlp's configuration: widths, basis and the basis options (stored in checkpoints). */
 export interface KanMlpConfig {
   /** Flattened input size (C * H * W for images). */
   inputs: number;
@@ -47,6 +48,7 @@ export interface KanMlpConfig {
   activation?: MlpActivation;
 }
 
+/** A stack of KAN layers on flattened inputs (kan-mlp): any basis, or S-KAN layers that choose their basis. */
 export class KanMlp extends Module {
   readonly layers: (KanLayer | SelectKanLayer)[] = [];
   readonly basis: KanBasis | 'select';

@@ -11,8 +11,10 @@ import type { VitConfig } from './vit.js';
 
 /** Checkpoint metadata keys written by `kat train` on image folders. */
 export const CLASS_NAMES_KEY = 'class_names';
+/** The checkpoint metadata key that holds the preprocessing (JSON). */
 export const PREPROCESS_KEY = 'preprocess';
 
+/** A pretrained model with its class labels and preprocessing. */
 export interface PretrainedModel extends LoadedCheckpoint {
   /** One name per class. */
   labels: string[];
@@ -22,6 +24,7 @@ export interface PretrainedModel extends LoadedCheckpoint {
   preprocess: PreprocessConfig;
 }
 
+/** Options of loadPretrained(): the hub config.json that came with the weights, and decodeCheckpoint's options. */
 export interface LoadPretrainedOptions extends DecodeCheckpointOptions {
   /** The hub's config.json, when the weights came from a hub repo or folder. */
   config?: HubModelConfig;

@@ -10,12 +10,14 @@ import { checkModelSpec, countLayout, tensorLayout } from './config_check.js';
 import { KanMlp, type KanMlpConfig } from './kan_mlp.js';
 import { VisionTransformer, type VitConfig } from './vit.js';
 
+/** What every model is: a Module with forward(images) -> logits. */
 export interface Model extends Module {
   forward(images: Tensor): Tensor;
   /** State that is not a parameter (B-spline grids), saved in checkpoints beside the parameters. */
   namedBuffers?(): [string, Tensor][];
 }
 
+/** Options of createModel and modelSpec: data shape, regularisation, seed, and kan-mlp's basis and widths. */
 export interface ModelOptions {
   classes?: number;
   imageSize?: number;
@@ -54,6 +56,7 @@ const VIT_SIZES: Record<string, VitSize> = {
   micro: { dim: 64, depth: 3, heads: 4, ...DIGITS, pool: 'avg' },
 };
 
+/** Every model name createModel accepts. */
 export const MODEL_NAMES: readonly string[] = [
   ...Object.keys(VIT_SIZES).map((s) => `kat-${s}`),
   ...Object.keys(VIT_SIZES).map((s) => `vit-${s}`),
@@ -61,6 +64,7 @@ export const MODEL_NAMES: readonly string[] = [
   'kan-mlp',
 ];
 
+/** A model's name and full configuration: enough to rebuild it (what checkpoints store). */
 export interface ModelSpec {
   name: string;
   /** The full configuration: enough to rebuild the model (stored in checkpoints). */
@@ -147,6 +151,7 @@ export function buildModel(spec: ModelSpec, seed = 0): Model {
   return new VisionTransformer(spec.config as VitConfig, seed);
 }
 
+/** A model by name (kat-micro, vit-tiny, kan-mlp, karat-micro, ...), sized by options, initialised from options.seed. */
 export function createModel(name: string, options: ModelOptions = {}): Model {
   return buildModel(modelSpec(name, options), options.seed ?? 0);
 }

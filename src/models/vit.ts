@@ -28,6 +28,7 @@ export interface VitConfig extends BlockOptions {
   pool?: 'token' | 'avg';
 }
 
+/** A ViT or KAT (GR-KAN MLPs) with timm's tensor names: patch embedding, class token, position embedding, blocks, head. */
 export class VisionTransformer extends Module {
   readonly patchEmbed: PatchEmbed;
   readonly clsToken: Tensor;

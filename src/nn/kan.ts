@@ -10,6 +10,7 @@ import { Module } from './module.js';
 import { checkSize } from './sizes.js';
 import { rationalCoefficients, rationalGain } from './rational_init.js';
 
+/** Options of GroupRational: groups, initial shape and coefficient sharing. */
 export interface GroupRationalOptions {
   /** Channel groups G (D % G == 0). Default 8. */
   groups?: number;
@@ -53,6 +54,7 @@ export class GroupRational extends Module {
   }
 }
 
+/** Options of KatMlp, KAT's MLP with GR-KAN activations. */
 export interface KatMlpOptions {
   hidden: number;
   groups?: number;

@@ -32,8 +32,10 @@ import { checkSize, checkValues } from './sizes.js';
 
 /** The KAN bases a layer (and kan-mlp) can use; 'mlp' is the plain MLP they are compared with. */
 export const KAN_BASES = ['rational', 'bspline', 'rbf', 'af', 'relu', 'cheby', 'mlp'] as const;
+/** The name of a KAN basis (rational, bspline, rbf, af, relu, cheby, or mlp for the plain baseline). */
 export type KanBasis = (typeof KAN_BASES)[number];
 
+/** Whether name is one of KAN_BASES. */
 export function isKanBasis(name: unknown): name is KanBasis {
   return typeof name === 'string' && (KAN_BASES as readonly string[]).includes(name);
 }
@@ -61,6 +63,7 @@ export function divisorGroups(width: number, wanted: number): number {
   return 1;
 }
 
+/** Options of RationalKanLayer (GR-KAN). */
 export interface RationalKanOptions {
   /** Initial rational: identity, swish, ... (rational_init.ts). Default swish. */
   mode?: string;
@@ -86,6 +89,7 @@ export class RationalKanLayer extends Module {
   }
 }
 
+/** Options of BSplineKanLayer (efficient-kan): grid, order and range. */
 export interface BSplineKanOptions {
   /** Intervals of the initial uniform grid (efficient-kan's grid_size). Default 5. */
   gridSize?: number;
@@ -306,6 +310,7 @@ function leastSquares(a: Float64Array, b: Float64Array, w: Float64Array, n: numb
   return x;
 }
 
+/** Options of RbfKanLayer (FastKAN): the radial grid, LayerNorm and base branch. */
 export interface RbfKanOptions extends RadialBasisOptions {
   /** LayerNorm before the radial bases (FastKAN's use_layernorm). Default true. */
   layerNorm?: boolean;
@@ -350,6 +355,7 @@ export class RbfKanLayer extends Module {
   }
 }
 
+/** Options of ChebyKanLayer (ChebyKAN). */
 export interface ChebyKanOptions {
   /** Highest Chebyshev degree (the layer has degree + 1 bases per input). Default 4. */
   degree?: number;
@@ -386,6 +392,7 @@ export class ChebyKanLayer extends Module {
 
 /** AF-KAN's activations for the two halves of a basis function. */
 export const AF_ACTIVATIONS = ['silu', 'relu', 'gelu', 'tanh', 'sigmoid'] as const;
+/** The activation AF-KAN builds its bases from. */
 export type AfActivation = (typeof AF_ACTIVATIONS)[number];
 /**
  * AF-KAN's ways to combine a = act(x - s) and c = act(e - x): quad1 (ac)^2
@@ -393,8 +400,10 @@ export type AfActivation = (typeof AF_ACTIVATIONS)[number];
  * cubic1 (a + c)(a^2 + c^2), cubic2 (ac)^3.
  */
 export const AF_COMBINATIONS = ['quad1', 'sum', 'prod', 'quad2', 'cubic1', 'cubic2'] as const;
+/** How AF-KAN combines its two ramps (see AF_COMBINATIONS). */
 export type AfCombination = (typeof AF_COMBINATIONS)[number];
 
+/** Options of AfKanLayer (AF-KAN): grid, activation, combination. */
 export interface AfKanOptions {
   /** Grid intervals g. Default 3. */
   gridSize?: number;
@@ -553,6 +562,7 @@ export function afKanForward(rows: Tensor, t: AfKanTensors, settings: { activati
   return reshape(y, [...batch, t.weight.shape[0]!]);
 }
 
+/** Options of ReluKanLayer (ReLU-KAN): grid size and k. */
 export interface ReluKanOptions {
   /** Grid intervals g. Default 3. */
   gridSize?: number;
@@ -671,6 +681,7 @@ export class MlpLayer extends Module {
 /** A KAN layer of any basis (in -> out), for models and benchmarks. */
 export type KanLayer = RationalKanLayer | BSplineKanLayer | RbfKanLayer | AfKanLayer | ReluKanLayer | ChebyKanLayer | MlpLayer;
 
+/** Per-basis options of createKanLayer: only the entry for the chosen basis is read. */
 export interface KanLayerOptions {
   rational?: RationalKanOptions;
   bspline?: BSplineKanOptions;
@@ -681,6 +692,7 @@ export interface KanLayerOptions {
   mlp?: MlpOptions;
 }
 
+/** A KAN layer of the given basis, in -> out, initialised from rng: the one entry point for every basis. */
 export function createKanLayer(basis: KanBasis, inFeatures: number, outFeatures: number, rng: Random, options: KanLayerOptions = {}): KanLayer {
   switch (basis) {
     case 'rational': return new RationalKanLayer(inFeatures, outFeatures, rng, options.rational);

@@ -12,6 +12,7 @@ import { constant, truncNormal } from './init.js';
 import { Module } from './module.js';
 import { checkRate, checkSize, checkValues } from './sizes.js';
 
+/** Options of Linear: bias and initialisation. */
 export interface LinearOptions {
   bias?: boolean;
   /** Weight standard deviation; default 0.02 (timm's trunc-normal ViT init). */
@@ -49,6 +50,7 @@ export class Linear extends Module {
   }
 }
 
+/** Layer normalisation over the last axis with a learned scale and shift. */
 export class LayerNorm extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor;
@@ -66,6 +68,7 @@ export class LayerNorm extends Module {
   }
 }
 
+/** Zeroes each value with probability p in training mode (scaling the rest by 1 / (1 - p)); the identity in eval mode. */
 export class Dropout extends Module {
   constructor(readonly p: number) {
     super();

@@ -13,6 +13,7 @@ export interface NamedValues {
   values: Float32Array;
 }
 
+/** Base of every layer and model: named parameters and child modules, train/eval mode, state dicts for checkpoints. */
 export abstract class Module {
   /** Training mode switches dropout and drop-path on; eval() switches them off. */
   training = true;

@@ -58,6 +58,7 @@ export interface AttentionKarat {
   owned: boolean;
 }
 
+/** Multi-head self-attention (timm's names: qkv, proj); softmax or Fourier-KArAt scores. */
 export class Attention extends Module {
   readonly qkv: Linear;
   readonly proj: Linear;
@@ -122,6 +123,7 @@ export class GeluMlp extends Module {
   }
 }
 
+/** The shape and regularisation of one transformer Block. */
 export interface BlockOptions {
   dim: number;
   heads: number;

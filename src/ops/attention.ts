@@ -14,6 +14,7 @@ import { assertTensor, backendOf, output } from './op.js';
 /** Widest head the fused kernel is used for; wider heads take the composition. */
 export const FUSED_ATTENTION_MAX_DIM = 256;
 
+/** Options of attention(). */
 export interface AttentionOptions {
   /** Multiplies q k^T before the softmax (default 1 / sqrt(d)). */
   scale?: number;

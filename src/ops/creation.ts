@@ -4,9 +4,12 @@ import { engine } from '../tensor/engine.js';
 import { globalRandom, Random } from '../tensor/random.js';
 import { formatShape, shapeSize, Tensor } from '../tensor/tensor.js';
 
+/** A number or nested arrays of numbers, as tensor() takes them (the shape is inferred). */
 export type NestedNumbers = number | readonly NestedNumbers[];
+/** Values tensor() accepts: nested numbers or a flat typed array. */
 export type TensorData = NestedNumbers | Float32Array | Float64Array;
 
+/** Options of the tensor creation functions. */
 export interface TensorOptions {
   /** Record gradients for this leaf (parameters, inputs to differentiate). */
   requiresGrad?: boolean;
@@ -82,6 +85,7 @@ export function tensor(data: TensorData, shape?: readonly number[], options: Ten
   return leaf(values, finalShape, options);
 }
 
+/** A tensor of the given shape with every element `value`. */
 export function full(shape: readonly number[], value: number, options: TensorOptions = {}): Tensor {
   checkShape('full()', shape);
   const backend = engine.backend;
@@ -91,14 +95,17 @@ export function full(shape: readonly number[], value: number, options: TensorOpt
   return t;
 }
 
+/** A tensor of zeros. */
 export function zeros(shape: readonly number[], options: TensorOptions = {}): Tensor {
   return full(shape, 0, options);
 }
 
+/** A tensor of ones. */
 export function ones(shape: readonly number[], options: TensorOptions = {}): Tensor {
   return full(shape, 1, options);
 }
 
+/** Options of the random creation functions (randn, rand). */
 export interface RandomOptions extends TensorOptions {
   /** Seed for this call alone; without it the global generator (setSeed) is used. */
   seed?: number;

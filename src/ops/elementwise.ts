@@ -23,22 +23,35 @@ function unaryOp(op: UnaryOp, x: Tensor): Tensor {
   ]);
 }
 
+/** -x, element-wise. */
 export const neg = (x: Tensor): Tensor => unaryOp('neg', x);
+/** e^x, element-wise. */
 export const exp = (x: Tensor): Tensor => unaryOp('exp', x);
+/** Natural logarithm, element-wise. */
 export const log = (x: Tensor): Tensor => unaryOp('log', x);
+/** Square root, element-wise. */
 export const sqrt = (x: Tensor): Tensor => unaryOp('sqrt', x);
+/** 1 / sqrt(x), element-wise. */
 export const rsqrt = (x: Tensor): Tensor => unaryOp('rsqrt', x);
+/** |x|, element-wise (gradient sign(x)). */
 export const abs = (x: Tensor): Tensor => unaryOp('abs', x);
 /** -1, 0 or +1 (gradient zero). */
 export const sign = (x: Tensor): Tensor => unaryOp('sign', x);
+/** x^2, element-wise. */
 export const square = (x: Tensor): Tensor => unaryOp('square', x);
+/** 1 / x, element-wise. */
 export const reciprocal = (x: Tensor): Tensor => unaryOp('reciprocal', x);
+/** Hyperbolic tangent, element-wise. */
 export const tanh = (x: Tensor): Tensor => unaryOp('tanh', x);
+/** The logistic function 1 / (1 + e^-x), element-wise. */
 export const sigmoid = (x: Tensor): Tensor => unaryOp('sigmoid', x);
+/** max(x, 0), element-wise. */
 export const relu = (x: Tensor): Tensor => unaryOp('relu', x);
 /** Exact GELU, x * Phi(x) (erf form, as PyTorch's default). */
 export const gelu = (x: Tensor): Tensor => unaryOp('gelu', x);
+/** Sine, element-wise. */
 export const sin = (x: Tensor): Tensor => unaryOp('sin', x);
+/** Cosine, element-wise. */
 export const cos = (x: Tensor): Tensor => unaryOp('cos', x);
 
 type BinaryRule = (g: Tensor, a: Tensor, b: Tensor) => [Tensor | null, Tensor | null];
@@ -59,18 +72,22 @@ function binaryOp(op: BinaryOp, left: Operand, right: Operand, rule: BinaryRule 
   } : undefined);
 }
 
+/** a + b with broadcasting; either may be a number. */
 export function add(a: Operand, b: Operand): Tensor {
   return binaryOp('add', a, b, (g) => [g, g]);
 }
 
+/** a - b with broadcasting; either may be a number. */
 export function sub(a: Operand, b: Operand): Tensor {
   return binaryOp('sub', a, b, (g, _a, b) => [g, b.requiresGrad ? neg(g) : null]);
 }
 
+/** a * b with broadcasting; either may be a number. */
 export function mul(a: Operand, b: Operand): Tensor {
   return binaryOp('mul', a, b, (g, a, b) => [a.requiresGrad ? mul(g, b) : null, b.requiresGrad ? mul(g, a) : null]);
 }
 
+/** a / b with broadcasting; either may be a number. */
 export function div(a: Operand, b: Operand): Tensor {
   return binaryOp('div', a, b, (g, a, b) => [
     a.requiresGrad ? div(g, b) : null,
@@ -112,6 +129,7 @@ export function greater(a: Operand, b: Operand): Tensor {
   return binaryOp('greater', a, b, null);
 }
 
+/** Options of dropout(). */
 export interface DropoutOptions {
   /** Mask seed; drawn from the global generator when omitted. */
   seed?: number;

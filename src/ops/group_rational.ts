@@ -5,6 +5,7 @@ import { assertTensor, backendOf, output } from './op.js';
 
 /** Coefficients per group: a0..a5 of P and b0..b3 of Q. */
 export const NUMERATOR_COEFFICIENTS = 6;
+/** Denominator coefficients per group of groupRational (b0..b3: Q(x) = 1 + sum |b_j| |x|^(j+1)). */
 export const DENOMINATOR_COEFFICIENTS = 4;
 
 /**

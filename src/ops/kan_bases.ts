@@ -58,6 +58,7 @@ export function uniformKnots(gridSize: number, order: number, low: number, high:
   return Float64Array.from({ length: gridSize + 2 * order + 1 }, (_, i) => low + (i - order) * step);
 }
 
+/** The Gaussian grid of radialBasis (FastKAN's centres and width). */
 export interface RadialBasisOptions {
   /** First centre (default -2, FastKAN's grid_min). */
   low?: number;

@@ -6,6 +6,7 @@ import { broadcastTo } from './layout.js';
 import { assertTensor, backendOf, broadcastShapes, output } from './op.js';
 import { sumTo } from './reduce.js';
 
+/** Options of matmul(): read either operand transposed without a copy. */
 export interface MatmulOptions {
   /** Use a's last two axes transposed ([..., K, M] read as [..., M, K]). */
   transposeA?: boolean;

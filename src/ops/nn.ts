@@ -47,6 +47,7 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-5): 
   });
 }
 
+/** Options of softmaxCrossEntropy(). */
 export interface CrossEntropyOptions {
   /** Label smoothing s: the target is (1 - s) one-hot + s / classes. Default 0. */
   labelSmoothing?: number;
@@ -87,6 +88,7 @@ export function softmaxCrossEntropy(logits: Tensor, labels: Tensor, options: Cro
   throw new Error(`softmaxCrossEntropy: reduction '${reduction as string}' is not one of 'mean', 'sum', 'none'`);
 }
 
+/** Options of meanSquaredError(). */
 export interface SquaredErrorOptions {
   /** 'mean' (default), 'sum' or 'none' (the element-wise squared errors). */
   reduction?: 'mean' | 'sum' | 'none';

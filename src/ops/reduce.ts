@@ -7,6 +7,7 @@ import { div, equal, mul } from './elementwise.js';
 import { broadcastTo, reshape } from './layout.js';
 import { assertTensor, normalizeAxis, output, sameShape } from './op.js';
 
+/** Options of the reductions (sum, mean, max, min). */
 export interface ReduceOptions {
   /** Keep reduced axes with size 1 (default false). */
   keepDims?: boolean;
@@ -47,18 +48,22 @@ function reduceOp(op: ReduceOp, x: Tensor, axesArg: number | readonly number[] |
   }));
 }
 
+/** Sum over `axes` (default all). */
 export function sum(x: Tensor, axes?: number | readonly number[], options: ReduceOptions = {}): Tensor {
   return reduceOp('sum', x, axes, options);
 }
 
+/** Maximum over `axes` (default all). */
 export function max(x: Tensor, axes?: number | readonly number[], options: ReduceOptions = {}): Tensor {
   return reduceOp('max', x, axes, options);
 }
 
+/** Minimum over `axes` (default all). */
 export function min(x: Tensor, axes?: number | readonly number[], options: ReduceOptions = {}): Tensor {
   return reduceOp('min', x, axes, options);
 }
 
+/** Mean over `axes` (default all). */
 export function mean(x: Tensor, axes?: number | readonly number[], options: ReduceOptions = {}): Tensor {
   assertTensor('mean', 'x', x);
   const resolved = resolveAxes('mean', x, axes);

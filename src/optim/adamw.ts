@@ -9,6 +9,7 @@ import { adamwStep } from '../ops/optimizer_step.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkNonNegative, Optimizer, type OptimizerOptions, type ParamState, type Params } from './optimizer.js';
 
+/** Options of AdamW. */
 export interface AdamWOptions extends OptimizerOptions {
   /** Default 1e-3. */
   lr?: number;
@@ -20,6 +21,7 @@ export interface AdamWOptions extends OptimizerOptions {
   weightDecay?: number;
 }
 
+/** Adam with decoupled weight decay (Loshchilov and Hutter), as torch.optim.AdamW. */
 export class AdamW extends Optimizer {
   readonly beta1: number;
   readonly beta2: number;

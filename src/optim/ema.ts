@@ -12,6 +12,7 @@ import { noGrad } from '../tensor/autograd.js';
 import { keep, tidy } from '../tensor/scope.js';
 import { formatShape, type Tensor } from '../tensor/tensor.js';
 
+/** An exponential moving average of a model's parameters (kat train --ema), swapped in for evaluation and saving. */
 export class WeightAverage {
   /** Updates so far: the position of the decay's warmup. */
   updates = 0;

@@ -23,6 +23,7 @@ export type Params = readonly Tensor[] | readonly ParamGroup[];
 /** Maps a step index (0 for the first update) to a learning rate. */
 export type LrSchedule = (step: number) => number;
 
+/** Options every optimiser takes. */
 export interface OptimizerOptions {
   lr?: number;
   weightDecay?: number;
@@ -71,6 +72,7 @@ function isParamGroupList(params: Params): params is readonly ParamGroup[] {
   return params.length > 0 && !(params[0] instanceof Tensor);
 }
 
+/** Base of the optimisers: parameter groups, learning rate (or a schedule), step(), zeroGrad() and a state snapshot for resuming. */
 export abstract class Optimizer {
   readonly groups: readonly ResolvedParamGroup[];
   /** Number of step() calls so far. */

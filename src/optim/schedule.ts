@@ -2,6 +2,7 @@
 
 import type { LrSchedule } from './optimizer.js';
 
+/** Options of cosineSchedule(): peak rate, warmup, length, floor. */
 export interface CosineScheduleOptions {
   /** The peak learning rate, reached at the end of warmup. */
   baseLr: number;

@@ -8,6 +8,7 @@ import { add, mul, sub } from '../ops/elementwise.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkNonNegative, Optimizer, type OptimizerOptions, type ParamState, type Params } from './optimizer.js';
 
+/** Options of SGD. */
 export interface SGDOptions extends OptimizerOptions {
   /** Default 0.01. */
   lr?: number;
@@ -21,6 +22,7 @@ export interface SGDOptions extends OptimizerOptions {
   weightDecay?: number;
 }
 
+/** Stochastic gradient descent with momentum, dampening and Nesterov, as torch.optim.SGD. */
 export class SGD extends Optimizer {
   readonly momentum: number;
   readonly dampening: number;

@@ -25,6 +25,7 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
+/** Whether ops record gradients now (false inside noGrad). */
 export function isGradEnabled(): boolean {
   return engine.gradEnabled;
 }

@@ -69,6 +69,7 @@ export function setBackend(name: string): Promise<Backend> {
   return engine.setBackend(name);
 }
 
+/** The backend new tensors and ops use now (set with setBackend). */
 export function getBackend(): Backend {
   return engine.backend;
 }

@@ -114,6 +114,7 @@ function rotl(x: number, k: number): number {
 /** The generator behind randn/rand/dropout when no seed is given; reset with setSeed. */
 export const globalRandom = new Random(0);
 
+/** Reseeds the global generator that randn, rand, dropout and initialisers draw from when no seed is given. */
 export function setSeed(seed: number): void {
   globalRandom.seed(seed);
 }

@@ -26,11 +26,13 @@ export class Storage {
 
 let nextId = 1;
 
+/** Options of Tensor.backward(). */
 export interface BackwardOptions {
   /** Keep the graph so backward can run through it again (default false: it is released). */
   retainGraph?: boolean;
 }
 
+/** An n-dimensional float array on the current backend, with the autograd graph that made it: read it with data(), differentiate with backward(), free it with dispose() or tidy(). */
 export class Tensor {
   readonly id = nextId++;
   readonly shape: readonly number[];

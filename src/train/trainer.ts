@@ -26,6 +26,7 @@ import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { quote } from '../util/text.js';
 
+/** Every setting of a training run (DEFAULT_TRAIN_CONFIG holds kat train's defaults). */
 export interface TrainConfig {
   epochs: number;
   batchSize: number;
@@ -77,6 +78,7 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   seed: 0,
 };
 
+/** What trainModel reports after each step (kat train --log-steps). */
 export interface StepEvent {
   event: 'step';
   epoch: number;
@@ -89,6 +91,7 @@ export interface StepEvent {
   lr: number;
 }
 
+/** What trainModel reports after each epoch (kat train --json prints it). */
 export interface EpochEvent {
   event: 'epoch';
   epoch: number;
@@ -108,6 +111,7 @@ export interface EpochEvent {
   images_per_s: number;
 }
 
+/** The end of a run: test metrics, time and throughput. */
 export interface TrainResult {
   /** NaN for regression. */
   testAccuracy: number;
@@ -234,6 +238,7 @@ function makeOptimizer(model: Model, config: TrainConfig): Optimizer {
   return config.optimizer === 'sgd' ? new SGD(groups, { lr: config.lr, momentum: 0.9 }) : new AdamW(groups, { lr: config.lr });
 }
 
+/** Callbacks trainModel calls during a run; any may be async. */
 export interface TrainHooks {
   /** May return a promise: training waits for it (the web page pauses there and handles its messages). */
   onStep?: (event: StepEvent) => void | Promise<void>;

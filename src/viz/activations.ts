@@ -94,12 +94,14 @@ export function evaluateRationalAt(numerator: ArrayLike<number>, denominator: Ar
   return ys;
 }
 
+/** Options of sampleActivation(): range and points. */
 export interface SampleOptions {
   xMin?: number;
   xMax?: number;
   points?: number;
 }
 
+/** One activation's curve sampled over a range, with its initial shape. */
 export interface ActivationSample {
   xs: Float64Array;
   /** The learned curve. */
@@ -124,6 +126,7 @@ export function sampleActivation(act: RationalActivation, group: number, options
   return { xs, learned: evaluateRationalAt(numerator, denominator, xs), initial: evaluateRationalAt(init.numerator, init.denominator, xs) };
 }
 
+/** Options of rationalFormula(): significant digits of the coefficients (default: full precision). */
 export interface FormulaOptions {
   /** Significant digits of each coefficient; default: the shortest decimal that gives the value back exactly. */
   digits?: number;

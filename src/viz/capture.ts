@@ -21,6 +21,7 @@ export interface ActivationTraffic {
   outputs: Float32Array;
 }
 
+/** Options of captureActivationTraffic(): how many images to run, in what batches, drawn with which seed. */
 export interface CaptureOptions {
   /** Images to run (default 256; fewer if the dataset is smaller). */
   images?: number;

@@ -8,12 +8,14 @@ import { groupCoefficients, evaluateRationalAt, type RationalActivation } from '
 import { rationalCoefficients } from '../nn/rational_init.js';
 import { groupValues, type ActivationTraffic } from './capture.js';
 
+/** Counts of values in equal bins over a range. */
 export interface Histogram {
   /** bins + 1 equally spaced edges; bin i holds lo <= v < hi (the last bin includes its upper edge). */
   edges: Float64Array;
   counts: Uint32Array;
 }
 
+/** One plot panel: an activation group's curve, initial curve and input histogram. */
 export interface ActivationPanel {
   name: string;
   group: number;
@@ -31,6 +33,7 @@ export interface ActivationPanel {
   seen: [number, number] | null;
 }
 
+/** Options of activationPanels(): points, bins, range. */
 export interface PanelOptions {
   /** Curve samples per panel (default 121). */
   points?: number;
@@ -109,6 +112,7 @@ export function activationPanels(activations: readonly RationalActivation[], tra
   return panels;
 }
 
+/** Options of renderActivationSvg(): title and panel size. */
 export interface SvgOptions {
   title?: string;
   /** Panel size in px (default 170 x 130). */

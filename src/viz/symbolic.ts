@@ -7,6 +7,7 @@
 
 import { erf } from '../util/special.js';
 
+/** A simple function f of the symbolic library. */
 export interface SymbolicFunction {
   name: string;
   f: (u: number) => number;
@@ -51,6 +52,7 @@ export const SYMBOLIC_LIBRARY: readonly SymbolicFunction[] = Object.freeze([
   { name: 'gelu', f: (u) => 0.5 * u * (1 + erf(u * Math.SQRT1_2)), complexity: 4, inner: 'both', ...call('gelu') },
 ] satisfies SymbolicFunction[]);
 
+/** A fitted a*f(b*x + c) + d and its R^2. */
 export interface SymbolicFit {
   /** Library function name, or 'constant'. */
   name: string;
@@ -64,6 +66,7 @@ export interface SymbolicFit {
   latex: string;
 }
 
+/** Options of fitSymbolic(): which functions of the library to try, and digits in the printed fits. */
 export interface SymbolicOptions {
   /** Restrict the library to these names. */
   functions?: readonly string[];

@@ -38,6 +38,7 @@ function defaultRelaxedSimd(): boolean {
   return (typeof process !== 'undefined' ? process.env?.KATJS_RELAXED_SIMD : undefined) !== '0';
 }
 
+/** The CPU backend: WebAssembly SIMD kernels on tensors inside the WebAssembly memory, sliced over worker threads ('cpu'); TypeScript loops only ('cpu-js'); or float64, the gradient-check reference ('cpu-float64'). */
 export class CpuBackend implements Backend<HostArray> {
   readonly name: string;
   readonly description: string;

@@ -1,7 +1,7 @@
 // The WebGPU backend: the same kernel table as the CPU backend, in WGSL. In
 // browsers it uses navigator.gpu; in Node, Dawn through the `webgpu` package
 // (on Linux it needs a Vulkan driver: the GPU's, or SwiftShader on CPU-only
-// machines, see README).
+// machines, see docs/backends.md).
 
 import type { AdamWHyper, Backend, Kernels, MemoryInfo } from '../backend.js';
 import { nodeBuiltin } from '../../util/node_builtin.js';

@@ -32,6 +32,7 @@ import { hasZipMagic, readZipDirectory, readZipEntry, ZipError, type ZipDirector
 /** A tensor read from a checkpoint: `dtype` as stored ('F32', 'F16', 'I64', ...), values as float32. */
 export type PytorchTensor = SafetensorsTensor;
 
+/** The tensors and metadata read from a PyTorch file, nothing executed. */
 export interface PytorchCheckpoint {
   /** The chosen state dict's tensors as float32, with DDP / torch.compile prefixes stripped. */
   tensors: Map<string, SafetensorsTensor>;
@@ -41,6 +42,7 @@ export interface PytorchCheckpoint {
   metadata: Record<string, string>;
 }
 
+/** Options of decodePytorchCheckpoint(): a name for messages, and which weights of a training checkpoint (ema). */
 export interface DecodePytorchOptions {
   /** Names the file in error messages. */
   source?: string;
