@@ -409,7 +409,7 @@ describe('loadDataset specs', () => {
   });
 
   it('rejects unknown and malformed specs with clear errors', async () => {
-    const expected = "unknown dataset 'imagenet': expected mnist, cifar10:DIR, folder:DIR, synthetic:CxHxW[:classes[:count]] or csv:FILE";
+    const expected = "unknown dataset 'imagenet': expected mnist, mnist:DIR, fashion-mnist[:DIR], cifar10:DIR, folder:DIR, synthetic:CxHxW[:classes[:count]], csv:FILE or function:NAME[:count]";
     assert.throws(() => parseDatasetSpec('imagenet'), { message: expected });
     await assert.rejects(loadDataset('imagenet'), { message: expected });
     assert.throws(() => parseDatasetSpec(''), /unknown dataset '': expected mnist/);
