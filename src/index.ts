@@ -33,6 +33,19 @@ export * from './optim/index.js';
 export { DEFAULT_TRAIN_CONFIG, evaluate, trainModel, type EpochEvent, type StepEvent, type TrainConfig, type TrainHooks, type TrainResult } from './train/trainer.js';
 export { batches, validateDataset, type Batch, type DataSplit, type ImageDataset } from './data/dataset.js';
 export { syntheticImages, syntheticSplit } from './data/synthetic.js';
+export { byteImageDataset, copyImages, type ByteImageOptions } from './data/dataset.js';
+export { besselJ0, FITTING_FUNCTIONS, functionSplit, functionTable, type FittingFunction } from './data/functions.js';
+export {
+  isSelectSpace, SELECT_SPACE_SETTINGS, SELECT_SPACES, SelectKanLayer, selectLayerLayout, spaceFeatures, type NodeChoice, type SelectKanOptions,
+  type SelectSpace,
+} from './nn/select_kan.js';
+export {
+  choiceCounts, describeChoices, pruneSelectModel, selectionHook, selectTemperature, type SelectPhaseOptions,
+} from './train/select_phases.js';
+export {
+  entryTrainArgs, formatCompareTable, parseCompareEntries, parseSeeds, summariseRuns, type CompareEntry, type CompareRow, type CompareRun,
+} from './train/compare.js';
+export { renderLinePlot, type LinePlotOptions, type LineSeries } from './viz/line_plot.js';
 export {
   decodeTabularPreprocessing, detectCsvDelimiter, encodeTabularPreprocessing, inferTabularTask, isTabularDataset, parseCsv, splitRows,
   tabularFeatureNames, tabularSplit, tabularWidth, TABULAR_METADATA_KEY,

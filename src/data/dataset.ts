@@ -41,6 +41,7 @@ export interface ImageDataset extends LabelledImages {
   normalisation?: { mean: number; std: number };
 }
 
+/** What byteImageDataset needs: the labelled images' facts, their uint8 pixels and the normalisation. */
 export interface ByteImageOptions extends LabelledImages {
   pixels: Uint8Array;
   /** Normalisation: (byte / 255 - mean) / std. */

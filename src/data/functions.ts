@@ -19,6 +19,7 @@ export function besselJ0(z: number): number {
   return (total * h) / 3 / Math.PI;
 }
 
+/** A function to fit: its input count, its formula as text, and its value. */
 export interface FittingFunction {
   /** Inputs (dimensions of x). */
   inputs: number;

@@ -21,6 +21,7 @@ const TYPE_NAMES: Record<number, string> = { 0x08: 'ubyte', 0x09: 'byte', 0x0b: 
 /** Decompressed size at most (the 60,000 Fashion-MNIST training images are 47 MB). */
 export const IDX_MAX_BYTES = 512 * 1024 * 1024;
 
+/** One parsed IDX file: its dimensions and its bytes (a view into the file, after the header). */
 export interface IdxArray {
   /** Dimensions, outermost first ([count, rows, cols] for images). */
   shape: number[];
@@ -92,17 +93,21 @@ export interface IdxDatasetInfo {
   installHint?: string;
 }
 
+/** Fashion-MNIST's ten classes, in label order (the data set's README). */
 export const FASHION_MNIST_CLASS_NAMES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 /** Pixel mean and std of the 60,000 Fashion-MNIST training images (bytes / 255). */
 export const FASHION_MNIST_MEAN = 0.2860;
+/** Pixel std of the 60,000 Fashion-MNIST training images (bytes / 255). */
 export const FASHION_MNIST_STD = 0.3530;
 /** Where Debian's package dataset-fashion-mnist installs the files. */
 export const FASHION_MNIST_DEFAULT_DIR = '/usr/share/datasets/fashion-mnist';
 
+/** Fashion-MNIST as an IDX data set: names, class names, normalisation, where to get it. */
 export const FASHION_MNIST: IdxDatasetInfo = {
   name: 'fashion-mnist', classNames: FASHION_MNIST_CLASS_NAMES, mean: FASHION_MNIST_MEAN, std: FASHION_MNIST_STD,
   installHint: "install Debian's package dataset-fashion-mnist (apt-get install dataset-fashion-mnist), or pass fashion-mnist:DIR",
 };
+/** The full MNIST (70,000 digits) as an IDX data set, normalised as the embedded digits. */
 export const MNIST_IDX: IdxDatasetInfo = {
   name: 'mnist', classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'], mean: MNIST_MEAN, std: MNIST_STD,
 };

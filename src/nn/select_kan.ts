@@ -45,8 +45,10 @@ import { checkSize } from './sizes.js';
 
 /** The activation spaces a selectable layer draws on (each a basis of nn/kan_bases.ts). */
 export const SELECT_SPACES = ['rational', 'bspline', 'rbf', 'cheby', 'relu', 'af'] as const;
+/** One activation space of SELECT_SPACES. */
 export type SelectSpace = (typeof SELECT_SPACES)[number];
 
+/** Whether `name` is one of SELECT_SPACES. */
 export function isSelectSpace(name: unknown): name is SelectSpace {
   return typeof name === 'string' && (SELECT_SPACES as readonly string[]).includes(name);
 }
@@ -73,6 +75,7 @@ export function spaceFeatures(space: SelectSpace): number {
   }
 }
 
+/** A selectable layer's spaces, temperature and (pruned) kept inputs. */
 export interface SelectKanOptions {
   /** The spaces, in order (at least one, each once). */
   spaces: readonly SelectSpace[];

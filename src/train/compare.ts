@@ -104,6 +104,7 @@ export interface CompareRun {
   checkpoint: string;
 }
 
+/** One entry's summary over its seeds: a row of `kat compare`'s table. */
 export interface CompareRow {
   label: string;
   params: number;

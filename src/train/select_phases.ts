@@ -16,6 +16,7 @@ export function selectTemperature(base: number, epoch: number, chooseAfter: numb
   return base * SELECT_ANNEAL_RATIO ** progress;
 }
 
+/** When phase 2 starts and what each node keeps then. */
 export interface SelectPhaseOptions {
   /** Epochs of phase 1 (every space trains); the choice is made at the start of the next epoch. */
   chooseAfter: number;

@@ -3,6 +3,7 @@
 // Pure string building (browser-safe). The plot box and axis ranges are
 // data-* attributes of the <svg>, so a reader can map drawn points back to values.
 
+/** One curve of a line plot, with an optional band around it. */
 export interface LineSeries {
   label: string;
   /** x values (epochs), ascending. */
@@ -13,6 +14,7 @@ export interface LineSeries {
   band?: [number, number][];
 }
 
+/** A line plot's title, axis labels, size and y range. */
 export interface LinePlotOptions {
   title?: string;
   xLabel?: string;
