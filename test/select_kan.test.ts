@@ -332,3 +332,42 @@ describe('kat train --basis select:...', () => {
     assert.match(late.stderr, /--select-after 2 leaves no epoch of the 2 for phase 2/);
   });
 });
+
+describe('kat train --basis select with --checkpoint-every / --resume', () => {
+  it('a run killed after the choice resumes with the same choice, to the same numbers as an uninterrupted run', async () => {
+    const { spawn } = await import('node:child_process');
+    const { existsSync } = await import('node:fs');
+    const { CLI_PATH } = await import('./support/cli.js');
+    const dir = mkdtempSync(join(tmpdir(), 'kat-select-resume-'));
+    const settings = ['--model', 'kan-mlp', '--basis', 'select:rational,cheby,relu', '--hidden', '16', '--dataset', 'synthetic:1x10x10:3:3072',
+      '--epochs', '4', '--select-after', '2', '--batch-size', '32', '--seed', '4'];
+    const whole = kat('train', ...settings, '--out', join(dir, 'whole.safetensors'), '--json');
+    assert.equal(whole.code, 0, whole.stderr);
+    // The same run, killed (SIGKILL: no handler runs) once epoch 3, the first after the choice, has been checkpointed.
+    const out = join(dir, 'cut.safetensors');
+    const child = spawn(process.execPath, [CLI_PATH, 'train', ...settings, '--out', out, '--json', '--checkpoint-every', '1'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let text = '';
+    const code = await new Promise<number | null>((resolve) => {
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        text += chunk;
+        if (/"event":"checkpoint","epoch":3/.test(text)) child.kill('SIGKILL');
+      });
+      child.on('close', (c) => resolve(c));
+    });
+    assert.equal(code, null, 'killed before it finished');
+    assert.ok(existsSync(join(dir, 'cut.resume.safetensors')));
+    const resumed = kat('train', '--resume', join(dir, 'cut.resume.safetensors'), '--json');
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const last = (run: string) => jsonLines(run).filter((e) => e.event === 'epoch').pop()!;
+    assert.equal(last(resumed.stdout).epoch, 4);
+    assert.equal(last(resumed.stdout).test_loss, last(whole.stdout).test_loss);
+    const done = (run: string) => jsonLines(run).find((e) => e.event === 'done')!;
+    assert.equal(done(resumed.stdout).pruned_params, done(whole.stdout).pruned_params);
+    // The saved (pruned) weights, tensor by tensor.
+    const { decodeSafetensors } = await import('../src/io/safetensors.js');
+    const tensors = (path: string) => decodeSafetensors(new Uint8Array(readFileSync(path)), path).tensors;
+    const [a, b] = [tensors(out), tensors(join(dir, 'whole.safetensors'))];
+    assert.deepEqual([...a.keys()].sort(), [...b.keys()].sort());
+    for (const [name, t] of a) assert.deepEqual(Array.from(t.values as ArrayLike<number>), Array.from(b.get(name)!.values as ArrayLike<number>), name);
+  });
+});
