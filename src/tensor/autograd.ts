@@ -9,7 +9,8 @@ import { Tensor } from './tensor.js';
 export interface GradNode {
   /** The op's name, for error messages. */
   readonly op: string;
-  readonly inputs: readonly Tensor[];
+  /** Emptied once the graph is released, so that nothing it held stays reachable. */
+  inputs: readonly Tensor[];
   /** Gradients for each input (null where an input needs none). Null once the graph is released. */
   backward: ((gradient: Tensor) => readonly (Tensor | null)[]) | null;
 }
@@ -65,6 +66,23 @@ function keepAlive(tensor: Tensor): void {
   engine.untrack(tensor);
 }
 
+/**
+ * After backward without retainGraph (PyTorch's default): frees the
+ * intermediates modules made for this graph (Tensor.owned) and drops the
+ * graph's links, so the saved tensors its rules held become unreachable even
+ * while the caller still holds the output. Tensors the caller may hold (op
+ * outputs outside any module) are left to dispose(), tidy() or the collector.
+ */
+function releaseGraph(order: readonly Tensor[]): void {
+  for (const tensor of order) {
+    if (tensor.owned) {
+      for (const internal of tensor.owned) internal.dispose();
+      tensor.owned = null;
+    }
+    if (tensor.gradNode) tensor.gradNode.inputs = [];
+  }
+}
+
 export function runBackward(root: Tensor, seed: Tensor | undefined, retainGraph: boolean): void {
   if (!root.requiresGrad) {
     throw new Error(`backward(): ${root.describe()} does not require grad: no input of the ops that made it has requiresGrad`);
@@ -80,7 +98,8 @@ export function runBackward(root: Tensor, seed: Tensor | undefined, retainGraph:
   try {
     const grads = new Map<Tensor, Tensor>();
     grads.set(root, seed ?? Tensor.fromBuffer(root.backend, root.backend.kernels.fill(root.size, 1), root.shape));
-    for (const tensor of reverseTopologicalOrder(root)) {
+    const order = reverseTopologicalOrder(root);
+    for (const tensor of order) {
       const gradient = grads.get(tensor);
       if (!gradient) continue;
       grads.delete(tensor);
@@ -130,6 +149,7 @@ export function runBackward(root: Tensor, seed: Tensor | undefined, retainGraph:
       });
       if (gradient !== seed) gradient.dispose();
     }
+    if (!retainGraph) releaseGraph(order);
   } finally {
     engine.gradEnabled = previous;
   }

@@ -1,10 +1,11 @@
 // Global state of the tensor layer: the current backend, the stack of memory
 // scopes and whether gradients are being recorded.
 
-import { type Backend, createBackend, registerBackend } from '../backends/backend.js';
+import { type Backend, createBackend, type MemoryPressure, registerBackend } from '../backends/backend.js';
 import { CpuBackend } from '../backends/cpu/index.js';
 import { WebGpuBackend } from '../backends/webgpu/index.js';
-import type { Tensor } from './tensor.js';
+import type { Handle, Tensor } from './tensor.js';
+import { formatShape } from '../util/shape.js';
 
 registerBackend('cpu', () => CpuBackend.create('float32'));
 registerBackend('cpu-float64', () => new CpuBackend('float64'));
@@ -16,20 +17,124 @@ export class Scope {
   readonly tensors = new Set<Tensor>();
 }
 
+/**
+ * Tensors made since the collector last had a chance to run (see
+ * Engine.dueForCollection): about a few training steps of a small model.
+ */
+const COLLECT_EVERY = 4096;
+
+/** A macrotask: FinalizationRegistry callbacks run only between tasks, never inside a chain of resolved awaits. */
+function nextTask(): Promise<void> {
+  return new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
+}
+
 class Engine {
   private current: Backend | null = null;
   private readonly instances = new Map<string, Backend>();
   readonly scopes: Scope[] = [];
   gradEnabled = true;
-  liveTensors = 0;
+  /**
+   * Every live tensor's handle (its storage, shape and name; never the tensor,
+   * so holding it keeps nothing reachable). A tensor JavaScript can no longer
+   * reach is freed by the registry: the backstop for tensors made outside tidy().
+   */
+  readonly live = new Set<Handle>();
+  private readonly registry = new FinalizationRegistry<Handle>((handle) => this.collect(handle));
+  /** Tensors the registry freed (diagnostics and tests). */
+  collected = 0;
+  private madeSinceCollection = 0;
+  private pressured = false;
+  private readonly pressure: MemoryPressure = {
+    reclaim: () => this.reclaim(),
+    describe: () => this.describeLive(),
+  };
+
+  get liveTensors(): number {
+    return this.live.size;
+  }
 
   get backend(): Backend {
     if (!this.current) {
       // The CPU backend needs no async start-up, so it is the implicit default.
       this.current = new CpuBackend('float32');
+      this.current.memoryPressure ??= this.pressure;
       this.instances.set('cpu', this.current);
     }
     return this.current;
+  }
+
+  /** A new tensor: counted live, freed by the registry if it becomes unreachable before dispose(). */
+  adopt(tensor: Tensor, handle: Handle): void {
+    this.live.add(handle);
+    this.registry.register(tensor, handle, handle);
+    this.madeSinceCollection++;
+    const top = this.scopes[this.scopes.length - 1];
+    if (top) top.tensors.add(tensor);
+  }
+
+  /** dispose(): the registry must not free the handle again (a double free is impossible: both paths clear handle.storage first). */
+  release(handle: Handle): void {
+    this.live.delete(handle);
+    this.registry.unregister(handle);
+  }
+
+  private collect(handle: Handle): void {
+    const storage = handle.storage;
+    if (!storage) return;
+    handle.storage = null;
+    this.live.delete(handle);
+    this.collected++;
+    storage.release();
+  }
+
+  /**
+   * Whether an asynchronous read should first let the collector run: after
+   * many tensors were made, or after a backend ran short of memory. Loops that
+   * await results then stay flat without tidy().
+   */
+  dueForCollection(): boolean {
+    return this.pressured || this.madeSinceCollection >= COLLECT_EVERY;
+  }
+
+  /** Yields one task so pending finalizers free what JavaScript no longer reaches. */
+  async letCollectorRun(): Promise<void> {
+    this.madeSinceCollection = 0;
+    if (this.pressured) {
+      this.pressured = false;
+      (globalThis as { gc?: () => void }).gc?.();
+    }
+    await nextTask();
+  }
+
+  /**
+   * A backend could not allocate. JavaScript frees unreachable tensors only
+   * between tasks (FinalizationRegistry), so what can be reclaimed now is what
+   * finalizers already queued: a full collection (where the host exposes gc)
+   * queues them, and the next awaited read runs them before going on.
+   * Returns whether anything was freed now (then the backend retries).
+   */
+  private reclaim(): boolean {
+    this.pressured = true;
+    return false;
+  }
+
+  /** What is alive, for out-of-memory errors: counts, bytes, the largest tensors and what to do. */
+  describeLive(): string {
+    const backend = this.current;
+    const bytes = backend ? backend.memory().bytes : 0;
+    const seen = new Set<unknown>();
+    const largest: Handle[] = [];
+    for (const handle of this.live) {
+      if (!handle.storage || seen.has(handle.storage)) continue;
+      seen.add(handle.storage);
+      largest.push(handle);
+    }
+    largest.sort((a, b) => b.size - a.size);
+    const top = largest.slice(0, 5).map((h) => `${h.name ? `'${h.name}' ` : ''}#${h.id} ${formatShape(h.shape)}`);
+    return `${this.live.size} tensors are alive, ${bytes} bytes on backend '${backend?.name ?? 'none'}' ` +
+      `(largest: ${top.join(', ') || 'none'}). Free tensors you no longer need with tensor.dispose(), or run each step ` +
+      'inside tidy(() => ...), which frees every tensor the function made and does not return; tensors made outside ' +
+      'tidy() are freed only after JavaScript finds them unreachable, between tasks (an awaited tensor.data() gives it the chance)';
   }
 
   async setBackend(name: string): Promise<Backend> {
@@ -38,20 +143,16 @@ class Engine {
       backend = await createBackend(name);
       this.instances.set(name, backend);
     }
+    backend.memoryPressure ??= this.pressure;
     this.current = backend;
     return backend;
   }
 
   /** Uses an already-created backend instance (tests use this for the float64 reference). */
   useBackend(backend: Backend): void {
+    backend.memoryPressure ??= this.pressure;
     this.instances.set(backend.name, backend);
     this.current = backend;
-  }
-
-  track(tensor: Tensor): void {
-    this.liveTensors++;
-    const top = this.scopes[this.scopes.length - 1];
-    if (top) top.tensors.add(tensor);
   }
 
   untrack(tensor: Tensor): void {

@@ -52,6 +52,52 @@ export function tidy<T>(fn: () => T): T {
   return result;
 }
 
+/**
+ * The scope every Module.forward runs in, so code written without tidy()
+ * leaks nothing. Tensors `fn` made and does not return are internal: nothing
+ * outside can hold them. Where no returned tensor carries a graph (noGrad, or
+ * nothing requires grad) they are freed now, as tidy() would; otherwise the
+ * graph's backward may need them, so the returned tensors own them and
+ * backward() frees them once it has run (retainGraph false). An enclosing
+ * tidy() still frees them at its end. A throw frees them all.
+ */
+export function forwardScope<T>(fn: () => T): T {
+  const scope = new Scope();
+  engine.scopes.push(scope);
+  let result: T;
+  try {
+    result = fn();
+  } catch (error) {
+    engine.scopes.pop();
+    for (const tensor of scope.tensors) tensor.dispose();
+    throw error;
+  }
+  engine.scopes.pop();
+  const parent = engine.scopes[engine.scopes.length - 1];
+  const returned = new Set<Tensor>();
+  collectTensors(result, returned);
+  const owners: Tensor[] = [];
+  for (const tensor of returned) {
+    if (!scope.tensors.has(tensor)) continue;
+    parent?.tensors.add(tensor);
+    if (tensor.gradNode) owners.push(tensor);
+  }
+  const internal: Tensor[] = [];
+  for (const tensor of scope.tensors) {
+    if (returned.has(tensor)) continue;
+    if (owners.length === 0) {
+      tensor.dispose();
+    } else {
+      internal.push(tensor);
+      parent?.tensors.add(tensor);
+    }
+  }
+  if (internal.length > 0) {
+    for (const owner of owners) owner.owned = owner.owned ? owner.owned.concat(internal) : internal;
+  }
+  return result;
+}
+
 /** Keeps a tensor alive past the end of every open tidy() scope. */
 export function keep<T extends Tensor>(tensor: T): T {
   engine.untrack(tensor);
