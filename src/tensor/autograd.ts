@@ -2,7 +2,7 @@
 // its inputs and a rule mapping the output's gradient to the inputs' gradients.
 // Rules are written with ops, so they run on whatever backend holds the tensors.
 
-import { engine } from './engine.js';
+import { engine, Scope } from './engine.js';
 import { contiguousStrides, formatShape } from '../util/shape.js';
 import { Tensor } from './tensor.js';
 
@@ -67,6 +67,30 @@ function keepAlive(tensor: Tensor): void {
 }
 
 /**
+ * Runs one backward rule in a scope of its own: the temporaries it made and
+ * does not return (reshaped views, partial sums) are freed at once.
+ */
+function runRule(rule: (gradient: Tensor) => readonly (Tensor | null)[], gradient: Tensor): readonly (Tensor | null)[] {
+  const scope = new Scope();
+  engine.scopes.push(scope);
+  let grads: readonly (Tensor | null)[];
+  try {
+    grads = rule(gradient);
+  } catch (error) {
+    engine.scopes.pop();
+    for (const tensor of scope.tensors) tensor.dispose();
+    throw error;
+  }
+  engine.scopes.pop();
+  const parent = engine.scopes[engine.scopes.length - 1];
+  for (const tensor of scope.tensors) {
+    if (grads.includes(tensor)) parent?.tensors.add(tensor);
+    else tensor.dispose();
+  }
+  return grads;
+}
+
+/**
  * After backward without retainGraph (PyTorch's default): frees the
  * intermediates modules made for this graph (Tensor.owned) and drops the
  * graph's links, so the saved tensors its rules held become unreachable even
@@ -121,7 +145,7 @@ export function runBackward(root: Tensor, seed: Tensor | undefined, retainGraph:
         throw new Error(`backward(): the graph through '${node.op}' was already released by an earlier backward(); ` +
           'call backward(gradient, { retainGraph: true }) the first time to run it twice');
       }
-      const inputGrads = node.backward(gradient);
+      const inputGrads = runRule(node.backward, gradient);
       if (!retainGraph) node.backward = null;
       // A rule may hand back its incoming gradient, or one tensor for two inputs:
       // give each consumer its own view so each can be disposed independently.
