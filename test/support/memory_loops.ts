@@ -92,7 +92,7 @@ export function assertFlat(report: LoopReport, what: string): void {
   const { atTenth, atEnd } = report;
   const line = `${what}: at 10% ${atTenth.tensors} tensors / ${atTenth.bytes} bytes, at the end ${atEnd.tensors} / ${atEnd.bytes}, ` +
     `peak ${report.peakTensors} tensors`;
-  console.log(`# ${line}`);
+  console.log(line);
   assert.ok(Math.abs(atEnd.tensors - atTenth.tensors) <= 0.05 * atTenth.tensors, `${line}: live tensors drifted`);
   assert.ok(Math.abs(atEnd.bytes - atTenth.bytes) <= 0.05 * atTenth.bytes, `${line}: live bytes drifted`);
   // Without tidy() a leak is hundreds of tensors per iteration; garbage waiting for the collector is bounded.
