@@ -81,7 +81,7 @@ describe('SIGINT the moment a temp file appears leaves none behind', () => {
     for (const o of outcomes.filter((o) => o.code === 130)) assert.match(o.stderr, /kat: interrupted; '.*model\.safetensors' untouched/);
   });
 
-  it(`a download being received (${ROUNDS} runs of kat info on a URL that stalls after its first bytes)`, async () => {
+  it(`a download being received (${ROUNDS} runs of kat info --checkpoint URL that stalls after its first bytes)`, async () => {
     // The body is announced at 1 MiB and stops after 4 KiB: the download stays open, its temp file on disk.
     const server: Server = createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(1 << 20) });
@@ -94,7 +94,7 @@ describe('SIGINT the moment a temp file appears leaves none behind', () => {
       for (let round = 0; round < ROUNDS; round++) {
         const cache = join(root, `cache${round}`);
         mkdirSync(cache);
-        const run = await interruptAtTempFile(cache, ['info', url], { KATJS_CACHE: cache });
+        const run = await interruptAtTempFile(cache, ['info', '--checkpoint', url], { KATJS_CACHE: cache });
         assert.ok(run.sent, `round ${round}: no temp file appeared (exit ${run.code}): ${run.stderr}`);
         assert.deepEqual(run.left, [], `round ${round}: temp file left (exit ${run.code ?? run.signal}): ${run.stderr}`);
         assert.equal(run.code, 130, `round ${round}: the handler removes the file and exits 130 (${run.signal ?? run.code}): ${run.stderr}`);
