@@ -64,6 +64,7 @@ function addSameShape(a: Tensor, b: Tensor): Tensor {
 /** Removes a tensor from every open scope so it outlives them (leaf gradients). */
 function keepAlive(tensor: Tensor): void {
   engine.untrack(tensor);
+  engine.escape(tensor);
 }
 
 /**
@@ -82,9 +83,8 @@ function runRule(rule: (gradient: Tensor) => readonly (Tensor | null)[], gradien
     throw error;
   }
   engine.scopes.pop();
-  const parent = engine.scopes[engine.scopes.length - 1];
   for (const tensor of scope.tensors) {
-    if (grads.includes(tensor)) parent?.tensors.add(tensor);
+    if (grads.includes(tensor)) engine.handOn(tensor);
     else tensor.dispose();
   }
   return grads;
@@ -119,6 +119,10 @@ export function runBackward(root: Tensor, seed: Tensor | undefined, retainGraph:
   }
   const previous = engine.gradEnabled;
   engine.gradEnabled = false;
+  // The pass's own scope: its gradients are disposed as they are used, leaf
+  // gradients leave it (keepAlive); anything else is handed on at the end.
+  const scope = new Scope();
+  engine.scopes.push(scope);
   try {
     const grads = new Map<Tensor, Tensor>();
     grads.set(root, seed ?? Tensor.fromBuffer(root.backend, root.backend.kernels.fill(root.size, 1), root.shape));
@@ -176,5 +180,7 @@ export function runBackward(root: Tensor, seed: Tensor | undefined, retainGraph:
     if (!retainGraph) releaseGraph(order);
   } finally {
     engine.gradEnabled = previous;
+    engine.scopes.pop();
+    for (const tensor of scope.tensors) engine.handOn(tensor);
   }
 }

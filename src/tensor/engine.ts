@@ -34,12 +34,17 @@ class Engine {
   readonly scopes: Scope[] = [];
   gradEnabled = true;
   /**
-   * Every live tensor's handle (its storage, shape and name; never the tensor,
-   * so holding it keeps nothing reachable). A tensor JavaScript can no longer
-   * reach is freed by the registry: the backstop for tensors made outside tidy().
+   * The handles (storage, shape and name; never the tensor, so holding them
+   * keeps nothing reachable) of live tensors outside every scope. Those are
+   * registered with the registry, which frees a tensor JavaScript can no
+   * longer reach: the backstop for tensors made outside tidy(). A tensor in a
+   * scope is registered only when it leaves the last one (returned, kept):
+   * scopes free the rest, and registering costs about a microsecond.
    */
-  readonly live = new Set<Handle>();
+  readonly unscoped = new Set<Handle>();
   private readonly registry = new FinalizationRegistry<Handle>((handle) => this.collect(handle));
+  /** Live tensors, scoped or not. */
+  liveTensors = 0;
   /** Tensors the registry freed (diagnostics and tests). */
   collected = 0;
   private madeSinceCollection = 0;
@@ -48,10 +53,6 @@ class Engine {
     reclaim: () => this.reclaim(),
     describe: () => this.describeLive(),
   };
-
-  get liveTensors(): number {
-    return this.live.size;
-  }
 
   get backend(): Backend {
     if (!this.current) {
@@ -63,18 +64,36 @@ class Engine {
     return this.current;
   }
 
-  /** A new tensor: counted live, freed by the registry if it becomes unreachable before dispose(). */
-  adopt(tensor: Tensor, handle: Handle): void {
-    this.live.add(handle);
-    this.registry.register(tensor, handle, handle);
+  /** A new tensor: counted live, and in the innermost scope (or, outside every scope, registered). */
+  adopt(tensor: Tensor): void {
+    this.liveTensors++;
     this.madeSinceCollection++;
     const top = this.scopes[this.scopes.length - 1];
     if (top) top.tensors.add(tensor);
+    else this.escape(tensor);
+  }
+
+  /** A tensor a scope hands on: into the enclosing scope, or out of every scope (registered). */
+  handOn(tensor: Tensor): void {
+    const top = this.scopes[this.scopes.length - 1];
+    if (top) top.tensors.add(tensor);
+    else this.escape(tensor);
+  }
+
+  /** A live tensor outside every scope: freed by the registry if it becomes unreachable before dispose(). */
+  escape(tensor: Tensor): void {
+    const handle = tensor.handle;
+    if (handle.registered || !handle.storage) return;
+    handle.registered = true;
+    this.unscoped.add(handle);
+    this.registry.register(tensor, handle, handle);
   }
 
   /** dispose(): the registry must not free the handle again (a double free is impossible: both paths clear handle.storage first). */
   release(handle: Handle): void {
-    this.live.delete(handle);
+    this.liveTensors--;
+    if (!handle.registered) return;
+    this.unscoped.delete(handle);
     this.registry.unregister(handle);
   }
 
@@ -82,7 +101,8 @@ class Engine {
     const storage = handle.storage;
     if (!storage) return;
     handle.storage = null;
-    this.live.delete(handle);
+    this.liveTensors--;
+    this.unscoped.delete(handle);
     this.collected++;
     storage.release();
   }
@@ -124,14 +144,16 @@ class Engine {
     const bytes = backend ? backend.memory().bytes : 0;
     const seen = new Set<unknown>();
     const largest: Handle[] = [];
-    for (const handle of this.live) {
-      if (!handle.storage || seen.has(handle.storage)) continue;
+    const consider = (handle: Handle) => {
+      if (!handle.storage || seen.has(handle.storage)) return;
       seen.add(handle.storage);
       largest.push(handle);
-    }
+    };
+    for (const handle of this.unscoped) consider(handle);
+    for (const scope of this.scopes) for (const tensor of scope.tensors) consider(tensor.handle);
     largest.sort((a, b) => b.size - a.size);
     const top = largest.slice(0, 5).map((h) => `${h.name ? `'${h.name}' ` : ''}#${h.id} ${formatShape(h.shape)}`);
-    return `${this.live.size} tensors are alive, ${bytes} bytes on backend '${backend?.name ?? 'none'}' ` +
+    return `${this.liveTensors} tensors are alive, ${bytes} bytes on backend '${backend?.name ?? 'none'}' ` +
       `(largest: ${top.join(', ') || 'none'}). Free tensors you no longer need with tensor.dispose(), or run each step ` +
       'inside tidy(() => ...), which frees every tensor the function made and does not return; tensors made outside ' +
       'tidy() are freed only after JavaScript finds them unreachable, between tasks (an awaited tensor.data() gives it the chance)';
@@ -155,6 +177,7 @@ class Engine {
     this.current = backend;
   }
 
+  /** Takes a tensor out of every open scope (keep(); it is then outside them all). */
   untrack(tensor: Tensor): void {
     for (const scope of this.scopes) scope.tensors.delete(tensor);
   }

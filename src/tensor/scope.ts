@@ -44,9 +44,8 @@ export function tidy<T>(fn: () => T): T {
   }
   const returned = new Set<Tensor>();
   collectTensors(result, returned);
-  const parent = engine.scopes[engine.scopes.length - 1];
   for (const tensor of scope.tensors) {
-    if (returned.has(tensor)) parent?.tensors.add(tensor);
+    if (returned.has(tensor)) engine.handOn(tensor);
     else tensor.dispose();
   }
   return result;
@@ -73,13 +72,12 @@ export function forwardScope<T>(fn: () => T): T {
     throw error;
   }
   engine.scopes.pop();
-  const parent = engine.scopes[engine.scopes.length - 1];
   const returned = new Set<Tensor>();
   collectTensors(result, returned);
   const owners: Tensor[] = [];
   for (const tensor of returned) {
     if (!scope.tensors.has(tensor)) continue;
-    parent?.tensors.add(tensor);
+    engine.handOn(tensor);
     if (tensor.gradNode) owners.push(tensor);
   }
   const internal: Tensor[] = [];
@@ -88,8 +86,12 @@ export function forwardScope<T>(fn: () => T): T {
     if (owners.length === 0) {
       tensor.dispose();
     } else {
-      internal.push(tensor);
-      parent?.tensors.add(tensor);
+      // Handed on so that an enclosing tidy() frees it too; owned once, by the innermost module's output.
+      engine.handOn(tensor);
+      if (!tensor.isOwned) {
+        tensor.isOwned = true;
+        internal.push(tensor);
+      }
     }
   }
   if (internal.length > 0) {
@@ -101,6 +103,7 @@ export function forwardScope<T>(fn: () => T): T {
 /** Keeps a tensor alive past the end of every open tidy() scope. */
 export function keep<T extends Tensor>(tensor: T): T {
   engine.untrack(tensor);
+  engine.escape(tensor);
   return tensor;
 }
 

@@ -35,6 +35,8 @@ export interface Handle {
   readonly shape: readonly number[];
   readonly size: number;
   name: string | undefined;
+  /** Registered with the finalizer registry (once it is outside every scope). */
+  registered: boolean;
 }
 
 let nextId = 1;
@@ -59,7 +61,10 @@ export class Tensor {
    * only this tensor's graph may still use; backward() frees them once done.
    */
   owned: Tensor[] | null = null;
-  private readonly handle: Handle;
+  /** Internal: whether this tensor is in some tensor's `owned` list. */
+  isOwned = false;
+  /** Internal: what the tensor layer tracks of this tensor (see Handle). */
+  readonly handle: Handle;
 
   /** Internal: ops create tensors through `fromBuffer` / `view`. */
   constructor(storage: Storage, shape: readonly number[], requiresGrad = false) {
@@ -67,8 +72,8 @@ export class Tensor {
     this.shape = Object.freeze([...shape]);
     this.size = shapeSize(shape);
     this.requiresGrad = requiresGrad;
-    this.handle = { storage, id: this.id, shape: this.shape, size: this.size, name: undefined };
-    engine.adopt(this, this.handle);
+    this.handle = { storage, id: this.id, shape: this.shape, size: this.size, name: undefined, registered: false };
+    engine.adopt(this);
   }
 
   /** Optional label, used in error messages (parameters carry their names). */
