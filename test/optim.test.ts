@@ -12,7 +12,7 @@ import * as ops from '../src/ops/index.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { Random } from '../src/tensor/random.js';
 import { AdamW, clipGradNorm, cosineSchedule, NonFiniteGradientError, SGD } from '../src/optim/index.js';
-import { float64Backend, onBackendAsync } from './support/harness.js';
+import { collectGarbage, float64Backend, onBackendAsync } from './support/harness.js';
 
 await setBackend('cpu');
 
@@ -318,6 +318,7 @@ describe('optimiser bookkeeping', () => {
     for (const make of [(ps: Tensor[]) => new AdamW(ps, { lr: 0.01 }), (ps: Tensor[]) => new SGD(ps, { nesterov: true, weightDecay: 0.01 })]) {
       const { P, Q, backward } = makeProblem();
       const opt = make([P, Q]);
+      await collectGarbage(); // garbage of earlier tests is freed by the finalizer backstop at the reads' yields
       const start = memory();
       let afterFirst: ReturnType<typeof memory> | null = null;
       for (let step = 0; step < 50; step++) {

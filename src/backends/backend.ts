@@ -149,6 +149,17 @@ export interface AdamWHyper {
   step: number;
 }
 
+/**
+ * What a backend may ask of the tensor layer when memory runs out (the tensor
+ * layer sets it; the backend only calls it). `reclaim` frees what it can and
+ * says whether it freed anything, after which the backend retries once;
+ * `describe` says what is alive, for the out-of-memory error.
+ */
+export interface MemoryPressure {
+  reclaim(bytes: number): boolean;
+  describe(): string;
+}
+
 /** What a backend holds: live buffers and their bytes (see memory()). */
 export interface MemoryInfo {
   /** Buffers currently allocated and not freed. */
@@ -176,6 +187,8 @@ export interface Backend<B = unknown> {
   readonly kernels: Kernels<B>;
   /** Waits for all submitted work (no-op on synchronous backends). */
   sync(): Promise<void>;
+  /** Set by the tensor layer: called when an allocation cannot be served (see MemoryPressure). */
+  memoryPressure?: MemoryPressure;
   dispose?(): void;
 }
 

@@ -121,7 +121,13 @@ export function abandonAtomicWrites(): string[] {
   return targets;
 }
 
-function trackWrite(tmp: string, target: string | undefined): void {
+/**
+ * Marks `tmp` as a temporary file being written for `target` (undefined: no
+ * longer). Call it before the file is created: the CLI's signal handler is
+ * installed by this call, and a signal that arrives before it takes the
+ * default action (exit at once), which would leave the file behind.
+ */
+export function trackWrite(tmp: string, target: string | undefined): void {
   const before = pendingWrites.size;
   if (target === undefined) pendingWrites.delete(tmp);
   else pendingWrites.set(tmp, target);
@@ -184,10 +190,17 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
   await removeStaleTemps(target);
   const tmp = join(dir, `.${basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    // Opening, closing and renaming synchronously: a signal handler (which runs between
+    // Tracked before it exists, so the signal handler is in place by the time the file appears;
+    // opening, closing and renaming synchronously: the handler (which runs between
     // event-loop turns) then sees the temp file either absent, tracked, or renamed.
-    const fd = openSync(tmp, 'wx');
     trackWrite(tmp, path);
+    let fd: number;
+    try {
+      fd = openSync(tmp, 'wx');
+    } catch (err) {
+      trackWrite(tmp, undefined); // not created: nothing of ours to remove
+      throw err;
+    }
     try {
       const pause = slowWriteMs();
       let written = 0;

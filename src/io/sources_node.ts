@@ -14,7 +14,7 @@ import { mkdir, open, rename, rmdir, stat, unlink, type FileHandle } from 'node:
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 
-import { writeFileAtomic } from './files.js';
+import { trackWrite, writeFileAtomic } from './files.js';
 import { parseHubConfig, type HubModelConfig } from './hub_config.js';
 import {
   DEFAULT_HF_ENDPOINT,
@@ -210,6 +210,8 @@ async function downloadToFile(url: string, dest: string, options: DownloadOption
       return open(tmp, 'wx');
     }
   };
+  // Tracked before the file can exist: an interrupt (the CLI's SIGINT/SIGTERM handler) removes it.
+  trackWrite(tmp, dest);
   try {
     // The temp file is opened with the first byte, so a 404 creates nothing.
     const result = await streamDownload(url, options, async (chunk) => {
@@ -230,6 +232,7 @@ async function downloadToFile(url: string, dest: string, options: DownloadOption
       await unlink(tmp).catch(() => undefined);
       if (created !== undefined) await pruneEmptyDirs(dir, created);
     }
+    trackWrite(tmp, undefined);
   }
 }
 

@@ -2,7 +2,7 @@
 // in PyTorch/timm (blocks.0.mlp.act1.weight_numerator), so state dicts map
 // one-to-one onto real KAT checkpoints.
 
-import { keep } from '../tensor/scope.js';
+import { forwardScope, keep } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { formatShape } from '../util/shape.js';
 import { excerpt, quote } from '../util/text.js';
@@ -19,6 +19,17 @@ export abstract class Module {
   training = true;
   private readonly ownParameters = new Map<string, Tensor>();
   private readonly childModules = new Map<string, Module>();
+
+  constructor() {
+    // Every forward runs in a forwardScope: its intermediates are freed as soon
+    // as nothing can need them (at its end under noGrad, after backward otherwise),
+    // so callers need no tidy(). The subclass's method is on the prototype already.
+    const self = this as unknown as { forward?: (...args: unknown[]) => unknown };
+    const forward = self.forward;
+    if (typeof forward === 'function') {
+      self.forward = (...args: unknown[]) => forwardScope(() => forward.apply(this, args));
+    }
+  }
 
   /** Registers a parameter (requires grad, kept alive past every tidy scope). */
   protected parameter(name: string, tensor: Tensor): Tensor {

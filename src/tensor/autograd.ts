@@ -2,14 +2,15 @@
 // its inputs and a rule mapping the output's gradient to the inputs' gradients.
 // Rules are written with ops, so they run on whatever backend holds the tensors.
 
-import { engine } from './engine.js';
+import { engine, Scope } from './engine.js';
 import { contiguousStrides, formatShape } from '../util/shape.js';
 import { Tensor } from './tensor.js';
 
 export interface GradNode {
   /** The op's name, for error messages. */
   readonly op: string;
-  readonly inputs: readonly Tensor[];
+  /** Emptied once the graph is released, so that nothing it held stays reachable. */
+  inputs: readonly Tensor[];
   /** Gradients for each input (null where an input needs none). Null once the graph is released. */
   backward: ((gradient: Tensor) => readonly (Tensor | null)[]) | null;
 }
@@ -64,6 +65,47 @@ function addSameShape(a: Tensor, b: Tensor): Tensor {
 /** Removes a tensor from every open scope so it outlives them (leaf gradients). */
 function keepAlive(tensor: Tensor): void {
   engine.untrack(tensor);
+  engine.escape(tensor);
+}
+
+/**
+ * Runs one backward rule in a scope of its own: the temporaries it made and
+ * does not return (reshaped views, partial sums) are freed at once.
+ */
+function runRule(rule: (gradient: Tensor) => readonly (Tensor | null)[], gradient: Tensor): readonly (Tensor | null)[] {
+  const scope = new Scope();
+  engine.scopes.push(scope);
+  let grads: readonly (Tensor | null)[];
+  try {
+    grads = rule(gradient);
+  } catch (error) {
+    engine.scopes.pop();
+    for (const tensor of scope.tensors) tensor.dispose();
+    throw error;
+  }
+  engine.scopes.pop();
+  for (const tensor of scope.tensors) {
+    if (grads.includes(tensor)) engine.handOn(tensor);
+    else tensor.dispose();
+  }
+  return grads;
+}
+
+/**
+ * After backward without retainGraph (PyTorch's default): frees the
+ * intermediates modules made for this graph (Tensor.owned) and drops the
+ * graph's links, so the saved tensors its rules held become unreachable even
+ * while the caller still holds the output. Tensors the caller may hold (op
+ * outputs outside any module) are left to dispose(), tidy() or the collector.
+ */
+function releaseGraph(order: readonly Tensor[]): void {
+  for (const tensor of order) {
+    if (tensor.owned) {
+      for (const internal of tensor.owned) internal.dispose();
+      tensor.owned = null;
+    }
+    if (tensor.gradNode) tensor.gradNode.inputs = [];
+  }
 }
 
 export function runBackward(root: Tensor, seed: Tensor | undefined, retainGraph: boolean): void {
@@ -78,10 +120,15 @@ export function runBackward(root: Tensor, seed: Tensor | undefined, retainGraph:
   }
   const previous = engine.gradEnabled;
   engine.gradEnabled = false;
+  // The pass's own scope: its gradients are disposed as they are used, leaf
+  // gradients leave it (keepAlive); anything else is handed on at the end.
+  const scope = new Scope();
+  engine.scopes.push(scope);
   try {
     const grads = new Map<Tensor, Tensor>();
     grads.set(root, seed ?? Tensor.fromBuffer(root.backend, root.backend.kernels.fill(root.size, 1), root.shape));
-    for (const tensor of reverseTopologicalOrder(root)) {
+    const order = reverseTopologicalOrder(root);
+    for (const tensor of order) {
       const gradient = grads.get(tensor);
       if (!gradient) continue;
       grads.delete(tensor);
@@ -103,7 +150,7 @@ export function runBackward(root: Tensor, seed: Tensor | undefined, retainGraph:
         throw new Error(`backward(): the graph through '${node.op}' was already released by an earlier backward(); ` +
           'call backward(gradient, { retainGraph: true }) the first time to run it twice');
       }
-      const inputGrads = node.backward(gradient);
+      const inputGrads = runRule(node.backward, gradient);
       if (!retainGraph) node.backward = null;
       // A rule may hand back its incoming gradient, or one tensor for two inputs:
       // give each consumer its own view so each can be disposed independently.
@@ -131,7 +178,10 @@ export function runBackward(root: Tensor, seed: Tensor | undefined, retainGraph:
       });
       if (gradient !== seed) gradient.dispose();
     }
+    if (!retainGraph) releaseGraph(order);
   } finally {
     engine.gradEnabled = previous;
+    engine.scopes.pop();
+    for (const tensor of scope.tensors) engine.handOn(tensor);
   }
 }

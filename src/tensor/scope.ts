@@ -44,10 +44,58 @@ export function tidy<T>(fn: () => T): T {
   }
   const returned = new Set<Tensor>();
   collectTensors(result, returned);
-  const parent = engine.scopes[engine.scopes.length - 1];
   for (const tensor of scope.tensors) {
-    if (returned.has(tensor)) parent?.tensors.add(tensor);
+    if (returned.has(tensor)) engine.handOn(tensor);
     else tensor.dispose();
+  }
+  return result;
+}
+
+/**
+ * The scope every Module.forward runs in, so code written without tidy()
+ * leaks nothing. Tensors `fn` made and does not return are internal: nothing
+ * outside can hold them. Where no returned tensor carries a graph (noGrad, or
+ * nothing requires grad) they are freed now, as tidy() would; otherwise the
+ * graph's backward may need them, so the returned tensors own them and
+ * backward() frees them once it has run (retainGraph false). An enclosing
+ * tidy() still frees them at its end. A throw frees them all.
+ */
+export function forwardScope<T>(fn: () => T): T {
+  const scope = new Scope();
+  engine.scopes.push(scope);
+  let result: T;
+  try {
+    result = fn();
+  } catch (error) {
+    engine.scopes.pop();
+    for (const tensor of scope.tensors) tensor.dispose();
+    throw error;
+  }
+  engine.scopes.pop();
+  const returned = new Set<Tensor>();
+  collectTensors(result, returned);
+  const owners: Tensor[] = [];
+  for (const tensor of returned) {
+    if (!scope.tensors.has(tensor)) continue;
+    engine.handOn(tensor);
+    if (tensor.gradNode) owners.push(tensor);
+  }
+  const internal: Tensor[] = [];
+  for (const tensor of scope.tensors) {
+    if (returned.has(tensor)) continue;
+    if (owners.length === 0) {
+      tensor.dispose();
+    } else {
+      // Handed on so that an enclosing tidy() frees it too; owned once, by the innermost module's output.
+      engine.handOn(tensor);
+      if (!tensor.isOwned) {
+        tensor.isOwned = true;
+        internal.push(tensor);
+      }
+    }
+  }
+  if (internal.length > 0) {
+    for (const owner of owners) owner.owned = owner.owned ? owner.owned.concat(internal) : internal;
   }
   return result;
 }
@@ -55,6 +103,7 @@ export function tidy<T>(fn: () => T): T {
 /** Keeps a tensor alive past the end of every open tidy() scope. */
 export function keep<T extends Tensor>(tensor: T): T {
   engine.untrack(tensor);
+  engine.escape(tensor);
   return tensor;
 }
 

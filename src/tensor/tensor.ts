@@ -24,6 +24,21 @@ export class Storage {
   }
 }
 
+/**
+ * What the tensor layer knows of a live tensor without holding it: its
+ * storage (null once freed), shape and name. The finalizer registry holds
+ * this, never the tensor, so that registering keeps nothing alive.
+ */
+export interface Handle {
+  storage: Storage | null;
+  readonly id: number;
+  readonly shape: readonly number[];
+  readonly size: number;
+  name: string | undefined;
+  /** Registered with the finalizer registry (once it is outside every scope). */
+  registered: boolean;
+}
+
 let nextId = 1;
 
 /** Options of Tensor.backward(). */
@@ -43,18 +58,37 @@ export class Tensor {
   grad: Tensor | null = null;
   /** The op that produced this tensor, when gradients were recorded. */
   gradNode: GradNode | null = null;
-  /** Optional label, used in error messages (parameters carry their names). */
-  name: string | undefined;
-  private storage: Storage | null;
+  /**
+   * Internal: tensors made inside a module's forward and not returned, which
+   * only this tensor's graph may still use; backward() frees them once done.
+   */
+  owned: Tensor[] | null = null;
+  /** Internal: whether this tensor is in some tensor's `owned` list. */
+  isOwned = false;
+  /** Internal: what the tensor layer tracks of this tensor (see Handle). */
+  readonly handle: Handle;
 
   /** Internal: ops create tensors through `fromBuffer` / `view`. */
   constructor(storage: Storage, shape: readonly number[], requiresGrad = false) {
-    this.storage = storage;
     this.backend = storage.backend;
     this.shape = Object.freeze([...shape]);
     this.size = shapeSize(shape);
     this.requiresGrad = requiresGrad;
-    engine.track(this);
+    this.handle = { storage, id: this.id, shape: this.shape, size: this.size, name: undefined, registered: false };
+    engine.adopt(this);
+  }
+
+  /** Optional label, used in error messages (parameters carry their names). */
+  get name(): string | undefined {
+    return this.handle.name;
+  }
+
+  set name(name: string | undefined) {
+    this.handle.name = name;
+  }
+
+  private get storage(): Storage | null {
+    return this.handle.storage;
   }
 
   static fromBuffer(backend: Backend, buffer: unknown, shape: readonly number[]): Tensor {
@@ -93,12 +127,14 @@ export class Tensor {
 
   /** Values as float32, read back asynchronously (a GPU backend must wait for the device). */
   async data(): Promise<Float32Array> {
+    if (engine.dueForCollection()) await engine.letCollectorRun();
     const values = await this.backend.read(this.buffer);
     return values instanceof Float32Array ? values : Float32Array.from(values);
   }
 
   /** Values as float64 (exact for float32 backends; full precision on the float64 reference). */
   async dataFloat64(): Promise<Float64Array> {
+    if (engine.dueForCollection()) await engine.letCollectorRun();
     const values = await this.backend.read(this.buffer);
     return values instanceof Float64Array ? values : Float64Array.from(values);
   }
@@ -145,7 +181,7 @@ export class Tensor {
     if (this.gradNode) throw new Error(`assign(): ${this.describe()} was computed by '${this.gradNode.op}'; only leaf tensors can be assigned`);
     const next = source.liveStorage().retain();
     this.liveStorage().release();
-    this.storage = next;
+    this.handle.storage = next;
     return this;
   }
 
@@ -157,16 +193,17 @@ export class Tensor {
     if (this.gradNode) throw new Error(`assignValues(): ${this.describe()} was computed by '${this.gradNode.op}'; only leaf tensors can be assigned`);
     const next = new Storage(this.backend, this.backend.upload(values));
     this.liveStorage().release();
-    this.storage = next;
+    this.handle.storage = next;
     return this;
   }
 
   /** Frees the buffer (and this tensor's gradient). Safe to call twice. */
   dispose(): void {
-    if (!this.storage) return;
-    this.storage.release();
-    this.storage = null;
-    engine.liveTensors--;
+    const storage = this.handle.storage;
+    if (!storage) return;
+    this.handle.storage = null;
+    engine.release(this.handle);
+    storage.release();
     engine.untrack(this);
     if (this.grad) {
       this.grad.dispose();

@@ -8,7 +8,7 @@ import { tensor } from '../ops/creation.js';
 import type { GroupRational } from '../nn/kan.js';
 import type { Module } from '../nn/module.js';
 import { noGrad } from '../tensor/autograd.js';
-import { tidy } from '../tensor/scope.js';
+import { keep, tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { groupRationalModules } from './activations.js';
 
@@ -93,7 +93,8 @@ function wrapForward(module: GroupRational, report: (x: Tensor, y: Tensor) => vo
   const previous = module.forward;
   module.forward = (x: Tensor): Tensor => {
     const y = previous.call(module, x);
-    report(x, y);
+    // Kept: the enclosing modules' forward scopes would free them as their intermediates (disposed after reading).
+    report(keep(x), keep(y));
     return y;
   };
   return () => {

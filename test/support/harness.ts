@@ -163,3 +163,20 @@ export function rationalReference(a: ArrayLike<number>, b: ArrayLike<number>, x:
   for (let j = 0; j < 4; j++) q += Math.abs(b[j]!) * Math.abs(x) ** (j + 1);
   return p / q;
 }
+
+/**
+ * Lets the collector free every tensor nothing reaches (a full collection,
+ * then tasks for the finalizers), so a test that counts live tensors starts
+ * from what is really held, not from garbage earlier tests left to the
+ * tensor layer's finalizer backstop.
+ */
+export async function collectGarbage(): Promise<void> {
+  const { setFlagsFromString } = await import('node:v8');
+  const { runInNewContext } = await import('node:vm');
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}

@@ -3,7 +3,7 @@
 // place), kernels are WebAssembly SIMD or plain TypeScript loops. `float64`
 // precision gives the reference backend that gradient checks use.
 
-import type { Backend, HostArray, Kernels, MemoryInfo } from '../backend.js';
+import type { Backend, HostArray, Kernels, MemoryInfo, MemoryPressure } from '../backend.js';
 import type { Alloc } from './kernels/alloc.js';
 import { makeAttentionKernels } from './kernels/attention.js';
 import { makeElementwiseKernels } from './kernels/elementwise.js';
@@ -88,9 +88,22 @@ export class CpuBackend implements Backend<HostArray> {
   private pooledBytes = 0;
   private static readonly MAX_POOLED_BYTES = 512 * 1024 * 1024;
 
+  private pressure: MemoryPressure | undefined;
+
+  /** Set by the tensor layer: asked to free what nothing reaches when the WebAssembly memory is full. */
+  get memoryPressure(): MemoryPressure | undefined {
+    return this.pressure;
+  }
+
+  set memoryPressure(pressure: MemoryPressure | undefined) {
+    this.pressure = pressure;
+    if (this.wasm) this.wasm.pressure = pressure ?? null;
+  }
+
   /** A buffer of `size` values: in the WebAssembly memory when it holds tensors, else a (pooled) typed array. */
   private allocate(size: number, zero: boolean): HostArray {
-    const inWasm = this.wasm?.allocTensor(size, zero);
+    let inWasm = this.wasm?.allocTensor(size, zero);
+    if (inWasm === null && this.wasm!.holdsTensors && this.pressure?.reclaim(size * 4)) inWasm = this.wasm?.allocTensor(size, zero);
     if (inWasm) return inWasm;
     return this.takePooled(size, zero) ?? (this.precision === 'float32' ? new Float32Array(size) : new Float64Array(size));
   }

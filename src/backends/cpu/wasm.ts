@@ -9,6 +9,7 @@
 import {
   KERNELS_RELAXED_SHARED_WASM_BASE64, KERNELS_RELAXED_WASM_BASE64, KERNELS_SHARED_WASM_BASE64, KERNELS_WASM_BASE64, SHARED_MAXIMUM_PAGES,
 } from './generated/kernels_wasm.js';
+import type { MemoryPressure } from '../backend.js';
 import { WasmHeap } from './heap.js';
 import { MAX_SLICES, task, THREAD_TASKS, ThreadPool, type Slice, type ThreadTask } from './threads.js';
 import { nodeBuiltin } from '../../util/node_builtin.js';
@@ -171,6 +172,8 @@ export class WasmKernels {
   private readonly gemmScratch: number;
   /** Resolves once the worker threads (if any) have started. */
   readonly ready: Promise<void>;
+  /** Asked to free memory (and to describe what is alive) when the heap is full; set by the CPU backend. */
+  pressure: MemoryPressure | null = null;
 
   private constructor(instance: WebAssembly.Instance, memory: WebAssembly.Memory, moduleBytes: Uint8Array, threads: number | 'auto',
     readonly relaxed: boolean, maxBytes: number) {
@@ -286,8 +289,15 @@ export class WasmKernels {
     if (!this.scratch || this.scratch.length < floats) {
       if (this.scratch) this.heap.free(this.scratch);
       this.scratch = null;
-      const scratch = this.heap.alloc(Math.max(floats, 1 << 16), false);
-      if (!scratch) throw new Error(`CPU backend: out of WebAssembly memory for ${floats * 4} bytes of scratch`);
+      const request = Math.max(floats, 1 << 16);
+      let scratch = this.heap.alloc(request, false);
+      if (!scratch && this.pressure?.reclaim(request * 4)) scratch = this.heap.alloc(request, false);
+      if (!scratch) {
+        const heap = this.heap.stats();
+        throw new Error(`CPU backend: out of WebAssembly memory for ${floats * 4} bytes of scratch ` +
+          `(the memory holds ${heap.memoryBytes} bytes, ${heap.liveBytes} of them in live blocks)` +
+          `${this.pressure ? `: ${this.pressure.describe()}` : ''}`);
+      }
       this.scratch = scratch;
     }
     return this.heap.addressOf(this.scratch);
