@@ -371,3 +371,50 @@ describe('kat train --basis select with --checkpoint-every / --resume', () => {
     for (const [name, t] of a) assert.deepEqual(Array.from(t.values as ArrayLike<number>), Array.from(b.get(name)!.values as ArrayLike<number>), name);
   });
 });
+
+describe('kat plot of an S-KAN model', () => {
+  it('draws each node\'s strongest edge as phi_ij(x) - phi_ij(0), the function its coefficients define', async () => {
+    const { selectNodeCurves, renderSelectSvg } = await import('../src/viz/select_plot.js');
+    // One space (alpha = 1): phi_ij(x) = sum_k W[j, i K + k] T_k(tanh x), written out here in float64.
+    const spec = modelSpec('kan-mlp', { basis: 'select', select: { spaces: ['cheby'] }, hidden: [3], channels: 1, imageSize: 2, classes: 2 });
+    const model = buildModel(spec, 8) as KanMlp;
+    const ranges = [Array.from({ length: 4 }, (): [number, number] => [-2, 1.5]), Array.from({ length: 3 }, (): [number, number] => [-1, 1])];
+    const curves = await selectNodeCurves(model, ranges, { perSpace: 10, points: 9 });
+    assert.equal(curves.length, 4 + 3);
+    const weight = await (model.layers[0] as SelectKanLayer).members[0]!.weight.data();
+    const K = SELECT_SPACE_SETTINGS.cheby.degree + 1;
+    const phi = (i: number, j: number, x: number) => {
+      const theta = Math.acos(Math.tanh(x));
+      let total = 0;
+      for (let k = 0; k < K; k++) total += weight[(j * 4 + i) * K + k]! * Math.cos(k * theta);
+      return total;
+    };
+    for (const curve of curves.filter((c) => c.layer === 0)) {
+      let widest = -1;
+      for (let j = 0; j < 3; j++) {
+        const values = Array.from(curve.xs, (x) => phi(curve.input, j, x) - phi(curve.input, j, 0));
+        widest = Math.max(widest, Math.max(...values) - Math.min(...values));
+        if (j === curve.output) curve.ys.forEach((y, k) => assert.ok(Math.abs(y - values[k]!) < 1e-5, `node ${curve.input}: ${y} vs ${values[k]}`));
+      }
+      assert.ok(Math.abs(Math.max(...curve.ys) - Math.min(...curve.ys) - widest) < 1e-5, 'the strongest edge is drawn');
+    }
+    const svg = renderSelectSvg(curves, { title: 'test' });
+    assert.equal((svg.match(/<g data-layer=/g) ?? []).length, 7);
+    assert.match(svg, /data-space="cheby"/);
+    model.dispose();
+  });
+
+  it('kat plot --out FILE.png on a trained S-KAN checkpoint', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kat-select-plot-'));
+    const checkpoint = join(dir, 'select.safetensors');
+    const trained = kat('train', '--model', 'kan-mlp', '--basis', 'select:rational,rbf', '--hidden', '4', '--dataset', 'synthetic:1x4x4:3:96',
+      '--epochs', '2', '--select-after', '1', '--out', checkpoint);
+    assert.equal(trained.code, 0, trained.stderr);
+    const run = kat('plot', '--checkpoint', checkpoint, '--out', join(dir, 'plot.png'), '--images', '64', '--json');
+    assert.equal(run.code, 0, run.stderr);
+    const report = jsonLines(run.stdout)[0]!;
+    assert.equal(report.activations, 2);
+    assert.ok((report.panels as number) >= 2 && (report.panels as number) <= 16);
+    assert.deepEqual([...readFileSync(join(dir, 'plot.png')).subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
+  });
+});

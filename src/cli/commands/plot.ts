@@ -104,6 +104,11 @@ export async function loadAnalysisInputs(command: string, flags: FlagValues): Pr
   return { ...loaded, path, datasetSpec, data, images: Math.min(images, data.train.count), backendName: backend.name };
 }
 
+import { KanMlp } from '../../models/kan_mlp.js';
+import { tensor } from '../../ops/creation.js';
+import { copyImages, type ImageDataset } from '../../data/dataset.js';
+import { layerInputRanges, renderSelectSvg, selectNodeCurves } from '../../viz/select_plot.js';
+
 export async function runPlot(flags: FlagValues): Promise<void> {
   const out = flags.out as string | undefined;
   if (!out) throw new CliError('plot: --out FILE.svg or FILE.png is required');
@@ -116,13 +121,29 @@ export async function runPlot(flags: FlagValues): Promise<void> {
   await checkOutput('plot', out, flags.checkpoint ? [flags.checkpoint as string] : []); // before the model runs
   const inputs = await loadAnalysisInputs('plot', flags);
   const { model, spec, data } = inputs;
-  const activations = await rationalActivations(model);
-  if (activations.length === 0) throw new CliError(`plot: ${spec.name} in '${inputs.path}' has no group-rational activation to plot`);
-  const traffic = await captureActivationTraffic(model, data.train, { images: inputs.images });
-  const panels = activationPanels(activations, traffic, { points, bins });
-  const svg = renderActivationSvg(panels, {
-    title: `${spec.name} (${inputs.path}): learned activations over their initial shapes; inputs from ${inputs.images} images of ${data.train.name}`,
-  });
+  let svg: string;
+  let counts: { activations: number; panels: number };
+  if (model instanceof KanMlp && model.basis === 'select') {
+    // S-KAN: per layer and space, the nodes that chose it, drawn as their strongest edge's function.
+    model.eval();
+    const sample = tensor(copyImages(data.train as ImageDataset, 0, inputs.images), [inputs.images, data.train.channels, data.train.height, data.train.width]);
+    const ranges = await layerInputRanges(model, sample);
+    sample.dispose();
+    const curves = await selectNodeCurves(model, ranges, { points });
+    svg = renderSelectSvg(curves, {
+      title: `${spec.name} (${inputs.path}): each space's strongest nodes, phi(x) - phi(0) over the inputs of ${inputs.images} images of ${data.train.name}`,
+    });
+    counts = { activations: model.layers.length, panels: curves.length };
+  } else {
+    const activations = await rationalActivations(model);
+    if (activations.length === 0) throw new CliError(`plot: ${spec.name} in '${inputs.path}' has no group-rational activation to plot`);
+    const traffic = await captureActivationTraffic(model, data.train, { images: inputs.images });
+    const panels = activationPanels(activations, traffic, { points, bins });
+    svg = renderActivationSvg(panels, {
+      title: `${spec.name} (${inputs.path}): learned activations over their initial shapes; inputs from ${inputs.images} images of ${data.train.name}`,
+    });
+    counts = { activations: activations.length, panels: panels.length };
+  }
   let bytes: Uint8Array;
   let size: { width: number; height: number } | null = null;
   if (format === 'svg') bytes = new TextEncoder().encode(svg);
@@ -134,12 +155,12 @@ export async function runPlot(flags: FlagValues): Promise<void> {
   await mkdir(dirname(out), { recursive: true });
   await writeFileAtomic(out, bytes);
   const report = {
-    event: 'plot', checkpoint: inputs.path, model: spec.name, out, format, activations: activations.length, panels: panels.length,
+    event: 'plot', checkpoint: inputs.path, model: spec.name, out, format, ...counts,
     images: inputs.images, dataset: inputs.datasetSpec, ...(size ?? {}),
   };
   if (flags.json) process.stdout.write(`${JSON.stringify(report)}\n`);
   else {
-    process.stdout.write(`wrote ${out}: ${panels.length} panels (${activations.length} activations x their groups), inputs from ` +
+    process.stdout.write(`wrote ${out}: ${counts.panels} panels (${counts.activations} ${model instanceof KanMlp && model.basis === 'select' ? 'S-KAN layers' : 'activations x their groups'}), inputs from ` +
       `${inputs.images} images of ${data.train.name}${size ? `, ${size.width}x${size.height} px` : ''}\n`);
   }
 }
