@@ -135,7 +135,7 @@ describe('the flag table is the one source', () => {
 describe('the resume comparison reads the table', () => {
   it('the flags train --resume compares and carries are those marked in TRAIN_FLAGS, as before the table', () => {
     assert.deepEqual(RESUME_SETTINGS, [
-      'model', 'dataset', 'basis', 'hidden', 'activation', 'karat', 'grid-update', 'init', 'weights', 'heads', 'target', 'task', 'test-fraction',
+      'model', 'dataset', 'basis', 'select-after', 'select-keep', 'select-threshold', 'select-temperature', 'hidden', 'activation', 'karat', 'grid-update', 'init', 'weights', 'heads', 'target', 'task', 'test-fraction',
       'image-size', 'epochs', 'batch-size', 'lr', 'weight-decay', 'optimizer', 'warmup', 'label-smoothing', 'clip', 'shift', 'flip', 'rotate',
       'scale', 'ema', 'seed', 'max-steps',
     ]);
