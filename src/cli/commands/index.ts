@@ -34,7 +34,8 @@ export const COMMANDS: readonly Command[] = [
     name: 'compare', flags: COMPARE_FLAGS, run: runCompare,
     summary: 'several models x seeds on one dataset at one budget: a table, JSON and accuracy plots',
     details: 'One kat train run after another, then a table (params, test accuracy mean ± std, best epoch, img/s, time), ' +
-      '--json, and accuracy.svg / .png per epoch. The training flags are as for kat train and the same for every run.',
+      '--json, and accuracy.svg / .png per epoch (test RMSE instead of accuracy on regression data: csv or function:NAME). ' +
+      'The training flags are as for kat train and the same for every run.',
   },
   {
     name: 'eval', flags: EVAL_FLAGS, run: runEval, usage: '--checkpoint SRC [flags]',
@@ -51,7 +52,7 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     name: 'plot', flags: PLOT_FLAGS, run: runPlot, usage: '--checkpoint FILE --out FILE.svg|FILE.png [flags]',
-    summary: 'every learned activation per layer and group, over its initial shape and its inputs',
+    summary: 'every learned activation per layer and group, over its initial shape and its inputs (S-KAN: each space\'s strongest nodes)',
   },
   {
     name: 'formula', flags: FORMULA_FLAGS, run: runFormula, usage: '--checkpoint FILE [flags]',
