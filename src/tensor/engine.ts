@@ -32,6 +32,8 @@ class Engine {
   private current: Backend | null = null;
   private readonly instances = new Map<string, Backend>();
   readonly scopes: Scope[] = [];
+  /** Open tidy() scopes: inside one, modules' forward scopes are skipped (tidy frees everything at its end anyway). */
+  tidyDepth = 0;
   gradEnabled = true;
   /**
    * The handles (storage, shape and name; never the tensor, so holding them
