@@ -422,7 +422,7 @@ function checkGrid(layer: string, gridSize: number, order: number): void {
 }
 
 /** ReLU-KAN's initial grid: s_i = (i - 1 - k) / g, e_i = s_i + (k + 1) / g, i = 1..g+k, repeated `copies` times. */
-function reluKanGrid(gridSize: number, order: number, copies: number): [Float64Array, Float64Array] {
+export function reluKanGrid(gridSize: number, order: number, copies: number): [Float64Array, Float64Array] {
   const bases = gridSize + order;
   const [starts, ends] = [new Float64Array(copies * bases), new Float64Array(copies * bases)];
   for (let c = 0; c < copies; c++) {

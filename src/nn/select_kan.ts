@@ -39,7 +39,7 @@ import { keep } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { formatShape } from '../util/shape.js';
 import { rationalCoefficients } from './rational_init.js';
-import { afKanBasis, type AfActivation, type AfCombination, type HasBuffers } from './kan_bases.js';
+import { afKanBasis, reluKanGrid, type AfActivation, type AfCombination, type HasBuffers } from './kan_bases.js';
 import { Module, type NamedValues } from './module.js';
 import { checkSize } from './sizes.js';
 
@@ -181,21 +181,13 @@ export class SelectSpaceModule extends Module implements HasBuffers {
       this.denominator = this.parameter('weight_denominator', tensor([...init.denominator], [1, 4]));
     } else if (space === 'relu') {
       // ReLU-KAN's initial grid, the same for every input.
-      const { gridSize: g, order: k } = settings.relu;
-      const starts = new Float64Array(inputs * K);
-      const ends = new Float64Array(inputs * K);
-      for (let i = 0; i < inputs; i++) {
-        for (let b = 0; b < K; b++) {
-          starts[i * K + b] = (b - k) / g;
-          ends[i * K + b] = (b - k) / g + (k + 1) / g;
-        }
-      }
+      const [starts, ends] = reluKanGrid(settings.relu.gridSize, settings.relu.order, inputs);
       this.gridStart = this.parameter('grid_start', tensor(starts, [inputs, K]));
       this.gridEnd = this.parameter('grid_end', tensor(ends, [inputs, K]));
     } else if (space === 'af') {
-      const { gridSize: g, order: k } = settings.af;
-      this.gridStart = this.parameter('grid_start', tensor(Float64Array.from({ length: K }, (_, b) => (b - k) / g), [K]));
-      this.gridEnd = this.parameter('grid_end', tensor(Float64Array.from({ length: K }, (_, b) => (b - k) / g + (k + 1) / g), [K]));
+      const [starts, ends] = reluKanGrid(settings.af.gridSize, settings.af.order, 1);
+      this.gridStart = this.parameter('grid_start', tensor(starts, [K]));
+      this.gridEnd = this.parameter('grid_end', tensor(ends, [K]));
     } else if (space === 'bspline') {
       const { gridSize, order, low, high } = settings.bspline;
       const knots = uniformKnots(gridSize, order, low, high);

@@ -24,3 +24,8 @@ export function excerpt(text: string, limit = QUOTE_LIMIT): string {
 export function quote(text: string, limit = QUOTE_LIMIT): string {
   return `'${excerpt(text, limit)}'`;
 }
+
+/** Text for SVG/XML content and double-quoted attributes: & < > " escaped. */
+export function escapeXml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}

@@ -3,6 +3,8 @@
 // Pure string building (browser-safe). The plot box and axis ranges are
 // data-* attributes of the <svg>, so a reader can map drawn points back to values.
 
+import { escapeXml } from '../util/text.js';
+
 /** One curve of a line plot, with an optional band around it. */
 export interface LineSeries {
   label: string;
@@ -27,10 +29,6 @@ export interface LinePlotOptions {
 
 // Colour-blind-safe categorical palette (Okabe-Ito, then darker extras).
 const COLOURS = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000', '#8C564B', '#7F7F7F', '#BCBD22'];
-
-function escapeXml(text: string): string {
-  return text.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&#39;' })[c]!);
-}
 
 /** About `count` round tick values covering [lo, hi]. */
 export function niceTicks(lo: number, hi: number, count = 5): number[] {

@@ -4,6 +4,7 @@
 // at 0, y_j(x e_i) - y_j(0) = phi_ij(x) - phi_ij(0), so the curves are the
 // learned functions up to a constant (0 at x = 0), whatever the spaces.
 
+import { escapeXml } from '../util/text.js';
 import { tensor } from '../ops/creation.js';
 import { reshape } from '../ops/layout.js';
 import type { KanMlp } from '../models/kan_mlp.js';
@@ -106,10 +107,6 @@ export async function selectNodeCurves(model: KanMlp, ranges: [number, number][]
 const SPACE_COLOURS: Record<string, string> = {
   rational: '#0072B2', bspline: '#D55E00', rbf: '#009E73', cheby: '#CC79A7', relu: '#E69F00', af: '#56B4E9',
 };
-
-function escapeXml(text: string): string {
-  return text.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&#39;' })[c]!);
-}
 
 /** A grid of small panels, one per node curve, coloured and labelled by the node's space. */
 export function renderSelectSvg(curves: readonly NodeCurve[], options: { title?: string; columns?: number } = {}): string {

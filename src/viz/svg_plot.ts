@@ -7,6 +7,7 @@
 import { groupCoefficients, evaluateRationalAt, type RationalActivation } from './activations.js';
 import { rationalCoefficients } from '../nn/rational_init.js';
 import { groupValues, type ActivationTraffic } from './capture.js';
+import { escapeXml } from '../util/text.js';
 
 /** Counts of values in equal bins over a range. */
 export interface Histogram {
@@ -122,10 +123,6 @@ export interface SvgOptions {
 
 const COLORS = { learned: '#1f5fbf', initial: '#9a9a9a', histogram: '#f0b36a', axis: '#cccccc', text: '#333333', frame: '#e2e2e2' };
 const FONT = "font-family=\"DejaVu Sans, Liberation Sans, Arial, sans-serif\"";
-
-function escapeXml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
 
 /** Compact number label: 3 significant digits, no trailing noise. */
 function label(v: number): string {
