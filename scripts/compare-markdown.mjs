@@ -9,7 +9,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { formatMetricValue, parseCompareEntries, summariseRuns } from '../dist/train/compare.js';
+import { formatMetricValue, formatParams, parseCompareEntries, summariseRuns } from '../dist/train/compare.js';
 
 const { positionals, values } = parseArgs({ allowPositionals: true, options: { published: { type: 'string', multiple: true, default: [] } } });
 const [dir, list] = positionals;
@@ -30,6 +30,6 @@ console.log(`| model | params | seeds | ${name} (final, mean ± std) | best @ ep
 console.log(`|---|---:|---:|---:|---:|---:|---:|${withPublished ? '---|' : ''}`);
 for (const r of rows) {
   const best = `${formatMetricValue(r.metric, r.meanBest)} @ ${Number.isInteger(r.bestEpoch) ? r.bestEpoch : r.bestEpoch.toFixed(1)}`;
-  console.log(`| ${r.label} | ${r.params.toLocaleString('en-US')} | ${r.runs} | ${formatMetricValue(r.metric, r.mean)} ± ${formatMetricValue(r.metric, r.std)} | ` +
+  console.log(`| ${r.label} | ${formatParams(r).replace('->', '→')} | ${r.runs} | ${formatMetricValue(r.metric, r.mean)} ± ${formatMetricValue(r.metric, r.std)} | ` +
     `${best} | ${r.imagesPerSecond.toFixed(0)} | ${r.trainSeconds.toFixed(0)} |${withPublished ? ` ${published.get(r.label) ?? ''} |` : ''}`);
 }

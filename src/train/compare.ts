@@ -94,6 +94,8 @@ export interface CompareRun {
   /** The `kat train` flags the run was made with (what a rerun must match to skip it). */
   args: string[];
   params: number;
+  /** S-KAN runs: the parameters left after phase 3's pruning (the saved model's). */
+  prunedParams?: number;
   /** Final test accuracy (classification; NaN for regression). */
   testAccuracy: number;
   /** Final test RMSE in target units (regression only). */
@@ -108,6 +110,8 @@ export interface CompareRun {
 export interface CompareRow {
   label: string;
   params: number;
+  /** S-KAN entries: the pruned models' parameters, mean over seeds (each node's choice can differ per seed). */
+  prunedParams?: number;
   runs: number;
   seeds: number[];
   /** What the numbers are: test accuracy (a fraction, higher is better) or test RMSE (regression, lower is better). */
@@ -161,8 +165,9 @@ export function summariseRuns(entries: readonly CompareEntry[], runs: readonly C
       curve.max.push(Math.max(...values));
     }
     const finals = own.map((r) => (metric === 'rmse' ? r.testRmse! : r.testAccuracy));
+    const pruned = own.every((r) => r.prunedParams !== undefined) ? Math.round(mean(own.map((r) => r.prunedParams!))) : undefined;
     rows.push({
-      label: entry.label, params: own[0]!.params, runs: own.length, seeds: own.map((r) => r.seed), metric,
+      label: entry.label, params: own[0]!.params, ...(pruned === undefined ? {} : { prunedParams: pruned }), runs: own.length, seeds: own.map((r) => r.seed), metric,
       mean: mean(finals), std: sampleStd(finals),
       meanBest: mean(best.map(value)), bestEpoch: median(best.map((e) => e.epoch)),
       imagesPerSecond: mean(own.map((r) => r.imagesPerSecond)), trainSeconds: mean(own.map((r) => r.trainSeconds)), curve,
@@ -181,13 +186,19 @@ export function formatMetricValue(metric: CompareRow['metric'], value: number): 
   return metric === 'accuracy' ? (value * 100).toFixed(2) : Number(value.toPrecision(4)).toString();
 }
 
+/** A row's parameter count; S-KAN rows as trained -> pruned (mean over seeds). */
+export function formatParams(row: Pick<CompareRow, 'params' | 'prunedParams'>): string {
+  const trained = row.params.toLocaleString('en-US');
+  return row.prunedParams === undefined ? trained : `${trained} -> ${row.prunedParams.toLocaleString('en-US')}`;
+}
+
 /** The summary as a text table: params, the metric's mean +- std (final epoch), best epoch, speed and time. */
 export function formatCompareTable(rows: readonly CompareRow[]): string {
   const metric = rows[0]?.metric ?? 'accuracy';
   const name = metric === 'accuracy' ? 'test acc %' : 'test RMSE';
   const header = ['model', 'params', 'runs', `${name} (final)`, `best ${metric === 'accuracy' ? 'acc %' : 'RMSE'} @ epoch`, metric === 'accuracy' ? 'img/s' : 'rows/s', 'train s'];
   const body = rows.map((r) => [
-    r.label, r.params.toLocaleString('en-US'), String(r.runs),
+    r.label, formatParams(r), String(r.runs),
     `${formatMetricValue(r.metric, r.mean)} ± ${formatMetricValue(r.metric, r.std)}`,
     `${formatMetricValue(r.metric, r.meanBest)} @ ${Number.isInteger(r.bestEpoch) ? r.bestEpoch : r.bestEpoch.toFixed(1)}`,
     r.imagesPerSecond.toFixed(0), r.trainSeconds.toFixed(0),

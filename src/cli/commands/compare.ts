@@ -238,6 +238,7 @@ export async function runCompare(flags: FlagValues): Promise<void> {
       if (epochs.length === 0) throw new CliError(`compare: ${plan.entry.label} seed ${plan.seed} finished without epoch records in ${join(plan.dir, EVENTS_FILE)}`);
       const run: CompareRun = {
         entry: plan.entry.label, seed: plan.seed, args: plan.args, params: Number(done.params),
+        ...(done.pruned_params === undefined ? {} : { prunedParams: Number(done.pruned_params) }),
         testAccuracy: done.test_acc === undefined ? Number.NaN : Number(done.test_acc),
         ...(done.test_rmse === undefined ? {} : { testRmse: Number(done.test_rmse) }),
         trainSeconds: Number(done.train_seconds), imagesPerSecond: Number(done.images_per_s), epochs, checkpoint: join(plan.dir, 'model.safetensors'),

@@ -442,23 +442,24 @@ export async function runTrain(givenFlags: FlagValues): Promise<void> {
     if (table) info[TABULAR_METADATA_KEY] = encodeTabularPreprocessing(table.preprocessing);
     Object.assign(info, imageInfo);
     // S-KAN phase 3: what the nodes did not keep is pruned away; the saved model is the smaller one, checked on the test set.
-    let pruned: { params: number; test_acc?: number } | undefined;
+    let pruned: { params: number; test_acc?: number; test_rmse?: number } | undefined;
     if (selectPhases && await hasChosen(model as KanMlp)) {
       const smaller = await pruneSelectModel(model as KanMlp, spec);
       try {
         smaller.model.eval();
         const check = await evaluate(smaller.model, test);
-        pruned = { params: smaller.model.parameterCount(), ...(regression ? {} : { test_acc: check.accuracy }) };
+        pruned = { params: smaller.model.parameterCount(), ...(regression ? { test_rmse: check.rmse } : { test_acc: check.accuracy }) };
         info.pruned_from = String(params);
         await writeCheckpointFile(out, smaller.model, smaller.spec, info);
         log(`pruned: ${params.toLocaleString('en-US')} -> ${pruned.params.toLocaleString('en-US')} parameters` +
-          `${pruned.test_acc === undefined ? '' : `, test accuracy ${(pruned.test_acc * 100).toFixed(2)}%`}`);
+          `${pruned.test_acc === undefined ? '' : `, test accuracy ${(pruned.test_acc * 100).toFixed(2)}%`}` +
+          `${pruned.test_rmse === undefined ? '' : `, test RMSE ${formatMetric(pruned.test_rmse)}`}`);
       } finally {
         smaller.model.dispose();
       }
     } else await writeCheckpointFile(out, model, spec, info);
     const done = {
-      event: 'done', model: modelName, backend: backend.name, params, ...(pruned ? { pruned_params: pruned.params, pruned_test_acc: pruned.test_acc } : {}), ...metrics,
+      event: 'done', model: modelName, backend: backend.name, params, ...(pruned ? { pruned_params: pruned.params, pruned_test_acc: pruned.test_acc, pruned_test_rmse: pruned.test_rmse } : {}), ...metrics,
       train_seconds: result.trainSeconds, images_per_s: result.imagesPerSecond, checkpoint: out,
       peak_rss_mib: Math.round(process.resourceUsage().maxRSS / 1024),
     };
