@@ -55,6 +55,24 @@ describe('WeightAverage', () => {
     average.dispose();
   });
 
+  it('restart starts the average again from the current weights, with the warmup', async () => {
+    const p = tensor([1, 2, 3], [3]);
+    const average = new WeightAverage([p], 0.99);
+    for (let t = 0; t < 5; t++) {
+      p.assignValues([t, 2 * t, -t]);
+      average.update();
+    }
+    p.assignValues([7, 8, 9]);
+    average.restart();
+    assert.equal(average.updates, 0);
+    assert.deepEqual(Array.from(await average.values()[0]!.data()), [7, 8, 9]);
+    assert.equal(average.currentDecay(), 0.1);
+    average.swap();
+    assert.throws(() => average.restart(), /swapped into the model/);
+    average.swap();
+    average.dispose();
+  });
+
   it('refuses a decay outside (0, 1) and saved values of another shape', () => {
     const p = tensor([1, 2], [2]);
     for (const bad of [0, 1, -0.5, 1.5, Number.NaN]) assert.throws(() => new WeightAverage([p], bad), /decay must be in \(0, 1\)/);
@@ -97,6 +115,33 @@ describe('trainModel with ema', () => {
     const check = await evaluate(averaged, test);
     assert.equal(result.testAccuracy, check.accuracy);
     assert.ok(Math.abs(result.testLoss - check.loss) < 1e-6);
+  });
+
+  it('an epoch-start hook that asks for it restarts the average there: the result averages only the steps after', async () => {
+    const plain = buildModel(spec, config.seed);
+    let reference: Float64Array[] = [];
+    let step = 0;
+    await trainModel(plain, train, test, { ...config, ema: 0 }, {
+      onEpochStart: async (epoch) => {
+        if (epoch === 2) {
+          reference = await weightsOf(plain);
+          step = 0;
+        }
+      },
+      onStep: async (e) => {
+        if (e.epoch < 2) return;
+        const weights = await weightsOf(plain);
+        const d = Math.min(0.9, (1 + step) / (10 + step));
+        reference = reference.map((a, i) => a.map((v, j) => d * v + (1 - d) * weights[i]![j]!));
+        step++;
+      },
+    });
+    const averaged = buildModel(spec, config.seed);
+    await trainModel(averaged, train, test, config, { onEpochStart: (epoch) => (epoch === 2 ? { restartAverage: true } : undefined) });
+    const got = await weightsOf(averaged);
+    let worst = 0;
+    got.forEach((w, i) => w.forEach((v, j) => { worst = Math.max(worst, Math.abs(v - reference[i]![j]!) / (1e-3 + Math.abs(reference[i]![j]!))); }));
+    assert.ok(worst < 1e-4, `the returned weights are not the average of the steps after the restart (worst relative difference ${worst})`);
   });
 
   it('resumes bit for bit with the average, and refuses a state without one (or with one for a run without)', async () => {

@@ -188,6 +188,75 @@ describe('SelectKanLayer against a float64 evaluation of its formula', () => {
   });
 });
 
+describe('S-KAN choice by contribution', () => {
+  it('contributions: sum_j Var_x(alpha_is phi_ijs(x_i)) per node and space, against a float64 evaluation of each term', async () => {
+    await onBackendAsync(float64Backend, async () => {
+      const [rows, n, out] = [9, 3, 2];
+      const layer = perturbedLayer(SELECT_SPACES, n, out, 17);
+      const p = new Map(layer.namedParameters().map(([name, t]) => [name, read64(t)]));
+      const x = inputs(rows, n);
+      const got = await layer.contributions(tensor(x, [rows, n]));
+      const S = SELECT_SPACES.length;
+      const beta = p.get('selection')!;
+      for (let i = 0; i < n; i++) {
+        const e = SELECT_SPACES.map((_, s) => Math.exp(beta[i * S + s]! / layer.temperature));
+        const total = e.reduce((a, b) => a + b, 0);
+        SELECT_SPACES.forEach((space, s) => {
+          const w = p.get(`${space}.weight`)!;
+          // Each row's term alpha phi_ijs(x_ri) directly, then its sample variance over the rows.
+          let expected = 0;
+          for (let j = 0; j < out; j++) {
+            const terms = Array.from({ length: rows }, (_, r) => {
+              const f = featuresOf(space, x[r * n + i]!, i, p);
+              return (e[s]! / total) * f.reduce((acc, v, k) => acc + w[(j * n + i) * f.length + k]! * v, 0);
+            });
+            const mean = terms.reduce((a, b) => a + b, 0) / rows;
+            expected += terms.reduce((a, v) => a + (v - mean) ** 2, 0) / (rows - 1);
+          }
+          const value = got[i * S + s]!;
+          assert.ok(Math.abs(value - expected) <= 1e-9 * (1e-12 + expected), `node ${i} ${space}: ${value} vs ${expected}`);
+        });
+      }
+      layer.dispose();
+    });
+  });
+
+  it('ranks by what a space adds, where alpha alone is fooled by coefficients that make up for a small weight', async () => {
+    const spec = modelSpec('kan-mlp', { basis: 'select', select: { spaces: ['rational', 'cheby'] }, hidden: [3], channels: 1, imageSize: 2, classes: 2 });
+    const model = buildModel(spec, 4) as KanMlp;
+    const sample = tensor(Float32Array.from({ length: 64 * 4 }, (_, k) => 1.5 * Math.sin(0.37 * k + 0.1)), [64, 1, 2, 2]);
+    const setUp = (model: KanMlp) => {
+      for (const [name, t] of model.namedParameters()) {
+        // alpha favours rational (0.88 vs 0.12), but its coefficients are 1e-3 of cheby's.
+        if (name.endsWith('selection')) t.assignValues(Float32Array.from({ length: t.size }, (_, k) => (k % 2 === 0 ? 2 : 0)));
+        if (name.endsWith('rational.weight')) t.assignValues(Float32Array.from({ length: t.size }, (_, k) => 1e-3 * Math.cos(k)));
+        if (name.endsWith('cheby.weight')) t.assignValues(Float32Array.from({ length: t.size }, (_, k) => Math.cos(k + 0.5)));
+      }
+      return model;
+    };
+    const byAlpha = await setUp(model).chooseSpaces({ keep: 1 });
+    assert.ok(byAlpha.every((layer) => layer.every((node) => node.spaces[0] === 'rational')), 'by alpha every node keeps rational');
+    const twin = setUp(buildModel(spec, 4) as KanMlp);
+    const byContribution = await twin.chooseSpaces({ keep: 1, sample });
+    assert.ok(byContribution.every((layer) => layer.every((node) => node.spaces[0] === 'cheby')), 'by contribution every node keeps cheby');
+    for (const m of [model, twin]) m.dispose();
+    sample.dispose();
+  });
+
+  it('choose with scores keeps each node\'s top scores, or those whose share reaches the threshold', async () => {
+    const layer = new SelectKanLayer(3, 2, new Random(1), { spaces: ['rational', 'bspline', 'cheby'] });
+    const scores = [1, 5, 2, /* */ 0.5, 0.1, 9, /* */ 4, 4.5, 1.5];
+    const top = await layer.choose({ keep: 1, scores });
+    assert.deepEqual(top.map((node) => node.spaces), [['bspline'], ['cheby'], ['bspline']]);
+    const other = new SelectKanLayer(3, 2, new Random(1), { spaces: ['rational', 'bspline', 'cheby'] });
+    const shared = await other.choose({ threshold: 0.4, scores });
+    assert.deepEqual(shared.map((node) => [...node.spaces].sort()), [['bspline'], ['cheby'], ['bspline', 'rational']]);
+    const third = new SelectKanLayer(3, 2, new Random(1), { spaces: ['rational', 'bspline', 'cheby'] });
+    await assert.rejects(() => third.choose({ scores: [1, 2] }), /2 scores, expected 3 inputs x 3 spaces/);
+    for (const l of [layer, other, third]) l.dispose();
+  });
+});
+
 describe('SelectKanLayer on every backend against cpu-float64', async () => {
   const spaces: SelectSpace[] = [...SELECT_SPACES];
   const [rows, n, out] = [37, 6, 5];

@@ -6,6 +6,8 @@
 // layers whose nodes choose among several of these spaces (nn/select_kan.ts).
 
 import { reshape } from '../ops/layout.js';
+import { noGrad } from '../tensor/autograd.js';
+import { tidy } from '../tensor/scope.js';
 import { Random } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import {
@@ -101,12 +103,28 @@ export class KanMlp extends Module {
       (layer instanceof BSplineKanLayer || layer instanceof SelectKanLayer ? layer.namedBuffers(`layers.${i}.`) : []));
   }
 
-  /** S-KAN phase 2: every layer keeps each node's best spaces (see SelectKanLayer.choose). */
-  async chooseSpaces(options: { keep?: number; threshold?: number } = {}): Promise<NodeChoice[][]> {
+  /**
+   * S-KAN phase 2: every layer keeps each node's best spaces (see
+   * SelectKanLayer.choose). With `sample` (inputs [rows, ...]), ranked by each
+   * space's contribution on them, layer by layer (each layer's sample is what
+   * the layers before it, as chosen, make of it); else by alpha.
+   */
+  async chooseSpaces(options: { keep?: number; threshold?: number; sample?: Tensor } = {}): Promise<NodeChoice[][]> {
     const choices: NodeChoice[][] = [];
-    for (const layer of this.layers) {
-      if (!(layer instanceof SelectKanLayer)) throw new Error(`KanMlp.chooseSpaces: basis '${this.basis}' has no activation spaces to choose (basis 'select' has)`);
-      choices.push(await layer.choose(options));
+    let h = options.sample ? noGrad(() => reshape(options.sample!, [options.sample!.shape[0]!, -1])) : null;
+    try {
+      for (const layer of this.layers) {
+        if (!(layer instanceof SelectKanLayer)) throw new Error(`KanMlp.chooseSpaces: basis '${this.basis}' has no activation spaces to choose (basis 'select' has)`);
+        const scores = h ? await layer.contributions(h) : undefined;
+        choices.push(await layer.choose({ keep: options.keep, threshold: options.threshold, scores }));
+        if (h) {
+          const next = noGrad(() => tidy(() => layer.forward(h!)));
+          if (h !== options.sample) h.dispose();
+          h = next;
+        }
+      }
+    } finally {
+      if (h && h !== options.sample) h.dispose();
     }
     return choices;
   }

@@ -24,6 +24,8 @@
 //
 // Phases (the trainer runs them): (1) everything trains; (2) `choose` keeps
 // each node's top spaces (a mask on the softmax) and training continues;
+// ranked by what each space adds to the outputs on a sample of data
+// (`contributions`), or by alpha without data;
 // (3) `prunedState` folds alpha into W and drops what was not kept: a layer
 // built with `inputs` holds only those blocks and computes the same function.
 
@@ -35,7 +37,8 @@ import { matmul } from '../ops/matmul.js';
 import { softmax } from '../ops/nn.js';
 import { groupRational } from '../ops/group_rational.js';
 import type { Random } from '../tensor/random.js';
-import { keep } from '../tensor/scope.js';
+import { noGrad } from '../tensor/autograd.js';
+import { keep, tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { formatShape } from '../util/shape.js';
 import { rationalCoefficients } from './rational_init.js';
@@ -319,11 +322,65 @@ export class SelectKanLayer extends Module implements HasBuffers {
   }
 
   /**
-   * Phase 2: keeps each node's best `keep` spaces (default 1) by its current
-   * alpha, or with `threshold` every space whose weight reaches it (at least
-   * the best one); the others get weight 0 from now on.
+   * What each (node, space) adds to the layer's outputs on a sample of its
+   * inputs x [rows, in]: sum_j Var_x(alpha_is phi_ijs(x_i)) =
+   * alpha_is^2 tr(W_is Cov(F_s(x_i)) W_is^T), as [in, S] (row-major). Unlike
+   * alpha alone, this cannot be fooled by a space whose small weight in the
+   * mixture its coefficients W make up for.
    */
-  async choose(options: { keep?: number; threshold?: number } = {}): Promise<NodeChoice[]> {
+  async contributions(x: Tensor): Promise<Float64Array> {
+    if (!this.selection) throw new Error('SelectKanLayer: a pruned layer has chosen already');
+    const rows = reshape(x, [-1, this.inFeatures]);
+    const count = rows.shape[0]!;
+    if (count < 2) throw new Error(`SelectKanLayer.contributions: need at least 2 sample rows, got ${count}`);
+    const S = this.spaces.length;
+    const alphaTensor = this.alpha();
+    const alpha = await alphaTensor.dataFloat64();
+    alphaTensor.dispose();
+    const scores = new Float64Array(this.inFeatures * S);
+    for (const [s, member] of this.members.entries()) {
+      if (!member) continue;
+      const K = member.features;
+      const featureTensor = noGrad(() => tidy(() => member.expand(rows)));
+      const features = await featureTensor.dataFloat64();
+      featureTensor.dispose();
+      const weight = await member.weight.dataFloat64();
+      const cov = new Float64Array(K * K);
+      const meanK = new Float64Array(K);
+      for (let i = 0; i < this.inFeatures; i++) {
+        meanK.fill(0);
+        cov.fill(0);
+        for (let r = 0; r < count; r++) for (let k = 0; k < K; k++) meanK[k]! += features[(r * this.inFeatures + i) * K + k]!;
+        for (let k = 0; k < K; k++) meanK[k]! /= count;
+        for (let r = 0; r < count; r++) {
+          const at = (r * this.inFeatures + i) * K;
+          for (let k = 0; k < K; k++) {
+            const dk = features[at + k]! - meanK[k]!;
+            for (let l = k; l < K; l++) cov[k * K + l]! += dk * (features[at + l]! - meanK[l]!);
+          }
+        }
+        let total = 0;
+        for (let j = 0; j < this.outFeatures; j++) {
+          const w = (j * this.inFeatures + i) * K;
+          for (let k = 0; k < K; k++) {
+            total += weight[w + k]! * weight[w + k]! * cov[k * K + k]!;
+            for (let l = k + 1; l < K; l++) total += 2 * weight[w + k]! * weight[w + l]! * cov[k * K + l]!;
+          }
+        }
+        const a = alpha[i * S + s]!;
+        scores[i * S + s] = Number.isFinite(total) ? (a * a * total) / (count - 1) : 0;
+      }
+    }
+    return scores;
+  }
+
+  /**
+   * Phase 2: keeps each node's best `keep` spaces (default 1), or with
+   * `threshold` every space whose share reaches it (at least the best one);
+   * the others get weight 0 from now on. Ranked by `scores` [in, S] when given
+   * (e.g. contributions()), else by the current alpha.
+   */
+  async choose(options: { keep?: number; threshold?: number; scores?: ArrayLike<number> } = {}): Promise<NodeChoice[]> {
     if (!this.kept || !this.selection) throw new Error('SelectKanLayer: a pruned layer has chosen already');
     const S = this.spaces.length;
     const keepCount = options.keep ?? 1;
@@ -331,14 +388,20 @@ export class SelectKanLayer extends Module implements HasBuffers {
     if (options.threshold !== undefined && !(options.threshold > 0 && options.threshold <= 1)) {
       throw new Error(`SelectKanLayer.choose: threshold ${options.threshold} must be in (0, 1]`);
     }
+    if (options.scores !== undefined && options.scores.length !== this.inFeatures * S) {
+      throw new Error(`SelectKanLayer.choose: ${options.scores.length} scores, expected ${this.inFeatures} inputs x ${S} spaces`);
+    }
     const alpha = this.alpha();
-    const values = await alpha.data();
+    const values = options.scores ?? await alpha.data();
     alpha.dispose();
     const kept = new Float32Array(this.inFeatures * S);
     for (let i = 0; i < this.inFeatures; i++) {
       const order = [...Array(S).keys()].sort((a, b) => values[i * S + b]! - values[i * S + a]! || a - b);
+      let total = 0;
+      for (let s = 0; s < S; s++) total += values[i * S + s]!;
+      const share = (s: number) => (total > 0 ? values[i * S + s]! / total : 0);
       const chosen = options.threshold !== undefined
-        ? order.filter((s, rank) => rank === 0 || values[i * S + s]! >= options.threshold!)
+        ? order.filter((s, rank) => rank === 0 || share(s) >= options.threshold!)
         : order.slice(0, Math.min(keepCount, S));
       for (const s of chosen) kept[i * S + s] = 1;
     }

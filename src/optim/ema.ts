@@ -42,6 +42,19 @@ export class WeightAverage {
     this.updates++;
   }
 
+  /**
+   * Starts the average again from the parameters' current values, with the
+   * decay's warmup (after a change of the model's structure, such as S-KAN's
+   * choice of spaces, averaging across it would mix two different functions).
+   */
+  restart(): void {
+    if (this.swapped) throw new Error('WeightAverage: restart() while the averages are swapped into the model; swap back first');
+    noGrad(() => tidy(() => {
+      this.params.forEach((p, i) => this.averages[i]!.assign(mul(p, 1)));
+    }));
+    this.updates = 0;
+  }
+
   /** Exchanges the parameters' values with the averages (call twice to restore). Cheap: buffers change hands, nothing is copied. */
   swap(): void {
     this.params.forEach((p, i) => {

@@ -6,6 +6,8 @@
 import { KanMlp } from '../models/kan_mlp.js';
 import { buildModel, type ModelSpec } from '../models/registry.js';
 import type { NodeChoice, SelectSpace } from '../nn/select_kan.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { EpochStartResult } from './trainer.js';
 
 /** Phase 1 ends at this fraction of the base temperature: the weights sharpen before the choice, so dropping the rest changes little. */
 export const SELECT_ANNEAL_RATIO = 0.05;
@@ -44,17 +46,27 @@ export function describeChoices(choices: readonly NodeChoice[][]): string[] {
 
 /**
  * The epoch-start hook of the phases: the temperature of the epoch (annealed
- * through phase 1), and at epoch chooseAfter + 1 every S-KAN layer keeps its nodes' best spaces.
+ * through phase 1), and at epoch chooseAfter + 1 every S-KAN layer keeps its
+ * nodes' best spaces, ranked by their contributions on `sample()` (training
+ * inputs; disposed after) when given, else by alpha. The choice changes the
+ * model's function, so the hook asks the trainer to restart its weight average there.
  */
-export function selectionHook(model: KanMlp, options: SelectPhaseOptions, onChoice?: (choices: NodeChoice[][]) => void):
-  (epoch: number) => Promise<void> {
+export function selectionHook(model: KanMlp, options: SelectPhaseOptions, onChoice?: (choices: NodeChoice[][]) => void,
+  sample?: () => Tensor): (epoch: number) => Promise<EpochStartResult | undefined> {
   return async (epoch) => {
     model.setSelectTemperature(selectTemperature(options.temperature, epoch, options.chooseAfter));
-    if (epoch !== options.chooseAfter + 1) return;
-    const choices = await model.chooseSpaces({ keep: options.keep, threshold: options.threshold });
-    onChoice?.(choices);
+    if (epoch !== options.chooseAfter + 1) return undefined;
+    const inputs = sample?.();
+    try {
+      const choices = await model.chooseSpaces({ keep: options.keep, threshold: options.threshold, ...(inputs ? { sample: inputs } : {}) });
+      onChoice?.(choices);
+    } finally {
+      inputs?.dispose();
+    }
+    return { restartAverage: true };
   };
 }
+
 
 /** Whether phase 2 has begun: some node of some layer dropped a space. */
 export async function hasChosen(model: KanMlp): Promise<boolean> {

@@ -238,13 +238,22 @@ function makeOptimizer(model: Model, config: TrainConfig): Optimizer {
   return config.optimizer === 'sgd' ? new SGD(groups, { lr: config.lr, momentum: 0.9 }) : new AdamW(groups, { lr: config.lr });
 }
 
+/** What an onEpochStart hook may ask of the trainer. */
+export interface EpochStartResult {
+  /** The model's function changed in structure: start the weight average again from the current weights. */
+  restartAverage?: boolean;
+}
+
 /** Callbacks trainModel calls during a run; any may be async. */
 export interface TrainHooks {
   /** May return a promise: training waits for it (the web page pauses there and handles its messages). */
   onStep?: (event: StepEvent) => void | Promise<void>;
   onEpoch?: (event: EpochEvent) => void | Promise<void>;
-  /** Called before each epoch's first step (kan-mlp's B-spline grid update). */
-  onEpochStart?: (epoch: number) => void | Promise<void>;
+  /**
+   * Called before each epoch's first step (kan-mlp's B-spline grid update,
+   * S-KAN's choice); returning { restartAverage: true } restarts the weight average there.
+   */
+  onEpochStart?: (epoch: number) => void | EpochStartResult | Promise<void | EpochStartResult>;
   /** Polled between steps; returning true stops training after the current step. */
   shouldStop?: () => boolean;
 }
@@ -403,7 +412,8 @@ export async function trainModel(model: Model, train: AnyImageDataset, test: Any
       let correct = 0;
       let step = 0;
       let cut = false;
-      await hooks.onEpochStart?.(epoch);
+      const epochStart = await hooks.onEpochStart?.(epoch);
+      if (epochStart && epochStart.restartAverage) average?.restart();
       for await (const batch of datasetBatches(train, config.batchSize, { shuffle: true, seed: config.seed, epoch, dropLast: true, augment: true })) {
         optimizer.lr = schedule(globalStep);
         const images = augment

@@ -397,7 +397,7 @@ export async function runTrain(givenFlags: FlagValues): Promise<void> {
     const selectHook = selectPhases ? selectionHook(model as KanMlp, selectPhases, (choices) => {
       if (json) process.stdout.write(`${JSON.stringify({ event: 'select', epoch: selectPhases.chooseAfter + 1, layers: choiceCounts(choices) })}\n`);
       else for (const line of describeChoices(choices)) log(`epoch ${selectPhases.chooseAfter + 1}: spaces kept, ${line}`);
-    }) : undefined;
+    }, () => gridUpdateSample(train as ImageDataset, config.seed + selectPhases.chooseAfter + 1)) : undefined;
     const result = await trainModel(model, train, test, config, {
       shouldStop: () => stepsDone >= maxSteps,
       onEpochStart: gridHook ?? selectHook,
