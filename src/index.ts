@@ -88,6 +88,10 @@ export { captureActivationTraffic, groupValues, type ActivationTraffic, type Cap
 export {
   activationPanels, histogram, renderActivationSvg, type ActivationPanel, type Histogram, type PanelOptions, type SvgOptions,
 } from './viz/svg_plot.js';
+export {
+  bsplinePieces, chebyshevToPolynomial, nodeSpaces, readSelectLayer, selectEdgeFormula, type SelectEdgeFormula, type SelectFormulaOptions,
+  type SelectLayerValues, type SelectMemberValues, type SelectSpaceTerm, type SplinePiece,
+} from './viz/select_formula.js';
 export { evaluateSymbolic, fitSymbolic, SYMBOLIC_LIBRARY, type SymbolicFit, type SymbolicFunction, type SymbolicOptions } from './viz/symbolic.js';
 export {
   prunableLayers, pruneChannels, scoreChannels, selectChannels, type LayerScores, type PrunableLayer, type PruneResult,

@@ -56,8 +56,10 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     name: 'formula', flags: FORMULA_FLAGS, run: runFormula, usage: '--checkpoint FILE [flags]',
-    summary: 'exact P(x)/Q(x) of every activation and the closest simple functions a*f(b*x + c) + d',
-    details: 'The rational functions in text and LaTeX; the simple functions with R^2 over the inputs each group saw.',
+    summary: 'exact P(x)/Q(x) of every activation (S-KAN: each node\'s spaces and strongest edge) and the closest simple functions a*f(b*x + c) + d',
+    details: 'The rational functions in text and LaTeX; the simple functions with R^2 over the inputs each group saw. ' +
+      'S-KAN checkpoints (kan-mlp --basis select): per layer, the --nodes strongest input nodes, their kept spaces, and their strongest ' +
+      'edge\'s phi(x) written out in each space\'s terms with the exact coefficients (alpha folded in).',
   },
   {
     name: 'prune', flags: PRUNE_FLAGS, run: runPrune, usage: '--checkpoint FILE [flags]',

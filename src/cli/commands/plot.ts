@@ -79,7 +79,8 @@ export async function loadAnalysisInputs(command: string, flags: FlagValues): Pr
   const datasetSpec = (flags.dataset as string | undefined) ?? loaded.info.dataset ?? 'mnist';
   let tabular: boolean;
   try {
-    tabular = parseDatasetSpec(datasetSpec).kind === 'csv';
+    const kind = parseDatasetSpec(datasetSpec).kind;
+    tabular = kind === 'csv' || kind === 'function';
   } catch (error) {
     throw new CliError(`${command}: ${(error as Error).message}`);
   }
