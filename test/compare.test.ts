@@ -238,6 +238,16 @@ describe('function-fitting data and kat compare on regression', () => {
     const done = jsonLines(alone.stdout).find((e) => e.event === 'done')!;
     assert.equal(summary.rows[1]!.mean, done.test_rmse);
     assert.ok(summary.rows[1]!.meanBest <= summary.rows[1]!.mean);
+    // kat eval reads the function data set back with the checkpoint's encoding: the same RMSE.
+    const evaluated = kat('eval', '--checkpoint', join(out, 'alone.safetensors'), '--json');
+    assert.equal(evaluated.code, 0, evaluated.stderr);
+    const figures = jsonLines(evaluated.stdout).at(-1)!;
+    assert.ok(Math.abs(Number(figures.test_rmse) - Number(done.test_rmse)) <= 1e-6 * Number(done.test_rmse), JSON.stringify(figures));
+    // S-KAN runs record their pruned size beside the trained one.
+    const select = kat('compare', '--models', 'kan-mlp:select@3', '--seeds', '1', ...common, '--out', out, '--json');
+    assert.equal(select.code, 0, select.stderr);
+    const selectRow = (jsonLines(select.stdout).find((e) => e.event === 'summary') as { rows: { params: number; prunedParams?: number }[] }).rows[0]!;
+    assert.ok(selectRow.prunedParams! > 0 && selectRow.prunedParams! < selectRow.params, JSON.stringify(selectRow));
     const table = kat('compare', '--models', 'kan-mlp:mlp@8,kan-mlp:cheby@4', '--seeds', '1', ...common, '--out', out);
     assert.match(table.stdout, /test RMSE \(final\)/);
     assert.match(readFileSync(join(out, 'accuracy.svg'), 'utf8'), /test RMSE \(mean; band/);

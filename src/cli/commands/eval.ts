@@ -46,7 +46,8 @@ export async function runEval(flags: FlagValues): Promise<void> {
   let folder = false;
   try {
     const kind = parseDatasetSpec(datasetSpec).kind;
-    tabular = kind === 'csv';
+    // function:NAME data sets are regression tables too, read with the checkpoint's encoding.
+    tabular = kind === 'csv' || kind === 'function';
     folder = kind === 'folder';
   } catch (error) {
     throw new CliError(`eval: ${(error as Error).message}`);
