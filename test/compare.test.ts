@@ -25,6 +25,11 @@ describe('compare: entries, seeds and the summary', () => {
       { label: 'kan-mlp:mlp@256x64', model: 'kan-mlp', basis: 'mlp', hidden: [256, 64] },
     ]);
     assert.throws(() => parseCompareEntries('vit-micro:G3B'), /vit-micro takes no variant/);
+    // S-KAN entries name their pool with '+' (',' separates entries); train gets select:A,B.
+    assert.deepEqual(parseCompareEntries('kan-mlp:select:rational+cheby@16'),
+      [{ label: 'kan-mlp:select:rational+cheby@16', model: 'kan-mlp', basis: 'select:rational,cheby', hidden: [16] }]);
+    assert.throws(() => parseCompareEntries('kan-mlp:bspline:rbf'), /only kan-mlp's select basis lists spaces/);
+    assert.throws(() => parseCompareEntries('kat-micro:G1B:cheby'), /only kan-mlp's select basis lists spaces/);
     assert.throws(() => parseCompareEntries('kat-micro@64'), /hidden widths \(@W\) are for kan-mlp only/);
     assert.throws(() => parseCompareEntries('kat-micro,,vit-micro'), /comma-separated list/);
     assert.throws(() => parseCompareEntries('kat-micro,kat-micro'), /listed twice/);

@@ -22,12 +22,13 @@ export interface CompareEntry {
 export const MAX_COMPARE_ENTRIES = 32;
 export const MAX_COMPARE_SEEDS = 32;
 
-const ENTRY_SYNTAX = 'NAME[:VARIANT][@W1xW2...], e.g. kat-micro, karat-micro:G3B, kan-mlp:bspline or kan-mlp:rbf@64';
+const ENTRY_SYNTAX = 'NAME[:VARIANT][@W1xW2...], e.g. kat-micro, karat-micro:G3B, kan-mlp:bspline, kan-mlp:rbf@64 or kan-mlp:select:rational+cheby@16';
 
 /**
  * Parses a comma-separated list of entries. VARIANT is the basis of a kan-mlp
  * (rational, bspline, rbf, af, relu, cheby, mlp) or the KArAt variant of a karat-* /
- * kat-* model (G1B, G3U, ...); `@64` or `@256x128` sets a kan-mlp's hidden widths.
+ * kat-* model (G1B, G3U, ...); `select:A+B+...` is S-KAN over those spaces
+ * (`select` alone: all six); `@64` or `@256x128` sets a kan-mlp's hidden widths.
  */
 export function parseCompareEntries(text: string): CompareEntry[] {
   const labels = text.split(',').map((s) => s.trim());
@@ -35,14 +36,17 @@ export function parseCompareEntries(text: string): CompareEntry[] {
   if (labels.length > MAX_COMPARE_ENTRIES) throw new Error(`models: ${labels.length} entries, more than the ${MAX_COMPARE_ENTRIES} one comparison takes`);
   const seen = new Set<string>();
   return labels.map((label) => {
-    const match = /^([a-z][a-z0-9-]*)(?::([A-Za-z0-9]+))?(?:@(\d+(?:x\d+)*))?$/.exec(label);
+    const match = /^([a-z][a-z0-9-]*)(?::([A-Za-z0-9]+(?::[a-z]+(?:\+[a-z]+)*)?))?(?:@(\d+(?:x\d+)*))?$/.exec(label);
     if (!match) throw new Error(`models: '${label}' is not an entry: expected ${ENTRY_SYNTAX}`);
     if (seen.has(label)) throw new Error(`models: '${label}' is listed twice`);
     seen.add(label);
     const [, model, variant, widths] = match as unknown as [string, string, string | undefined, string | undefined];
     const entry: CompareEntry = { label, model };
     if (variant !== undefined) {
-      if (model === 'kan-mlp') entry.basis = variant;
+      if (variant.includes(':') && !(model === 'kan-mlp' && variant.startsWith('select:'))) {
+        throw new Error(`models: '${label}': only kan-mlp's select basis lists spaces (kan-mlp:select:A+B)`);
+      }
+      if (model === 'kan-mlp') entry.basis = variant.replaceAll('+', ',');
       else if (/^(kat|karat)-/.test(model)) entry.karat = variant;
       else throw new Error(`models: '${label}': ${model} takes no variant (a basis is for kan-mlp, a KArAt variant for karat-* and kat-*)`);
     }

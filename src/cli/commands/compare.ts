@@ -35,7 +35,7 @@ export const COMPARE_FLAGS: FlagTable = {
   models: {
     type: 'string', value: 'LIST',
     help: 'entries NAME[:VARIANT][@W1xW2], e.g. vit-micro,kat-micro,karat-micro:G1B or kan-mlp:mlp,kan-mlp:bspline@8 ' +
-      '(variant: kan-mlp\'s basis, a KArAt variant for karat-*/kat-*)',
+      '(variant: kan-mlp\'s basis, select:A+B+... for S-KAN over those spaces; a KArAt variant for karat-*/kat-*)',
   },
   seeds: { type: 'string', value: 'N|LIST', default: DEFAULT_SEEDS, help: 'a count (3: seeds 0,1,2) or a list: 0,5,9' },
   out: {
