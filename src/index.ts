@@ -40,8 +40,12 @@ export {
   type SelectSpace,
 } from './nn/select_kan.js';
 export {
-  choiceCounts, describeChoices, pruneSelectModel, selectionHook, selectTemperature, type SelectPhaseOptions,
+  choiceCounts, describeChoices, parseSelectBasis, pruneSelectModel, SELECT_ANNEAL_RATIO, selectionHook, selectTemperature,
+  type SelectPhaseOptions,
 } from './train/select_phases.js';
+export {
+  layerInputRanges, renderSelectSvg, selectLayerCurves, selectNodeCurves, SPACE_COLOURS, type NodeCurve,
+} from './viz/select_plot.js';
 export {
   entryTrainArgs, formatCompareTable, parseCompareEntries, parseSeeds, summariseRuns, type CompareEntry, type CompareRow, type CompareRun,
 } from './train/compare.js';
