@@ -30,7 +30,7 @@ export { KanMlp, type KanMlpConfig } from './models/kan_mlp.js';
 export { buildModel, createModel, MODEL_NAMES, modelSpec, type Model, type ModelOptions, type ModelSpec } from './models/registry.js';
 export { decodeCheckpoint, describeSpec, encodeCheckpoint, type CheckpointInfo, type LoadedCheckpoint } from './models/checkpoint.js';
 export * from './optim/index.js';
-export { DEFAULT_TRAIN_CONFIG, evaluate, trainModel, type EpochEvent, type StepEvent, type TrainConfig, type TrainHooks, type TrainResult } from './train/trainer.js';
+export { DEFAULT_TRAIN_CONFIG, evaluate, trainModel, type EpochEvent, type StepEvent, type EpochStartResult, type TrainConfig, type TrainHooks, type TrainResult } from './train/trainer.js';
 export { batches, validateDataset, type Batch, type DataSplit, type ImageDataset } from './data/dataset.js';
 export { syntheticImages, syntheticSplit } from './data/synthetic.js';
 export { byteImageDataset, copyImages, type ByteImageOptions } from './data/dataset.js';
@@ -40,8 +40,12 @@ export {
   type SelectSpace,
 } from './nn/select_kan.js';
 export {
-  choiceCounts, describeChoices, pruneSelectModel, selectionHook, selectTemperature, type SelectPhaseOptions,
+  choiceCounts, describeChoices, parseSelectBasis, pruneSelectModel, SELECT_ANNEAL_RATIO, selectionHook, selectTemperature,
+  type SelectPhaseOptions,
 } from './train/select_phases.js';
+export {
+  layerInputRanges, renderSelectSvg, selectLayerCurves, selectNodeCurves, SPACE_COLOURS, type NodeCurve,
+} from './viz/select_plot.js';
 export {
   entryTrainArgs, formatCompareTable, parseCompareEntries, parseSeeds, summariseRuns, type CompareEntry, type CompareRow, type CompareRun,
 } from './train/compare.js';

@@ -473,6 +473,26 @@ describe('kat plot of an S-KAN model', () => {
     model.dispose();
   });
 
+  it('selectLayerCurves draws the given nodes, in order, as selectNodeCurves draws them', async () => {
+    const { selectLayerCurves, selectNodeCurves } = await import('../src/viz/select_plot.js');
+    const spec = modelSpec('kan-mlp', { basis: 'select', select: { spaces: ['rational', 'cheby'] }, hidden: [5], channels: 1, imageSize: 2, classes: 3 });
+    const model = buildModel(spec, 3) as KanMlp;
+    const ranges = [Array.from({ length: 4 }, (_, i): [number, number] => [-1 - i / 4, 1 + i / 3]),
+      Array.from({ length: 5 }, (): [number, number] => [-2, 2])];
+    const all = await selectNodeCurves(model, ranges, { perSpace: 10, points: 7 });
+    const some = await selectLayerCurves(model.layers[0] as SelectKanLayer, 0, [3, 1], ranges[0]!, 7);
+    assert.deepEqual(some.map((c) => c.input), [3, 1]);
+    for (const curve of some) {
+      const same = all.find((c) => c.layer === 0 && c.input === curve.input)!;
+      assert.equal(curve.output, same.output);
+      assert.deepEqual(curve.choice, same.choice);
+      assert.deepEqual([...curve.xs], [...same.xs]);
+      curve.ys.forEach((y, k) => assert.ok(Math.abs(y - same.ys[k]!) < 1e-6, `node ${curve.input}, point ${k}: ${y} vs ${same.ys[k]}`));
+    }
+    await assert.rejects(selectLayerCurves(model.layers[1] as SelectKanLayer, 1, [5], ranges[1]!), /node 5 is not an input of layer 1 \(0\.\.4\)/);
+    model.dispose();
+  });
+
   it('kat plot --out FILE.png on a trained S-KAN checkpoint', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kat-select-plot-'));
     const checkpoint = join(dir, 'select.safetensors');

@@ -55,47 +55,10 @@ export async function layerInputRanges(model: KanMlp, images: Tensor): Promise<[
 export async function selectNodeCurves(model: KanMlp, ranges: [number, number][][], options: { perSpace?: number; points?: number } = {}):
   Promise<NodeCurve[]> {
   const perSpace = options.perSpace ?? 4;
-  const points = options.points ?? 81;
   const curves: NodeCurve[] = [];
   for (const [l, layer] of model.layers.entries()) {
     if (!(layer instanceof SelectKanLayer)) throw new Error(`selectNodeCurves: layer ${l} is not an S-KAN layer (basis '${model.basis}')`);
-    const choices = await layer.choices();
-    const [n, out] = [layer.inFeatures, layer.outFeatures];
-    const zero = await noGrad(() => tidy(() => layer.forward(tensor(new Float32Array(n), [1, n])))).data();
-    const candidates: NodeCurve[] = [];
-    // Nodes in batches: each row of the batch varies one node's input, the others stay 0.
-    const batch = 32;
-    for (let first = 0; first < n; first += batch) {
-      const nodes = Array.from({ length: Math.min(batch, n - first) }, (_, b) => first + b);
-      const grids = nodes.map((i) => {
-        const [lo, hi] = ranges[l]![i]!;
-        return Float64Array.from({ length: points }, (_, k) => lo + ((hi - lo) * k) / (points - 1));
-      });
-      const grid = new Float32Array(nodes.length * points * n);
-      nodes.forEach((i, b) => {
-        for (let k = 0; k < points; k++) grid[(b * points + k) * n + i] = grids[b]![k]!;
-      });
-      const y = noGrad(() => tidy(() => layer.forward(tensor(grid, [nodes.length * points, n]))));
-      const values = await y.data();
-      y.dispose();
-      nodes.forEach((i, b) => {
-        const at = (k: number, j: number) => values[(b * points + k) * out + j]! - zero[j]!;
-        let best = 0;
-        let bestRange = -1;
-        for (let j = 0; j < out; j++) {
-          let min = Infinity;
-          let max = -Infinity;
-          for (let k = 0; k < points; k++) {
-            min = Math.min(min, at(k, j));
-            max = Math.max(max, at(k, j));
-          }
-          if (max - min > bestRange) [best, bestRange] = [j, max - min];
-        }
-        candidates.push({
-          layer: l, input: i, output: best, choice: choices[i]!, xs: grids[b]!, ys: Float64Array.from({ length: points }, (_, k) => at(k, best)),
-        });
-      });
-    }
+    const candidates = await selectLayerCurves(layer, l, [...Array(layer.inFeatures).keys()], ranges[l]!, options.points);
     const amplitude = (c: NodeCurve) => Math.max(...c.ys) - Math.min(...c.ys);
     for (const space of layer.spaces) {
       curves.push(...candidates.filter((c) => c.choice.spaces[0] === space).sort((a, b) => amplitude(b) - amplitude(a)).slice(0, perSpace));
@@ -104,7 +67,59 @@ export async function selectNodeCurves(model: KanMlp, ranges: [number, number][]
   return curves;
 }
 
-const SPACE_COLOURS: Record<string, string> = {
+/**
+ * The curves of the given nodes (input indices) of one S-KAN layer, in that
+ * order: each node's strongest edge, phi_ij(x) - phi_ij(0), at `points`
+ * samples over the node's input range (`ranges[i]`, as layerInputRanges
+ * gives); `index` is the layer's index in its model (for the curves' labels).
+ */
+export async function selectLayerCurves(layer: SelectKanLayer, index: number, nodes: readonly number[], ranges: readonly [number, number][],
+  points = 81): Promise<NodeCurve[]> {
+  const choices = await layer.choices();
+  const [n, out] = [layer.inFeatures, layer.outFeatures];
+  for (const i of nodes) {
+    if (!Number.isInteger(i) || i < 0 || i >= n) throw new Error(`selectLayerCurves: node ${i} is not an input of layer ${index} (0..${n - 1})`);
+  }
+  const zero = await noGrad(() => tidy(() => layer.forward(tensor(new Float32Array(n), [1, n])))).data();
+  const curves: NodeCurve[] = [];
+  // Nodes in batches: each row of the batch varies one node's input, the others stay 0.
+  const batch = 32;
+  for (let first = 0; first < nodes.length; first += batch) {
+    const chunk = nodes.slice(first, first + batch);
+    const grids = chunk.map((i) => {
+      const [lo, hi] = ranges[i]!;
+      return Float64Array.from({ length: points }, (_, k) => lo + ((hi - lo) * k) / (points - 1));
+    });
+    const grid = new Float32Array(chunk.length * points * n);
+    chunk.forEach((i, b) => {
+      for (let k = 0; k < points; k++) grid[(b * points + k) * n + i] = grids[b]![k]!;
+    });
+    const y = noGrad(() => tidy(() => layer.forward(tensor(grid, [chunk.length * points, n]))));
+    const values = await y.data();
+    y.dispose();
+    chunk.forEach((i, b) => {
+      const at = (k: number, j: number) => values[(b * points + k) * out + j]! - zero[j]!;
+      let best = 0;
+      let bestRange = -1;
+      for (let j = 0; j < out; j++) {
+        let min = Infinity;
+        let max = -Infinity;
+        for (let k = 0; k < points; k++) {
+          min = Math.min(min, at(k, j));
+          max = Math.max(max, at(k, j));
+        }
+        if (max - min > bestRange) [best, bestRange] = [j, max - min];
+      }
+      curves.push({
+        layer: index, input: i, output: best, choice: choices[i]!, xs: grids[b]!, ys: Float64Array.from({ length: points }, (_, k) => at(k, best)),
+      });
+    });
+  }
+  return curves;
+}
+
+/** Each activation space's colour in S-KAN plots (colour-blind-safe Okabe-Ito hues); other names draw in dark grey. */
+export const SPACE_COLOURS: Record<string, string> = {
   rational: '#0072B2', bspline: '#D55E00', rbf: '#009E73', cheby: '#CC79A7', relu: '#E69F00', af: '#56B4E9',
 };
 

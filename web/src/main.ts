@@ -1,12 +1,14 @@
 // The playground page: controls, charts and drawings. Everything the library
 // computes runs in the worker (worker.ts); this thread only draws.
 
-import { DEFAULT_TRAIN_CONFIG, evaluateRationalAt, groupCoefficients, rationalCoefficients, rationalFormula } from 'katjs';
+import { DEFAULT_TRAIN_CONFIG, evaluateRationalAt, groupCoefficients, rationalCoefficients, rationalFormula, SPACE_COLOURS } from 'katjs';
 import { initClassifier, type ClassifierStatus, type ClassifyState } from './classify.js';
 import { DrawPad } from './draw_pad.js';
 import { parseFormula, PRESET_FORMULAS } from './formula.js';
 import { COLORS, drawActivation, drawBars, drawChart, drawHeatmap, smooth } from './plots.js';
-import type { ActivationData, BackendChoice, EpochReport, FitView, FromWorker, Setup, StepReport, Task, ToWorker, TrainState } from './protocol.js';
+import type {
+  ActivationData, BackendChoice, EpochReport, FitView, FromWorker, SelectNodeView, SelectView, Setup, StepReport, Task, ToWorker, TrainState,
+} from './protocol.js';
 
 const $ = <T extends HTMLElement>(id: string): T => {
   const element = document.getElementById(id);
@@ -39,6 +41,8 @@ const view = {
   steps: [] as StepReport[],
   epochs: [] as EpochReport[],
   activations: [] as ActivationData[],
+  /** S-KAN models: the nodes' spaces and functions (the activation panel draws these), else null. */
+  select: null as SelectView | null,
   activationStep: 0,
   selected: { activation: 0, group: 0 },
   fit: null as FitView | null,
@@ -169,10 +173,17 @@ const SAMPLES = 121;
 const XS = Float64Array.from({ length: SAMPLES }, (_, i) => -3 + (6 * i) / (SAMPLES - 1));
 let activationCanvases: HTMLCanvasElement[][] = [];
 let activationLayout = '';
+/** S-KAN panels: per layer its name cell and, per drawn node, its label and canvas. */
+let selectCells: { name: HTMLElement; nodes: { label: HTMLElement; canvas: HTMLCanvasElement }[] }[] = [];
 
 function buildActivationGrid(): void {
   const container = $('activations');
   container.replaceChildren();
+  selectCells = [];
+  if (view.select && view.activations.length === 0) {
+    buildSelectGrid(view.select);
+    return;
+  }
   if (view.activations.length === 0 && view.model) {
     const note = document.createElement('div');
     note.className = 'muted';
@@ -204,12 +215,108 @@ function buildActivationGrid(): void {
   });
 }
 
+/** S-KAN: a row per layer, a panel per drawn node, labelled and coloured by the node's space. */
+function buildSelectGrid(select: SelectView): void {
+  const container = $('activations');
+  const summary = document.createElement('div');
+  summary.id = 'select-summary';
+  summary.className = 'muted';
+  container.append(summary);
+  selectCells = select.layers.map((layer, a) => {
+    const row = document.createElement('div');
+    row.className = 'row';
+    const name = document.createElement('div');
+    name.className = 'row-name';
+    row.append(name);
+    const nodes = layer.nodes.map((node, g) => {
+      const figure = document.createElement('figure');
+      figure.className = 'node';
+      const label = document.createElement('figcaption');
+      label.className = 'space';
+      const canvas = document.createElement('canvas');
+      canvas.dataset.activation = String(a);
+      canvas.dataset.group = String(g);
+      canvas.dataset.node = String(node.input);
+      canvas.addEventListener('click', () => {
+        view.selected = { activation: a, group: g };
+        redrawActivations();
+      });
+      figure.append(label, canvas);
+      row.append(figure);
+      return { label, canvas };
+    });
+    container.append(row);
+    return { name, nodes };
+  });
+}
+
+/** A node's label: its leading space and weight while choosing, the kept space after. */
+function spaceLabel(node: SelectNodeView, phase: SelectView['phase']): string {
+  if (node.spaces.length === 0) return '(no space)';
+  return phase === 'choosing' ? `${node.spaces[0]} ${node.weights[0]!.toFixed(2)}` : node.spaces.join(' + ');
+}
+
+function weightsText(node: SelectNodeView): string {
+  return node.spaces.map((space, k) => (Number.isNaN(node.weights[k]!) ? space : `${space} ${node.weights[k]!.toFixed(3)}`)).join(' + ');
+}
+
+function colourOf(space: string | undefined): string {
+  return (space && SPACE_COLOURS[space]) || COLORS.ink;
+}
+
+function redrawSelect(select: SelectView): void {
+  const summary = document.getElementById('select-summary');
+  if (summary) {
+    const among = select.spaces.join(', ');
+    summary.textContent = {
+      choosing: `S-KAN, choosing among ${among} (temperature ${select.temperature.toPrecision(3)}): each panel names its node's leading space and weight.`,
+      chosen: `S-KAN: each node kept its best space${select.chosenAt !== null ? ` after step ${select.chosenAt}` : ''} (named on its panel); ` +
+        'saving writes the pruned model.',
+      pruned: `S-KAN, pruned: each panel names the space its node kept (of ${among}).`,
+    }[select.phase] + (select.plan && select.phase === 'choosing' ? ` This run: ${select.plan}.` : '') +
+      ' Each panel: the node\'s strongest edge, phi(x) - phi(0), over the inputs it sees.';
+  }
+  select.layers.forEach((layer, a) => {
+    const cells = selectCells[a];
+    if (!cells) return;
+    const counts = Object.entries(layer.counts).sort((p, q) => q[1] - p[1]);
+    cells.name.replaceChildren(`${layer.name} (${layer.inputs} → ${layer.outputs})`, document.createElement('br'),
+      ...counts.flatMap(([space, n], k) => {
+        const span = document.createElement('span');
+        span.style.color = colourOf(space);
+        span.textContent = `${space} ${n}`;
+        return k === 0 ? [span] : [', ', span];
+      }));
+    layer.nodes.forEach((node, g) => {
+      const cell = cells.nodes[g];
+      if (!cell) return;
+      const colour = colourOf(node.spaces[0]);
+      cell.label.textContent = spaceLabel(node, select.phase);
+      cell.label.style.color = colour;
+      cell.label.dataset.spaces = node.spaces.join(',');
+      cell.canvas.title = `${layer.name}, node ${node.input} → output ${node.output}: ${weightsText(node)}`;
+      const selected = view.selected.activation === a && view.selected.group === g;
+      drawActivation(cell.canvas, node.xs, node.ys, null, selected, colour);
+    });
+  });
+}
+
 function redrawActivations(): void {
-  const layout = view.activations.length > 0 ? view.activations.map((a) => `${a.name}/${a.groups}`).join() : `none: ${view.model?.summary}`;
+  const layout = view.select && view.activations.length === 0
+    ? `select: ${view.select.layers.map((l) => `${l.name}/${l.nodes.map((n) => n.input).join('.')}`).join()}`
+    : view.activations.length > 0 ? view.activations.map((a) => `${a.name}/${a.groups}`).join() : `none: ${view.model?.summary}`;
   if (layout !== activationLayout) {
     activationLayout = layout;
     view.selected = { activation: 0, group: 0 };
     buildActivationGrid();
+    $('activations-note').textContent = view.select && view.activations.length === 0
+      ? '— S-KAN: each layer\'s nodes, coloured by their space; click one for its spaces and weights'
+      : '— learned (red) over initial (grey, dashed), x in [-3, 3]; click one for its formula';
+  }
+  if (view.select && view.activations.length === 0) {
+    redrawSelect(view.select);
+    showFormula();
+    return;
   }
   view.activations.forEach((act, a) => {
     const initial = rationalCoefficients(act.mode);
@@ -223,7 +330,33 @@ function redrawActivations(): void {
   showFormula();
 }
 
+/** The clicked S-KAN node: its spaces and weights, its strongest edge and the inputs it sees. */
+function showNode(select: SelectView): void {
+  const target = $('formula-view');
+  const layer = select.layers[view.selected.activation];
+  const node = layer?.nodes[view.selected.group];
+  if (!layer || !node) {
+    target.textContent = '';
+    return;
+  }
+  const heading = document.createElement('div');
+  heading.className = 'muted';
+  const when = view.activationStep > 0 ? `after ${view.activationStep} training steps`
+    : view.model?.fromFile ? `as loaded from ${view.model.fromFile}` : 'at initialisation';
+  heading.textContent = `${layer.name}, node ${node.input}, its strongest edge (to output ${node.output}), ${when}, ` +
+    `on the inputs it sees, [${node.xs[0]!.toPrecision(3)}, ${node.xs[node.xs.length - 1]!.toPrecision(3)}]:`;
+  const text = document.createElement('div');
+  text.id = 'node-text';
+  text.style.color = colourOf(node.spaces[0]);
+  text.textContent = select.phase === 'choosing' ? `spaces (selection weights): ${weightsText(node)}` : `kept: ${node.spaces.join(' + ')}`;
+  target.replaceChildren(heading, text);
+}
+
 function showFormula(): void {
+  if (view.select && view.activations.length === 0) {
+    showNode(view.select);
+    return;
+  }
   const act = view.activations[view.selected.activation];
   const target = $('formula-view');
   if (!act) {
@@ -363,6 +496,7 @@ function onMessage(message: FromWorker): void {
     }
     case 'model':
       view.model = message;
+      view.select = null; // until the new model's first report
       view.steps = [];
       view.epochs = [];
       view.evaluation = null;
@@ -376,7 +510,12 @@ function onMessage(message: FromWorker): void {
         }
         if (message.task === 'digits') {
           $<HTMLSelectElement>('model').value = message.model;
-          $<HTMLSelectElement>('basis').value = message.setup.basis;
+          const basis = $<HTMLSelectElement>('basis');
+          // An S-KAN checkpoint over other spaces than the listed choices: its own entry.
+          if (![...basis.options].some((o) => o.value === message.setup.basis)) {
+            basis.append(new Option(`S-KAN: select among ${message.setup.basis.slice('select:'.length).split(',').join(', ')}`, message.setup.basis));
+          }
+          basis.value = message.setup.basis;
           showBasisSetting();
         } else {
           $<HTMLInputElement>('formula').value = message.setup.formula;
@@ -403,6 +542,7 @@ function onMessage(message: FromWorker): void {
       return;
     case 'activations':
       view.activations = message.activations;
+      view.select = message.select;
       view.activationStep = message.step;
       redrawActivations();
       return;

@@ -135,20 +135,35 @@ export function smooth(points: [number, number][], weight = 0.9): [number, numbe
   });
 }
 
-/** A small plot of one activation: the learned curve over the initial one, with the axes through 0. */
-export function drawActivation(canvas: HTMLCanvasElement, xs: Float64Array, learned: Float64Array, initial: Float64Array, selected: boolean): void {
+/**
+ * A small plot of one activation: the learned curve (in `color`, red by
+ * default) over the initial one when there is one, with the axes through 0.
+ * Without an initial curve the y range is the learned curve's own (S-KAN nodes).
+ */
+export function drawActivation(canvas: HTMLCanvasElement, xs: Float64Array, learned: Float64Array, initial: Float64Array | null, selected: boolean,
+  color: string = COLORS.learned): void {
   const { ctx, width, height } = prepare(canvas);
   if (selected) {
     ctx.fillStyle = COLORS.highlight;
     ctx.fillRect(0, 0, width, height);
   }
-  const values = [...learned, ...initial].filter(Number.isFinite);
-  let yMin = Math.min(...values, -1);
-  let yMax = Math.max(...values, 1);
-  // Keep a wild curve readable: clip to a range around the initial one.
-  const limit = Math.max(4, ...initial.map(Math.abs)) * 2;
-  yMin = Math.max(yMin, -limit);
-  yMax = Math.min(yMax, limit);
+  const values = [...learned, ...(initial ?? [])].filter(Number.isFinite);
+  let yMin: number;
+  let yMax: number;
+  if (initial) {
+    yMin = Math.min(...values, -1);
+    yMax = Math.max(...values, 1);
+    // Keep a wild curve readable: clip to a range around the initial one.
+    const limit = Math.max(4, ...initial.map(Math.abs)) * 2;
+    yMin = Math.max(yMin, -limit);
+    yMax = Math.min(yMax, limit);
+  } else {
+    yMin = Math.min(...values);
+    yMax = Math.max(...values);
+    const margin = (yMax - yMin) * 0.08 || 1;
+    yMin -= margin;
+    yMax += margin;
+  }
   const pad = 4;
   const px = (x: number) => pad + ((x - xs[0]!) / (xs[xs.length - 1]! - xs[0]!)) * (width - 2 * pad);
   const py = (y: number) => pad + (1 - (y - yMin) / (yMax - yMin)) * (height - 2 * pad);
@@ -177,8 +192,8 @@ export function drawActivation(canvas: HTMLCanvasElement, xs: Float64Array, lear
   ctx.beginPath();
   ctx.rect(0, 0, width, height);
   ctx.clip();
-  curve(initial, COLORS.initial, [4, 3], 1.2);
-  curve(learned, COLORS.learned, [], 1.8);
+  if (initial) curve(initial, COLORS.initial, [4, 3], 1.2);
+  curve(learned, color, [], 1.8);
   ctx.restore();
 }
 

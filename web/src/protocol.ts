@@ -5,6 +5,12 @@
 import type { KanBasis, PreprocessConfig } from 'katjs';
 
 export type Task = 'digits' | 'fit';
+
+/**
+ * kan-mlp's basis in the page: one KAN basis, or S-KAN written as `kat train
+ * --basis` takes it: 'select' (all six spaces) or 'select:SPACE,SPACE,...'.
+ */
+export type PlaygroundBasis = KanBasis | 'select' | `select:${string}`;
 export type BackendChoice = 'webgpu' | 'cpu';
 
 /** What the page asks for a new model: the task, the model and the settings. */
@@ -12,8 +18,8 @@ export interface Setup {
   task: Task;
   /** digits: 'kat-micro' or 'kan-mlp'; fit: 'kan-fit' (a kan-mlp of 1 or 2 inputs, one output). */
   model: string;
-  /** digits, kan-mlp: its KAN basis (rational, bspline, rbf, af, relu or cheby); the other models ignore it. */
-  basis: KanBasis;
+  /** digits, kan-mlp: its KAN basis (rational, bspline, rbf, af, relu or cheby) or S-KAN's spaces (select:...); the other models ignore it. */
+  basis: PlaygroundBasis;
   epochs: number;
   batchSize: number;
   lr: number;
@@ -41,6 +47,48 @@ export interface ActivationData {
   mode: string;
   numerator: Float64Array;
   denominator: Float64Array;
+}
+
+/** One drawn node of an S-KAN layer: its strongest edge's function phi_ij(x) - phi_ij(0) over the inputs it sees. */
+export interface SelectNodeView {
+  /** Input node i of the layer, and the output j of its strongest edge. */
+  input: number;
+  output: number;
+  /** The node's spaces with weight > 0, best first, and their selection weights (NaN: pruned, folded into the weights). */
+  spaces: string[];
+  weights: number[];
+  xs: Float64Array;
+  ys: Float64Array;
+}
+
+/** One S-KAN layer: how many of its nodes lead with (or kept) each space, and the drawn nodes. */
+export interface SelectLayerView {
+  name: string;
+  inputs: number;
+  outputs: number;
+  /** Nodes by their best space (after the choice: the kept one). */
+  counts: Record<string, number>;
+  nodes: SelectNodeView[];
+}
+
+/**
+ * An S-KAN model's state: 'choosing' (phase 1, every space trains while the
+ * temperature anneals), 'chosen' (phase 2, each node kept its best space),
+ * 'pruned' (a pruned model, as `kat train` saves them).
+ */
+export type SelectPhase = 'choosing' | 'chosen' | 'pruned';
+
+/** What the page shows of an S-KAN model. */
+export interface SelectView {
+  phase: SelectPhase;
+  spaces: string[];
+  /** The selection's softmax temperature now. */
+  temperature: number;
+  /** The step after which the nodes chose (this session), else null. */
+  chosenAt: number | null;
+  /** The current run's phases in words (empty when idle or with nothing to choose). */
+  plan: string;
+  layers: SelectLayerView[];
 }
 
 export type ToWorker =
@@ -95,7 +143,8 @@ export type FromWorker =
   | { type: 'state'; state: TrainState }
   | { type: 'step'; report: StepReport }
   | { type: 'epoch'; report: EpochReport }
-  | { type: 'activations'; step: number; activations: ActivationData[] }
+  /** The rational activations; for S-KAN models (select) the nodes' spaces and functions, else null. */
+  | { type: 'activations'; step: number; activations: ActivationData[]; select: SelectView | null }
   | { type: 'fit'; step: number; view: FitView }
   | { type: 'prediction'; probabilities: Float32Array }
   | { type: 'evaluation'; loss: number; accuracy: number | null; images: number }

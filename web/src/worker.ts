@@ -6,18 +6,24 @@
 // runs), with the same data split, seed and settings, so the page's numbers
 // match the CLI's. Pausing and page requests (predict, save, evaluate) are
 // handled between steps, in the step hook: never in the middle of a step.
+//
+// S-KAN (kan-mlp, basis select:...) runs the library's phases (train/
+// select_phases.ts, as `kat train` wires them): phase 1, every space trains
+// while the selection temperature anneals; then each node keeps its best space
+// and training goes on; a saved checkpoint is the pruned model.
 
 import {
-  AdamW, buildModel, cosineSchedule, decodeCheckpoint, DEFAULT_TRAIN_CONFIG, describeSpec, encodeCheckpoint, evaluate, mean,
-  MNIST_MEAN, MNIST_STD, modelSpec, noGrad, rationalActivations, Random, reshape, setSeed, softmax, square, sub, tensor,
-  tidy, trainModel, type DataSplit, type ImageDataset, type Model, type ModelSpec, type TrainConfig,
+  AdamW, buildModel, copyImages, cosineSchedule, decodeCheckpoint, DEFAULT_TRAIN_CONFIG, describeSpec, encodeCheckpoint, evaluate, isSelectSpace,
+  KanMlp, layerInputRanges, mean, MNIST_MEAN, MNIST_STD, modelSpec, noGrad, parseSelectBasis, pruneSelectModel, rationalActivations, Random,
+  reshape, SELECT_ANNEAL_RATIO, SELECT_SPACES, selectionHook, SelectKanLayer, selectLayerCurves, setSeed, softmax, square, sub, tensor, tidy,
+  trainModel, type DataSplit, type EpochStartResult, type ImageDataset, type KanBasis, type Model, type ModelOptions, type ModelSpec, type TrainConfig,
 } from 'katjs';
 import { startBackendWithFallback } from './backend.js';
 import { digitsSplit } from './digits.js';
 import { parseFormula, type ParsedFormula } from './formula.js';
 import {
-  FIT_DOMAIN, type ActivationData, type BackendChoice, type FitView, type FromWorker, type Setup, type StepReport, type ToWorker,
-  type TrainState,
+  FIT_DOMAIN, type ActivationData, type BackendChoice, type FitView, type FromWorker, type PlaygroundBasis, type SelectLayerView,
+  type SelectView, type Setup, type StepReport, type ToWorker, type TrainState,
 } from './protocol.js';
 
 interface WorkerScope {
@@ -33,6 +39,10 @@ const REPORT_MS = 400;
 /** Training points of a fitted function, and samples per axis of its view. */
 const FIT_POINTS = { 1: 512, 2: 1024 } as const;
 const FIT_VIEW_SIDE = { 1: 161, 2: 41 } as const;
+/** S-KAN panels: nodes drawn per layer, samples per curve, and the images whose inputs give each node's range. */
+const SELECT_NODES = 8;
+const SELECT_POINTS = 41;
+const SELECT_SAMPLE = 64;
 
 interface Session {
   setup: Setup;
@@ -42,6 +52,8 @@ interface Session {
   /** The last test accuracy (digits) and on how many test images, written into checkpoints. */
   tested: { accuracy: number; images: number } | null;
   stepsDone: number;
+  /** S-KAN: the nodes drawn in each layer (picked on the first report), the step after which the nodes chose, and the run's phases in words. */
+  select: { nodes: number[][] | null; chosenAt: number | null; plan: string };
 }
 
 let digitsUrl = '';
@@ -73,10 +85,20 @@ async function startBackend(choice: BackendChoice): Promise<void> {
   post({ type: 'backend', name: backend.name, description: backend.description, fallback });
   // A model built on the previous backend moves over with its weights.
   if (session) {
-    const weights = await session.model.stateDict();
+    const old = session.model;
+    const weights = await old.stateDict();
+    const buffers = new Map<string, Float32Array>();
+    for (const [name, buffer] of old.namedBuffers?.() ?? []) buffers.set(name, await buffer.data());
     const model = buildModel(session.spec);
     model.loadStateDict(weights, { source: 'the previous backend' });
-    session.model.dispose();
+    // Buffers too: B-spline grids, S-KAN's kept spaces (and its temperature, not state but part of phase 1).
+    for (const [name, buffer] of model.namedBuffers?.() ?? []) {
+      const values = buffers.get(name);
+      if (values) buffer.assignValues(values);
+    }
+    const temperature = selectTemperatureOf(old);
+    if (temperature !== null) (model as KanMlp).setSelectTemperature(temperature);
+    old.dispose();
     session.model = model;
     await reportModel();
   }
@@ -95,6 +117,37 @@ function firstImages(dataset: ImageDataset, count: number): ImageDataset {
   if (count <= 0 || count >= dataset.count) return dataset;
   const per = dataset.channels * dataset.height * dataset.width;
   return { ...dataset, count, images: dataset.images.subarray(0, count * per), labels: dataset.labels.subarray(0, count) };
+}
+
+/** modelSpec's basis options for the page's choice: S-KAN's 'select' or 'select:SPACE,...' read as `kat train --basis` reads them. */
+function basisOptions(basis: PlaygroundBasis): Pick<ModelOptions, 'basis' | 'select'> {
+  if (basis === 'select' || basis.startsWith('select:')) {
+    return { basis: 'select', select: { spaces: parseSelectBasis(basis, SELECT_SPACES, isSelectSpace), temperature: 1 } };
+  }
+  return { basis: basis as KanBasis };
+}
+
+/** The page's basis value of a kan-mlp config (S-KAN: 'select' for all six spaces in order, else 'select:SPACE,...'). */
+function basisOf(config: { basis?: string; select?: { spaces: string[] } }): PlaygroundBasis {
+  if (config.basis !== 'select') return (config.basis ?? 'rational') as KanBasis;
+  const spaces = config.select?.spaces ?? [...SELECT_SPACES];
+  return spaces.join(',') === SELECT_SPACES.join(',') ? 'select' : `select:${spaces.join(',')}`;
+}
+
+/** The model as an S-KAN kan-mlp, or null. */
+function selectModel(model: Model): KanMlp | null {
+  return model instanceof KanMlp && model.basis === 'select' ? model : null;
+}
+
+function selectTemperatureOf(model: Model): number | null {
+  const layer = selectModel(model)?.layers[0];
+  return layer instanceof SelectKanLayer ? layer.temperature : null;
+}
+
+/** Whether the nodes have chosen (phase 2 began: a space was dropped) or the model is pruned. */
+async function hasChosenSpaces(model: KanMlp): Promise<boolean> {
+  for (const layer of model.layers) if (layer instanceof SelectKanLayer && await layer.isRestricted()) return true;
+  return false;
 }
 
 /** The kan-mlp that fits a function of `dims` inputs: one output, no classes. */
@@ -121,7 +174,7 @@ async function newSession(setup: Setup): Promise<void> {
     const data = await loadDigits();
     spec = modelSpec(setup.model, {
       channels: data.train.channels, imageSize: data.train.height, classes: data.train.classes,
-      ...(setup.model === 'kan-mlp' ? { basis: setup.basis } : {}),
+      ...(setup.model === 'kan-mlp' ? basisOptions(setup.basis) : {}),
     });
   } else {
     formula = parseFormula(setup.formula);
@@ -133,7 +186,7 @@ async function newSession(setup: Setup): Promise<void> {
   const model = buildModel(spec, setup.seed);
   if (setup.task === 'fit') spreadFirstBiases(model, setup.seed);
   session?.model.dispose();
-  session = { setup, spec, model, formula, tested: null, stepsDone: 0 };
+  session = { setup, spec, model, formula, tested: null, stepsDone: 0, select: { nodes: null, chosenAt: null, plan: '' } };
   await reportModel(null);
   setState('idle');
 }
@@ -150,9 +203,109 @@ async function reportModel(fromFile: string | null = null): Promise<void> {
 
 async function reportActivations(): Promise<void> {
   const s = session!;
+  const started = performance.now();
   const activations: ActivationData[] = (await rationalActivations(s.model)).map(({ name, channels, groups, mode, numerator, denominator }) =>
     ({ name, channels, groups, mode, numerator, denominator }));
-  post({ type: 'activations', step: s.stepsDone, activations });
+  const select = await selectView(s);
+  const transfer = select ? select.layers.flatMap((l) => l.nodes.flatMap((n) => [n.xs.buffer, n.ys.buffer])) : [];
+  post({ type: 'activations', step: s.stepsDone, activations, select }, transfer);
+  reportCost = performance.now() - started;
+}
+
+/** Inputs the S-KAN node ranges are measured on: the first training images, or the fit's view grid. */
+async function selectSample(s: Session): Promise<{ values: Float32Array; shape: number[] }> {
+  if (s.setup.task === 'fit') {
+    const dims = inputsOf(s.spec) === 2 ? 2 : 1;
+    const { points } = viewGrid(dims);
+    return { values: points, shape: [points.length / dims, dims] };
+  }
+  const train = (await loadDigits()).train;
+  const count = Math.min(SELECT_SAMPLE, train.count);
+  return { values: copyImages(train, 0, count), shape: [count, train.channels, train.height, train.width] };
+}
+
+/**
+ * Each drawn node's function (the library's selectLayerCurves: the strongest
+ * edge, phi_ij(x) - phi_ij(0), over the inputs the node sees on a sample) and
+ * its spaces, with how many nodes of each layer lead with (or kept) each space.
+ */
+async function selectView(s: Session): Promise<SelectView | null> {
+  const model = selectModel(s.model);
+  if (!model) return null;
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    const sample = await selectSample(s);
+    const input = tensor(sample.values, sample.shape);
+    const ranges = await layerInputRanges(model, input);
+    input.dispose();
+    // The same nodes all session, spread over each layer (first layer: over the inputs that vary on the sample, not blank pixels).
+    s.select.nodes ??= ranges.map((layerRanges, l) => {
+      const width = layerRanges.length;
+      let candidates = [...Array(width).keys()];
+      if (l === 0) {
+        const rows = sample.values.length / width;
+        const varies = candidates.filter((i) => {
+          for (let r = 1; r < rows; r++) if (sample.values[r * width + i] !== sample.values[i]) return true;
+          return false;
+        });
+        if (varies.length > 0) candidates = varies;
+      }
+      const count = Math.min(SELECT_NODES, candidates.length);
+      return Array.from({ length: count }, (_, m) => candidates[Math.floor(((m + 0.5) * candidates.length) / count)]!);
+    });
+    const layers: SelectLayerView[] = [];
+    for (const [l, layer] of model.layers.entries()) {
+      if (!(layer instanceof SelectKanLayer)) continue;
+      const curves = await selectLayerCurves(layer, l, s.select.nodes[l]!, ranges[l]!, SELECT_POINTS);
+      const counts: Record<string, number> = {};
+      for (const node of await layer.choices()) if (node.spaces[0]) counts[node.spaces[0]] = (counts[node.spaces[0]] ?? 0) + 1;
+      layers.push({
+        name: `layers.${l}`, inputs: layer.inFeatures, outputs: layer.outFeatures, counts,
+        nodes: curves.map((c) => ({ input: c.input, output: c.output, spaces: [...c.choice.spaces], weights: [...c.choice.weights], xs: c.xs, ys: c.ys })),
+      });
+    }
+    const pruned = model.config.select?.inputs !== undefined;
+    return {
+      phase: pruned ? 'pruned' : await hasChosenSpaces(model) ? 'chosen' : 'choosing', spaces: [...(model.config.select?.spaces ?? [])],
+      temperature: selectTemperatureOf(model) ?? 1, chosenAt: s.select.chosenAt, plan: s.select.plan, layers,
+    };
+  } finally {
+    model.train(wasTraining);
+  }
+}
+
+/**
+ * S-KAN's phases for a run (train/select_phases.ts's selectionHook, as `kat
+ * train` wires it): phase 1 for the first half of the run, the temperature
+ * annealed from the model's to SELECT_ANNEAL_RATIO of it, then each node keeps
+ * its best space. By epochs as `kat train` does when the run is 2 epochs or
+ * more, uncut; by steps otherwise (a short run of one epoch or fewer steps):
+ * the hook's arithmetic is the same, counted in steps. Null when the model
+ * has nothing to choose (not S-KAN, chosen already, or pruned).
+ */
+async function selectPhases(s: Session, train: ImageDataset):
+  Promise<{ unit: 'epoch' | 'step'; hook: (unit: number) => Promise<EpochStartResult | undefined> } | null> {
+  const model = selectModel(s.model);
+  if (!model || await hasChosenSpaces(model)) return null;
+  const trainCount = train.count;
+  const stepsPerEpoch = Math.floor(trainCount / s.setup.batchSize) || 1; // as trainModel counts them
+  const full = stepsPerEpoch * s.setup.epochs;
+  const steps = s.setup.maxSteps > 0 ? Math.min(s.setup.maxSteps, full) : full;
+  const unit = steps === full && s.setup.epochs >= 2 ? 'epoch' : 'step';
+  const chooseAfter = Math.ceil((unit === 'epoch' ? s.setup.epochs : steps) / 2);
+  const temperature = model.config.select?.temperature ?? 1;
+  // The choice ranks spaces by their contributions on training digits, as kat train's does (1,024 of them, spread over the set).
+  const sampleCount = Math.min(1024, trainCount);
+  const sampleRows = Array.from({ length: sampleCount }, (_, k) => Math.floor((k * trainCount) / sampleCount));
+  const hook = selectionHook(model, { chooseAfter, temperature, keep: 1 }, () => {
+    s.select.chosenAt = s.stepsDone;
+    lastReport = -Infinity; // show the choice at once
+  }, () => tensor(copyImages(train, 0, sampleCount, sampleRows), [sampleCount, train.channels * train.height * train.width]));
+  const span = chooseAfter === 1 ? `${unit} 1` : `${unit}s 1–${chooseAfter}`;
+  s.select.plan = `phase 1, ${span}: every space trains, temperature ${temperature} → ${Number((temperature * SELECT_ANNEAL_RATIO).toPrecision(3))}; ` +
+    `from ${unit} ${chooseAfter + 1}: each node keeps its best space`;
+  return { unit, hook };
 }
 
 function inputsOf(spec: ModelSpec): number | undefined {
@@ -218,12 +371,14 @@ async function reportFit(): Promise<void> {
 }
 
 let lastReport = 0;
+/** How long the last model report took (ms): reports are spaced so they take at most a quarter of the time. */
+let reportCost = 0;
 
 /** Runs between steps: reports, queued page requests, and the pause. */
 async function betweenStepsHook(): Promise<void> {
   await yieldToEvents();
   const now = performance.now();
-  if (now - lastReport >= REPORT_MS) {
+  if (now - lastReport >= Math.max(REPORT_MS, 3 * reportCost)) {
     lastReport = now;
     await reportActivations();
     if (session!.setup.task === 'fit') await reportFit();
@@ -254,8 +409,11 @@ function digitsConfig(setup: Setup): TrainConfig {
 async function trainDigits(s: Session): Promise<void> {
   const data = await loadDigits();
   const test = firstImages(data.test, s.setup.testImages);
+  const phases = await selectPhases(s, data.train);
+  if (phases?.unit === 'step') await phases.hook(1);
   let step = 0;
   await trainModel(s.model, data.train, test, digitsConfig(s.setup), {
+    onEpochStart: phases?.unit === 'epoch' ? phases.hook : undefined,
     onStep: async (e) => {
       step++;
       s.stepsDone++;
@@ -263,6 +421,7 @@ async function trainDigits(s: Session): Promise<void> {
         step: s.stepsDone, epoch: e.epoch, loss: e.loss, accuracy: e.accuracy ?? null, lr: e.lr, imagesPerSecond: e.imagesPerSecond,
       };
       post({ type: 'step', report });
+      if (phases?.unit === 'step') await phases.hook(step + 1);
       await betweenStepsHook();
     },
     onEpoch: async (e) => {
@@ -420,7 +579,16 @@ async function save(): Promise<void> {
     info.task = 'fit';
     info.formula = s.formula!.text;
   }
-  const bytes = await encodeCheckpoint(s.model, s.spec, info);
+  // S-KAN, chosen: phase 3, the pruned model (what `kat train` saves); the page trains on with the unpruned one.
+  const chosen = selectModel(s.model);
+  const pruned = chosen && chosen.config.select?.inputs === undefined && await hasChosenSpaces(chosen) ? await pruneSelectModel(chosen, s.spec) : null;
+  let bytes: Uint8Array;
+  try {
+    if (pruned) info.pruned_from = String(s.model.parameterCount());
+    bytes = await encodeCheckpoint(pruned?.model ?? s.model, pruned?.spec ?? s.spec, info);
+  } finally {
+    pruned?.model.dispose();
+  }
   const fileName = s.setup.task === 'digits' ? `${s.spec.name}.safetensors` : 'kan-fit.safetensors';
   post({ type: 'checkpoint', bytes, fileName }, [bytes.buffer as ArrayBuffer]);
 }
@@ -453,15 +621,16 @@ async function load(bytes: Uint8Array, fileName: string, base: Setup): Promise<v
     loaded.model.dispose();
     throw error;
   }
-  const config = loaded.spec.config as { hidden?: number[]; basis?: Setup['basis'] };
+  const config = loaded.spec.config as { hidden?: number[]; basis?: string; select?: { spaces: string[] } };
   const setup: Setup = {
-    ...base, task, model: task === 'fit' ? 'kan-fit' : loaded.spec.name, basis: config.basis ?? 'rational',
+    ...base, task, model: task === 'fit' ? 'kan-fit' : loaded.spec.name, basis: basisOf(config),
     formula: task === 'fit' ? loaded.info.formula! : base.formula, hidden: task === 'fit' ? config.hidden ?? base.hidden : base.hidden,
   };
   const formula = task === 'fit' ? parseFormula(setup.formula) : null;
   session?.model.dispose();
   session = {
     setup, spec: loaded.spec, model: loaded.model, formula, stepsDone: Number(loaded.info.steps ?? 0) || 0,
+    select: { nodes: null, chosenAt: null, plan: '' },
     tested: loaded.info.test_acc !== undefined
       ? { accuracy: Number(loaded.info.test_acc), images: Number(loaded.info.test_images ?? 2000) } : null,
   };
