@@ -16,11 +16,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
-import type { ImageDataset } from '../../src/data/dataset.js';
+import { copyImages, type ImageDataset } from '../../src/data/dataset.js';
 import { loadMnist } from '../../src/data/mnist.js';
 import { decodeCheckpoint } from '../../src/models/checkpoint.js';
 import type { KanMlp, KanMlpConfig } from '../../src/models/kan_mlp.js';
 import { buildModel, modelSpec } from '../../src/models/registry.js';
+import { tensor } from '../../src/ops/creation.js';
 import type { SelectSpace } from '../../src/nn/select_kan.js';
 import { setBackend } from '../../src/tensor/engine.js';
 import { selectionHook } from '../../src/train/select_phases.js';
@@ -269,7 +270,11 @@ async function compareWithNode(view: PageView, s: RunSettings, chooseAfter: numb
   const { train, test } = loadMnist();
   const model = buildModel(modelSpec('kan-mlp', { channels: 1, imageSize: 28, classes: 10, basis: 'select', select: { spaces: POOL, temperature: 1 } }),
     s.seed) as KanMlp;
-  const hook = selectionHook(model, { chooseAfter, temperature: 1, keep: 1 });
+  // The page ranks the spaces on 1,024 training digits spread over the set: the same rows here.
+  const sampleCount = Math.min(1024, train.count);
+  const rows = Array.from({ length: sampleCount }, (_, k) => Math.floor((k * train.count) / sampleCount));
+  const hook = selectionHook(model, { chooseAfter, temperature: 1, keep: 1 }, undefined,
+    () => tensor(copyImages(train, 0, sampleCount, rows), [sampleCount, train.channels * train.height * train.width]));
   await hook(1);
   const losses: number[] = [];
   await trainModel(model, train, firstImages(test, s.testImages), {
