@@ -116,7 +116,7 @@ async function keptSpaces(file) {
   return inputs.map((layer) => Object.fromEntries(spaces.map((s, k) => [s, layer[k].length]).filter(([, n]) => n > 0)));
 }
 
-const cell = (row) => (row ? `${formatMetricValue('rmse', row.mean)} ± ${formatMetricValue('rmse', row.std)}` : '–');
+const cell = (row) => (row ? `${formatMetricValue('rmse', row.mean)} ± ${Number(row.std.toPrecision(2))}` : '–');
 const rmseLines = [
   `| function | ${MODELS.map((m) => ({ select: '**select**', 'select-pruned': '**select, pruned ≈ budget**' })[m] ?? m).join(' | ')} | select vs the best single basis |`,
   `|---|${MODELS.map(() => '---:').join('|')}|---|`,
