@@ -3,15 +3,16 @@
 // fitted by a one-hidden-layer kan-mlp [d, h, 1] of every basis alone, by
 // S-KAN layers choosing among all six spaces, and by an MLP (SiLU), each at
 // the hidden width whose trained parameter count is closest to --budget.
-// S-KAN runs twice: at that width ("select", matched while training), and at
-// the width whose pruned model has about --budget parameters ("select, pruned
-// ~ budget": the first width scaled by budget / its mean pruned count, so it
-// is set by the first runs' choices, never by their errors). One `kat compare`
+// S-KAN runs at that width ("select", matched while training); with
+// --pruned-match also at the width whose pruned model has about --budget
+// parameters ("select, pruned ~ budget": the first width scaled by budget /
+// its mean pruned count, so it is set by the first runs' choices, never by
+// their errors). One `kat compare`
 // per function (resumable: rerun to finish), then Markdown tables of test
 // RMSE (mean ± std over seeds), parameters and the spaces S-KAN kept.
 //
 //   npm run build && node scripts/function-fitting.mjs [--budget 1000] [--epochs 100] [--seeds 3]
-//       [--functions bessel,xy] [--out results/functions] [--table-only]
+//       [--functions bessel,xy] [--out results/functions] [--pruned-match] [--table-only]
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -25,7 +26,6 @@ import { SELECT_SPACES } from '../dist/nn/select_kan.js';
 import { formatMetricValue, parseCompareEntries, summariseRuns } from '../dist/train/compare.js';
 
 const BASES = ['rational', 'bspline', 'rbf', 'cheby', 'relu', 'af'];
-const MODELS = [...BASES, 'select', 'select-pruned', 'mlp'];
 const MAX_WIDTH = 4096;
 
 const { values } = parseArgs({
@@ -35,9 +35,11 @@ const { values } = parseArgs({
     seeds: { type: 'string', default: '3' },
     functions: { type: 'string', default: Object.keys(FITTING_FUNCTIONS).join(',') },
     out: { type: 'string', default: 'results/functions' },
+    'pruned-match': { type: 'boolean', default: false },
     'table-only': { type: 'boolean', default: false },
   },
 });
+const MODELS = [...BASES, 'select', ...(values['pruned-match'] ? ['select-pruned'] : []), 'mlp'];
 const budget = Number(values.budget);
 const functions = values.functions.split(',');
 for (const name of functions) {
@@ -102,7 +104,7 @@ function compare(plan) {
 
 for (const plan of plans) {
   if (!values['table-only']) compare(plan);
-  const wide = prunedMatchedWidth(plan);
+  const wide = MODELS.includes('select-pruned') ? prunedMatchedWidth(plan) : undefined;
   if (wide) plan.widths['select-pruned'] = wide;
   if (wide && !values['table-only']) compare(plan);
 }
@@ -137,7 +139,7 @@ for (const plan of plans) {
     if (row.mean <= single.mean) counter.wins++;
     return `${row.mean <= single.mean ? '**at or below**' : 'above'} ${best} (x${(row.mean / single.mean).toFixed(2)})`;
   };
-  const verdict = `${versus(rows.get('select'), trainedMatched)}; pruned ~ budget: ${versus(rows.get('select-pruned'), prunedMatched)}`;
+  const verdict = `${versus(rows.get('select'), trainedMatched)}${MODELS.includes('select-pruned') ? `; pruned ~ budget: ${versus(rows.get('select-pruned'), prunedMatched)}` : ''}`;
   const formula = FITTING_FUNCTIONS[plan.name].formula;
   rmseLines.push(`| ${plan.name}: ${formula} | ${MODELS.map((m) => cell(rows.get(m))).join(' | ')} | ${verdict} |`);
   paramLines.push(`| ${plan.name} (d = ${plan.inputs}) | ${MODELS.map((m) => {
@@ -155,8 +157,8 @@ for (const plan of plans) {
 }
 console.log(`Test RMSE (final epoch, mean ± std over seeds), ${values.epochs} epochs, ~${budget} trained parameters each:\n`);
 console.log(rmseLines.join('\n'));
-console.log(`\nselect at or below the best single basis on ${trainedMatched.wins} of ${trainedMatched.complete} functions at matched trained parameters, ` +
-  `on ${prunedMatched.wins} of ${prunedMatched.complete} at matched pruned parameters.`);
+console.log(`\nselect at or below the best single basis on ${trainedMatched.wins} of ${trainedMatched.complete} functions at matched trained parameters` +
+  `${MODELS.includes('select-pruned') ? `, on ${prunedMatched.wins} of ${prunedMatched.complete} at matched pruned parameters` : ''}.`);
 console.log('\nParameters trained (S-KAN: → after pruning, mean over seeds) and hidden width h:\n');
 console.log(paramLines.join('\n'));
 if (choiceLines.length > 2) {
