@@ -71,7 +71,9 @@ describe('SIGINT the moment a temp file appears leaves none behind', () => {
       mkdirSync(dir);
       const run = await interruptAtTempFile(dir, ['train', '--model', 'kan-mlp', '--dataset', 'synthetic:1x8x8:4:32',
         '--epochs', '1', '--max-steps', '1', '--batch-size', '8', '--out', join(dir, 'model.safetensors')]);
-      assert.ok(run.sent, `round ${round}: no temp file appeared (exit ${run.code}): ${run.stderr}`);
+      // On a loaded machine the run can finish (write, rename, exit) before the watcher's event is handled:
+      // then nothing was sent, and the run must simply have succeeded. The count below checks enough rounds landed.
+      if (!run.sent) assert.equal(run.code, 0, `round ${round}: no signal sent, yet the run failed: ${run.stderr}`);
       assert.deepEqual(run.left, [], `round ${round}: temp file left (exit ${run.code ?? run.signal}): ${run.stderr}`);
       outcomes.push(run);
     }
