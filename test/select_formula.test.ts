@@ -21,22 +21,10 @@ import { Random } from '../src/tensor/random.js';
 import { pruneSelectModel } from '../src/train/select_phases.js';
 import { bsplinePieces, chebyshevToPolynomial, readSelectLayer, selectEdgeFormula, type SelectEdgeFormula } from '../src/viz/select_formula.js';
 import { assertBadInputs, jsonLines, kat } from './support/cli.js';
+import { bsplines } from './support/harness.js';
 
 const silu = (x: number) => x / (1 + Math.exp(-x));
 const relu = (x: number) => Math.max(0, x);
-
-/** Cox-de Boor in float64 on knots t: the order-p bases of x (0 outside [t_0, t_{M-1})). */
-function bsplines(t: readonly number[], p: number, x: number): number[] {
-  let b: number[] = t.slice(0, -1).map((_, j) => (t[j]! <= x && x < t[j + 1]! ? 1 : 0));
-  for (let d = 1; d <= p; d++) {
-    b = b.slice(0, -1).map((_, j) => {
-      const left = t[j + d]! - t[j]! > 0 ? ((x - t[j]!) / (t[j + d]! - t[j]!)) * b[j]! : 0;
-      const right = t[j + d + 1]! - t[j + 1]! > 0 ? ((t[j + d + 1]! - x) / (t[j + d + 1]! - t[j + 1]!)) * b[j + 1]! : 0;
-      return left + right;
-    });
-  }
-  return b;
-}
 
 const chebyshev = (k: number, x: number) => Math.cos(k * Math.acos(Math.tanh(x)));
 

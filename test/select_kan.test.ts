@@ -23,22 +23,9 @@ import { Random } from '../src/tensor/random.js';
 import { pruneSelectModel } from '../src/train/select_phases.js';
 import { backendOrSkip, PARITY_BACKENDS } from './support/backends.js';
 import { jsonLines, kat } from './support/cli.js';
-import { float64Backend, onBackendAsync, rationalReference } from './support/harness.js';
+import { bsplines, float64Backend, onBackendAsync, rationalReference } from './support/harness.js';
 
 const silu = (x: number) => x / (1 + Math.exp(-x));
-
-/** Cox-de Boor in float64 on knots t: the order-p bases of x. */
-function bsplines(t: readonly number[], p: number, x: number): number[] {
-  let b: number[] = t.slice(0, -1).map((_, j) => (t[j]! <= x && x < t[j + 1]! ? 1 : 0));
-  for (let d = 1; d <= p; d++) {
-    b = b.slice(0, -1).map((_, j) => {
-      const left = t[j + d]! - t[j]! > 0 ? ((x - t[j]!) / (t[j + d]! - t[j]!)) * b[j]! : 0;
-      const right = t[j + d + 1]! - t[j + 1]! > 0 ? ((t[j + d + 1]! - x) / (t[j + d + 1]! - t[j + 1]!)) * b[j + 1]! : 0;
-      return left + right;
-    });
-  }
-  return b;
-}
 
 /** The features of one input value in one space, in float64, from the space's own parameters (`p`: name -> values) and input index i. */
 function featuresOf(space: SelectSpace, x: number, i: number, p: Map<string, Float64Array>): number[] {

@@ -172,34 +172,46 @@ interface Term {
 }
 
 function polynomial(terms: Term[], format: (v: number) => string): { text: string; latex: string } {
+  return linearCombination(terms.map((term) => {
+    if (term.power === 0) return { coefficient: term.coefficient, body: null };
+    const variable = term.absolute ? '|x|' : 'x';
+    return {
+      coefficient: term.coefficient,
+      body: term.power === 1 ? { text: variable, latex: variable } : { text: `${variable}^${term.power}`, latex: `${variable}^{${term.power}}` },
+    };
+  }), format);
+}
+
+/** A term's body in a linear combination: its text and LaTeX. */
+export interface FormulaBody {
+  text: string;
+  latex: string;
+}
+
+/**
+ * sum_k c_k body_k as text and LaTeX (a null body is the constant 1), each
+ * coefficient as `format` shows it; terms shown as 0 are left out ('0' when none is left).
+ */
+export function linearCombination(parts: readonly { coefficient: number; body: FormulaBody | null }[], format: (v: number) => string):
+  { text: string; latex: string } {
   const text: string[] = [];
   const latex: string[] = [];
-  for (const term of terms) {
-    const shown = format(term.coefficient);
+  for (const { coefficient, body } of parts) {
+    const shown = format(coefficient);
     if (Number(shown) === 0) continue;
     const negative = shown.startsWith('-');
     const magnitude = negative ? shown.slice(1) : shown;
-    const variable = term.absolute ? '|x|' : 'x';
-    const latexVariable = term.absolute ? '|x|' : 'x';
-    const power = term.power === 0 ? '' : term.power === 1 ? variable : `${variable}^${term.power}`;
-    const latexPower = term.power === 0 ? '' : term.power === 1 ? latexVariable : `${latexVariable}^{${term.power}}`;
-    const textBody = power === '' ? magnitude : magnitude === '1' ? power : `${magnitude}*${power}`;
-    const latexBody = latexPower === '' ? latexNumber(magnitude) : magnitude === '1' ? latexPower : `${latexNumber(magnitude)}\\,${latexPower}`;
-    if (text.length === 0) {
-      text.push(negative ? `-${textBody}` : textBody);
-      latex.push(negative ? `-${latexBody}` : latexBody);
-    } else {
-      text.push(negative ? ` - ${textBody}` : ` + ${textBody}`);
-      latex.push(negative ? ` - ${latexBody}` : ` + ${latexBody}`);
-    }
+    const textBody = body === null ? magnitude : magnitude === '1' ? body.text : `${magnitude}*${body.text}`;
+    const latexBody = body === null ? latexNumber(magnitude) : magnitude === '1' ? body.latex : `${latexNumber(magnitude)}\\,${body.latex}`;
+    const sign = negative ? '-' : '+';
+    text.push(text.length === 0 ? (negative ? `-${textBody}` : textBody) : ` ${sign} ${textBody}`);
+    latex.push(latex.length === 0 ? (negative ? `-${latexBody}` : latexBody) : ` ${sign} ${latexBody}`);
   }
-  if (text.length === 0) return { text: '0', latex: '0' };
-  return { text: text.join(''), latex: latex.join('') };
+  return text.length === 0 ? { text: '0', latex: '0' } : { text: text.join(''), latex: latex.join('') };
 }
 
-/** 1.5e-7 -> 1.5 \times 10^{-7}; plain decimals unchanged. */
-function latexNumber(magnitude: string): string {
-  const match = /^([0-9.]+)e([+-]?)(\d+)$/.exec(magnitude);
-  if (!match) return magnitude;
-  return `${match[1]} \\times 10^{${match[2] === '-' ? '-' : ''}${match[3]}}`;
+/** A number as LaTeX: 1.5e-7 -> 1.5 \times 10^{-7} (signed too); plain decimals unchanged. */
+export function latexNumber(shown: string): string {
+  const match = /^(-?[0-9.]+)e([+-]?)(\d+)$/.exec(shown);
+  return match ? `${match[1]} \\times 10^{${match[2] === '-' ? '-' : ''}${match[3]}}` : shown;
 }

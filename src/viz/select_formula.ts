@@ -21,7 +21,7 @@ import {
   SELECT_SPACE_SETTINGS, spaceFeatures, type SelectKanLayer, type SelectSpace,
 } from '../nn/select_kan.js';
 import { radialBasisSpec } from '../ops/kan_bases.js';
-import { rationalFormula } from './activations.js';
+import { latexNumber, linearCombination, rationalFormula, type FormulaBody } from './activations.js';
 
 /** One space's coefficients and parameters on the host, in float64. */
 export interface SelectMemberValues {
@@ -238,42 +238,9 @@ function formatter(digits: number | undefined): (v: number) => string {
   };
 }
 
-/** 1.5e-7 -> 1.5 \times 10^{-7}; plain decimals unchanged. */
-function latexNumber(s: string): string {
-  const m = /^(-?[0-9.]+)e([+-]?)(\d+)$/.exec(s);
-  return m ? `${m[1]} \\times 10^{${m[2] === '-' ? '-' : ''}${m[3]}}` : s;
-}
 
-/** A body of a linear combination: its text and LaTeX (null: the constant 1). */
-interface Body {
-  text: string;
-  latex: string;
-}
-
-/** sum_k c_k body_k, terms whose shown coefficient is 0 left out ('0' when none is left). */
-function combination(parts: { coefficient: number; body: Body | null }[], format: (v: number) => string): { text: string; latex: string } {
-  const text: string[] = [];
-  const latex: string[] = [];
-  for (const { coefficient, body } of parts) {
-    const shown = format(coefficient);
-    if (Number(shown) === 0) continue;
-    const negative = shown.startsWith('-');
-    const magnitude = negative ? shown.slice(1) : shown;
-    const textBody = body === null ? magnitude : magnitude === '1' ? body.text : `${magnitude}*${body.text}`;
-    const latexBody = body === null ? latexNumber(magnitude) : magnitude === '1' ? body.latex : `${latexNumber(magnitude)}\\,${body.latex}`;
-    if (text.length === 0) {
-      text.push(negative ? `-${textBody}` : textBody);
-      latex.push(negative ? `-${latexBody}` : latexBody);
-    } else {
-      text.push(negative ? ` - ${textBody}` : ` + ${textBody}`);
-      latex.push(negative ? ` - ${latexBody}` : ` + ${latexBody}`);
-    }
-  }
-  return text.length === 0 ? { text: '0', latex: '0' } : { text: text.join(''), latex: latex.join('') };
-}
-
-function polynomialText(coefficients: readonly number[], variable: string, format: (v: number) => string, latexVariable = variable): Body {
-  return combination(coefficients.map((c, p) => ({
+function polynomialText(coefficients: readonly number[], variable: string, format: (v: number) => string, latexVariable = variable): FormulaBody {
+  return linearCombination(coefficients.map((c, p) => ({
     coefficient: c,
     body: p === 0 ? null : { text: p === 1 ? variable : `${variable}^${p}`, latex: p === 1 ? latexVariable : `${latexVariable}^{${p}}` },
   })), format);
@@ -294,7 +261,7 @@ function from(e: number, variable: string, format: (v: number) => string, latex 
   return `${latex ? latexNumber(shown) : shown} - ${variable}`;
 }
 
-const SILU: Body = { text: 'silu(x)', latex: '\\operatorname{silu}(x)' };
+const SILU: FormulaBody = { text: 'silu(x)', latex: '\\operatorname{silu}(x)' };
 
 /** One space's term of edge (i -> j) from its member's values: coefficients and notation. */
 function spaceTerm(member: SelectMemberValues, outFeatures: number, input: number, output: number, alpha: number | null,
@@ -313,14 +280,14 @@ function spaceTerm(member: SelectMemberValues, outFeatures: number, input: numbe
       const numerator = Array.from(member.numerator!);
       const denominator = Array.from(member.denominator!);
       const ratio = rationalFormula(numerator, denominator, digits === undefined ? {} : { digits });
-      const written = combination([{ coefficient: coefficients[0]!, body: { text: `(${ratio.text})`, latex: `\\left(${ratio.latex}\\right)` } }], format);
+      const written = linearCombination([{ coefficient: coefficients[0]!, body: { text: `(${ratio.text})`, latex: `\\left(${ratio.latex}\\right)` } }], format);
       return { ...base, numerator, denominator, ...written };
     }
     case 'bspline': {
       const { order } = settings.bspline;
       const M = member.grid!.length / n;
       const knots = Array.from(member.grid!.subarray(m * M, (m + 1) * M));
-      const written = combination([
+      const written = linearCombination([
         { coefficient: coefficients[0]!, body: SILU },
         ...coefficients.slice(1).map((c, k) => ({ coefficient: c, body: { text: `B${k}(x)`, latex: `B_{${k}}(x)` } })),
       ], format);
@@ -330,7 +297,7 @@ function spaceTerm(member: SelectMemberValues, outFeatures: number, input: numbe
       const { low, spacing, width, centers: count } = radialBasisSpec(settings.rbf);
       const centers = Array.from({ length: count }, (_, k) => low + k * spacing);
       const w = format(width);
-      const written = combination([
+      const written = linearCombination([
         { coefficient: coefficients[0]!, body: SILU },
         ...coefficients.slice(1).map((c, k) => ({
           coefficient: c,
@@ -344,7 +311,7 @@ function spaceTerm(member: SelectMemberValues, outFeatures: number, input: numbe
     }
     case 'cheby': {
       const polynomial = chebyshevToPolynomial(coefficients);
-      const written = combination(coefficients.map((c, k) => ({
+      const written = linearCombination(coefficients.map((c, k) => ({
         coefficient: c, body: k === 0 ? null : { text: `T${k}(tanh(x))`, latex: `T_{${k}}(\\tanh x)` },
       })), format);
       const expanded = polynomialText(polynomial, 'tanh(x)', format).text;
@@ -356,7 +323,7 @@ function spaceTerm(member: SelectMemberValues, outFeatures: number, input: numbe
       const gridStart = Array.from(member.gridStart!.subarray(m * K, (m + 1) * K));
       const gridEnd = Array.from(member.gridEnd!.subarray(m * K, (m + 1) * K));
       const rs = format(r);
-      const written = combination(coefficients.map((c, k) => ({
+      const written = linearCombination(coefficients.map((c, k) => ({
         coefficient: c,
         body: {
           text: `(${rs}*relu(${from(gridEnd[k]!, 'x', format)})*relu(${minus('x', gridStart[k]!, format)}))^2`,
@@ -370,7 +337,7 @@ function spaceTerm(member: SelectMemberValues, outFeatures: number, input: numbe
       const gridStart = Array.from(member.gridStart!);
       const gridEnd = Array.from(member.gridEnd!);
       // SELECT_SPACE_SETTINGS.af: silu halves combined by quad1, (a c)^2.
-      const written = combination(coefficients.map((c, k) => ({
+      const written = linearCombination(coefficients.map((c, k) => ({
         coefficient: c,
         body: {
           text: `(silu(${minus('x', gridStart[k]!, format)})*silu(${from(gridEnd[k]!, 'x', format)}))^2`,
