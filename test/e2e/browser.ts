@@ -91,3 +91,28 @@ export function consoleErrors(page: Page): string[] {
 export function screenshot(page: Page, name: string): Promise<Buffer> {
   return page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }
+
+/** A plain-data copy of the page's `window.katPlayground` state (typed arrays become number arrays). */
+export async function pageView<T>(page: Page): Promise<T> {
+  const json = await page.evaluate(() => JSON.stringify((window as any).katPlayground, (_key, value) =>
+    ArrayBuffer.isView(value) ? Array.from(value as unknown as number[]) : value));
+  return JSON.parse(json) as T;
+}
+
+/** The playground page's state as far as a timeout message needs it. */
+interface TrainingView {
+  state?: string;
+  steps?: unknown[];
+  errors?: string[];
+}
+
+/** Waits until `predicate` (JavaScript over `v`, the page's state) holds; on a timeout, says what the page was doing. */
+export async function waitForTraining(page: Page, predicate: string, timeout: number, what: string): Promise<void> {
+  try {
+    await page.waitForFunction(`(() => { const v = window.katPlayground; return ${predicate}; })()`, null, { timeout, polling: 200 });
+  } catch (error) {
+    const view = await pageView<TrainingView>(page).catch(() => null);
+    throw new Error(`timed out after ${timeout / 1000} s waiting for ${what} (${predicate}); page state ${view?.state}, ` +
+      `steps ${view?.steps?.length}, errors ${JSON.stringify(view?.errors)}: ${(error as Error).message.split('\n')[0]}`);
+  }
+}

@@ -23,7 +23,7 @@ import { setBackend } from '../../src/tensor/engine.js';
 import { tidy } from '../../src/tensor/scope.js';
 import { DEFAULT_TRAIN_CONFIG, evaluate, trainModel, type TrainConfig } from '../../src/train/trainer.js';
 import { groupCoefficients, rationalActivations, rationalFormula } from '../../src/viz/activations.js';
-import { ROOT, consoleErrors, openPage, screenshot, startSession, type Session } from './browser.js';
+import { ROOT, consoleErrors, openPage, screenshot, startSession, type Session, pageView as sharedPageView, waitForTraining } from './browser.js';
 
 const run = promisify(execFile);
 const CLI = join(ROOT, 'dist', 'cli', 'main.js');
@@ -45,22 +45,8 @@ interface PageView {
   checkpoints: number;
 }
 
-/** A plain-data copy of the page's state (typed arrays become number arrays). */
-async function pageView(page: Page): Promise<PageView> {
-  const json = await page.evaluate(() => JSON.stringify((window as any).katPlayground, (_key, value) =>
-    ArrayBuffer.isView(value) ? Array.from(value as unknown as number[]) : value));
-  return JSON.parse(json) as PageView;
-}
-
-async function waitFor(page: Page, predicate: string, timeout: number, what: string): Promise<void> {
-  try {
-    await page.waitForFunction(`(() => { const v = window.katPlayground; return ${predicate}; })()`, null, { timeout, polling: 200 });
-  } catch (error) {
-    const view = await pageView(page).catch(() => null);
-    throw new Error(`timed out after ${timeout / 1000} s waiting for ${what} (${predicate}); page state ${view?.state}, ` +
-      `steps ${view?.steps.length}, errors ${JSON.stringify(view?.errors)}: ${(error as Error).message.split('\n')[0]}`);
-  }
-}
+const pageView = (page: Page) => sharedPageView<PageView>(page);
+const waitFor = waitForTraining;
 
 interface Settings {
   task?: 'digits' | 'fit';

@@ -27,7 +27,7 @@ import { setBackend } from '../../src/tensor/engine.js';
 import { selectionHook } from '../../src/train/select_phases.js';
 import { DEFAULT_TRAIN_CONFIG, evaluate, trainModel } from '../../src/train/trainer.js';
 import { SPACE_COLOURS } from '../../src/viz/select_plot.js';
-import { ROOT, consoleErrors, openPage, screenshot, startSession, type Session } from './browser.js';
+import { ROOT, consoleErrors, openPage, screenshot, startSession, type Session, pageView as sharedPageView, waitForTraining } from './browser.js';
 
 const run = promisify(execFile);
 const CLI = join(ROOT, 'dist', 'cli', 'main.js');
@@ -51,21 +51,8 @@ interface PageView {
   errors: string[];
 }
 
-async function pageView(page: Page): Promise<PageView> {
-  const json = await page.evaluate(() => JSON.stringify((window as any).katPlayground, (_key, value) =>
-    ArrayBuffer.isView(value) ? Array.from(value as unknown as number[]) : value));
-  return JSON.parse(json) as PageView;
-}
-
-async function waitFor(page: Page, predicate: string, timeout: number, what: string): Promise<void> {
-  try {
-    await page.waitForFunction(`(() => { const v = window.katPlayground; return ${predicate}; })()`, null, { timeout, polling: 200 });
-  } catch (error) {
-    const view = await pageView(page).catch(() => null);
-    throw new Error(`timed out after ${timeout / 1000} s waiting for ${what} (${predicate}); page state ${view?.state}, ` +
-      `steps ${view?.steps.length}, errors ${JSON.stringify(view?.errors)}: ${(error as Error).message.split('\n')[0]}`);
-  }
-}
+const pageView = (page: Page) => sharedPageView<PageView>(page);
+const waitFor = waitForTraining;
 
 /** Every S-KAN panel's label text, its colour (rgb(...)) and the spaces it stands for. */
 function panelLabels(page: Page): Promise<{ text: string; colour: string; spaces: string }[]> {
